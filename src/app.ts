@@ -1,0 +1,95 @@
+import express, { Router, type Express } from 'express';
+import helmet from 'helmet';
+import type { Logger } from 'winston';
+import type { Config } from './config/config';
+import type { PrismaClient } from './db/prisma';
+import { pendingMigrations } from './db/migrator';
+import { errorHandler, notFoundHandler } from './lib/errors';
+import { createRateLimit } from './lib/rate-limit';
+import { requestContext } from './lib/request-context';
+import { createApiKeyRepository } from './modules/auth/api-keys.repository';
+import { apiKeysRouter } from './modules/auth/api-keys.routes';
+import { ApiKeyService } from './modules/auth/api-keys.service';
+import { requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
+import { createOrganizationRepository } from './modules/organizations/organizations.repository';
+import { organizationsRouter } from './modules/organizations/organizations.routes';
+import { OrganizationService } from './modules/organizations/organizations.service';
+import { createPushRepository } from './modules/sync/push.repository';
+import { pushRouter } from './modules/sync/push.routes';
+import { PushService } from './modules/sync/push.service';
+import { createUserRepository } from './modules/users/users.repository';
+import { usersRouter } from './modules/users/users.routes';
+import { UserService } from './modules/users/users.service';
+
+export interface AppDeps {
+  config: Config;
+  prisma: PrismaClient;
+  logger: Logger;
+}
+
+export interface Services {
+  apiKeys: ApiKeyService;
+  organizations: OrganizationService;
+  users: UserService;
+  push: PushService;
+}
+
+/** The composition root: repositories, then services, then routers. */
+export function createServices({ config, prisma, logger }: AppDeps): Services {
+  const organizations = new OrganizationService(createOrganizationRepository(prisma));
+  const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
+  const users = new UserService(createUserRepository(prisma), organizations);
+  const push = new PushService((fn) => prisma.$transaction((tx) => fn(createPushRepository(tx))), logger, {
+    maxUsers: config.push.maxUsers,
+    batchSize: config.push.batchSize,
+  });
+  return { apiKeys, organizations, users, push };
+}
+
+export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
+  const { config, prisma, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.http.trustProxy);
+  app.use(requestContext(logger));
+  app.use(helmet());
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
+  });
+  app.get('/ready', async (_req, res) => {
+    try {
+      await prisma.$queryRawUnsafe('SELECT 1');
+      const pending = await pendingMigrations((sql) => prisma.$queryRawUnsafe(sql));
+      if (pending.length > 0) {
+        res.status(503).json({ status: 'not_ready', database: 'ok', pendingMigrations: pending });
+        return;
+      }
+      res.json({ status: 'ready', database: 'ok', migrations: 'applied' });
+    } catch (err) {
+      logger.warn('readiness check failed', { err: err instanceof Error ? err.message : String(err) });
+      res.status(503).json({ status: 'not_ready', database: 'unreachable' });
+    }
+  });
+
+  const { windowMs, max, syncMax } = config.http.rateLimit;
+  const api = Router();
+  // The upstream push authenticates with its own key and may carry a large body.
+  api.use(
+    '/internal/sync',
+    createRateLimit({ windowMs, limit: syncMax, name: 'internal-sync' }),
+    requireInternalKey(config.auth.internalApiKey),
+    pushRouter(services.push, config.push.maxBody),
+  );
+  api.use(createRateLimit({ windowMs, limit: max, name: 'api' }));
+  api.use(express.json({ limit: config.http.jsonLimit }));
+  api.use(requireApiKey(services.apiKeys));
+  api.use('/api-keys', apiKeysRouter(services.apiKeys));
+  api.use('/organizations', organizationsRouter(services.organizations, services.users));
+  api.use('/users', usersRouter(services.users));
+  app.use('/api', api);
+
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger, config.isProduction));
+  return app;
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const int = (min: number) => z.coerce.number().int().min(min);
+
+/** Every environment variable the service reads. Nothing else reads process.env. */
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0).max(65535).default(3000),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .optional(),
+  EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
+  EMBEDDED_PG_PORT: int(1).max(65535).default(54329),
+  DB_POOL_MAX: int(1).default(10),
+  DB_TRANSACTION_TIMEOUT_MS: int(1000).default(60_000),
+
+  API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  INTERNAL_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+
+  JSON_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 1mb').default('1mb'),
+  PUSH_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 10mb').default('10mb'),
+  PUSH_MAX_USERS: int(1).default(10_000),
+  PUSH_BATCH_SIZE: int(1).default(2_000),
+
+  RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
+  RATE_LIMIT_MAX: int(1).default(600),
+  SYNC_RATE_LIMIT_MAX: int(1).default(60),
+  TRUST_PROXY: bool.default(false),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  database: {
+    /** undefined: start embedded PostgreSQL. */
+    url?: string;
+    embeddedDir: string;
+    embeddedPort: number;
+    poolMax: number;
+    transactionTimeoutMs: number;
+  };
+  auth: { apiKey?: string; internalApiKey?: string };
+  http: {
+    jsonLimit: string;
+    trustProxy: boolean;
+    rateLimit: { windowMs: number; max: number; syncMax: number };
+  };
+  push: { maxBody: string; maxUsers: number; batchSize: number };
+}
+
+export class ConfigError extends Error {
+  constructor(public readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment once; a bad value names every problem at once. */
+export function loadConfig(source: Record<string, string | undefined> = process.env): Config {
+  // Empty strings (as left by `FOO=` in .env files) mean "unset".
+  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    isProduction: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    database: {
+      url: e.DATABASE_URL,
+      embeddedDir: e.EMBEDDED_PG_DIR,
+      embeddedPort: e.EMBEDDED_PG_PORT,
+      poolMax: e.DB_POOL_MAX,
+      transactionTimeoutMs: e.DB_TRANSACTION_TIMEOUT_MS,
+    },
+    auth: { apiKey: e.API_KEY, internalApiKey: e.INTERNAL_API_KEY },
+    http: {
+      jsonLimit: e.JSON_BODY_LIMIT,
+      trustProxy: e.TRUST_PROXY,
+      rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, max: e.RATE_LIMIT_MAX, syncMax: e.SYNC_RATE_LIMIT_MAX },
+    },
+    push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
+  };
+}

@@ -1,0 +1,121 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Logger } from 'winston';
+
+/** What went wrong, in domain terms; one function maps it to an HTTP status. */
+export type ErrorKind =
+  | 'invalid_data'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'payload_too_large'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+const statusByKind: Record<ErrorKind, number> = {
+  invalid_data: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  payload_too_large: 413,
+  rate_limited: 429,
+  unavailable: 503,
+  internal: 500,
+};
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  constructor(
+    public readonly kind: ErrorKind,
+    public readonly code: string,
+    message: string,
+    public readonly details?: ErrorDetail[],
+  ) {
+    super(message);
+    this.name = 'AppError';
+  }
+
+  get status(): number {
+    return statusByKind[this.kind];
+  }
+
+  static notFound(what: string, id?: string | number): AppError {
+    return new AppError('not_found', `${what.toLowerCase().replace(/\s+/g, '_')}_not_found`, id === undefined ? `${what} not found` : `${what} ${id} not found`);
+  }
+
+  static validation(issues: z.core.$ZodIssue[], where?: string): AppError {
+    return new AppError('invalid_data', 'validation_failed', 'Request validation failed', zodDetails(issues, where));
+  }
+}
+
+export function zodDetails(issues: z.core.$ZodIssue[], where?: string): ErrorDetail[] {
+  return issues.map((i) => ({
+    path: [where, ...i.path.map(String)].filter((p) => p !== undefined && p !== '').join('.') || (where ?? ''),
+    message: i.message,
+  }));
+}
+
+/** body-parser errors carry a `type` and a `status`. */
+function fromBodyParser(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
+  const e = err as { type?: string; limit?: number };
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON');
+    case 'entity.too.large':
+      return new AppError('payload_too_large', 'payload_too_large', `Request body exceeds the limit of ${e.limit} bytes`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new AppError('invalid_data', 'unsupported_encoding', 'Unsupported request body encoding');
+    default:
+      return undefined;
+  }
+}
+
+/** Prisma's known errors carry a code; a unique violation that slipped past a check is a conflict. */
+function fromPrisma(err: unknown): AppError | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'P2002') return new AppError('conflict', 'conflict', 'A record with the same unique value already exists');
+  if (code === 'P2025') return new AppError('not_found', 'not_found', 'Record not found');
+  return undefined;
+}
+
+export function errorBody(err: AppError, requestId: string, hideMessage: boolean) {
+  return {
+    success: false as const,
+    error: hideMessage && err.kind === 'internal' ? 'Internal server error' : err.message,
+    code: err.code,
+    ...(err.details ? { details: err.details } : {}),
+    requestId,
+    timestamp: new Date().toISOString(),
+  };
+}
+
+export const notFoundHandler: RequestHandler = (req, _res, next) => {
+  next(new AppError('not_found', 'route_not_found', `No route for ${req.method} ${req.path}`));
+};
+
+/** The one error handler: every failure leaves as the same JSON shape. */
+export function errorHandler(logger: Logger, hideInternalMessages: boolean): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const appError =
+      err instanceof AppError
+        ? err
+        : (fromBodyParser(err) ?? fromPrisma(err) ?? new AppError('internal', 'internal_error', err instanceof Error ? err.message : String(err)));
+    const requestId = String(res.locals.requestId ?? '');
+    if (appError.status >= 500) {
+      logger.error('request failed', { requestId, method: req.method, path: req.path, err: err instanceof Error ? err.stack : String(err) });
+    } else {
+      logger.info('request rejected', { requestId, code: appError.code, status: appError.status });
+    }
+    if (res.headersSent) return;
+    res.status(appError.status).json(errorBody(appError, requestId, hideInternalMessages));
+  };
+}

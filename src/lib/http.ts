@@ -1,0 +1,32 @@
+import type { Response } from 'express';
+import { z } from 'zod';
+import { AppError } from './errors';
+
+/** Parses one part of a request; failures name every failing field under `where`. */
+export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params' | 'headers'): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw AppError.validation(result.error.issues, where);
+  return result.data;
+}
+
+export const idParams = z.object({ id: z.coerce.number().int().positive('must be a positive integer').max(2_147_483_647) }).strict();
+
+/** Query strings arrive as text; "true"/"false" only, anything else is an error. */
+export const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const paginationQuery = {
+  page: z.coerce.number().int().min(1, 'must be 1 or more').max(1_000_000).default(1),
+  limit: z.coerce.number().int().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').default(10),
+};
+
+export interface Pagination {
+  page: number;
+  limit: number;
+  total: number;
+  totalPages: number;
+}
+
+export function paginated<T>(res: Response, data: T[], page: number, limit: number, total: number): void {
+  const pagination: Pagination = { page, limit, total, totalPages: Math.ceil(total / limit) };
+  res.json({ data, pagination });
+}

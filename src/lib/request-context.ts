@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { Logger } from 'winston';
+
+const VALID_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Accepts a caller's X-Request-Id (or makes one), echoes it, and logs one line per request. */
+export function requestContext(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const given = req.get('x-request-id');
+    const requestId = given && VALID_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.http('request', {
+        requestId,
+        method: req.method,
+        path: req.originalUrl.split('?')[0],
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 10) / 10,
+        keyId: (res.locals.principal as { keyId?: number } | undefined)?.keyId ?? undefined,
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import { idParams, parse } from '../../lib/http';
+import type { ApiKeyService } from './api-keys.service';
+import { createApiKeyBody, listApiKeysQuery } from './api-keys.schemas';
+import { principalOf, requireAdminPrincipal } from './principal';
+
+/** Admin-only management of API keys. The clear-text key appears once, in the 201. */
+export function apiKeysRouter(service: ApiKeyService): Router {
+  const router = Router();
+  router.use((_req, res, next) => {
+    requireAdminPrincipal(principalOf(res));
+    next();
+  });
+
+  router.post('/', async (req, res) => {
+    const body = parse(createApiKeyBody, req.body, 'body');
+    const { key, record } = await service.create(body);
+    res.status(201).json({ data: { ...record, key } });
+  });
+
+  router.get('/', async (req, res) => {
+    const q = parse(listApiKeysQuery, req.query, 'query');
+    res.json({ data: await service.list(q.organizationId, q.includeRevoked) });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const { id } = parse(idParams, req.params, 'params');
+    res.json({ data: await service.revoke(id) });
+  });
+
+  return router;
+}

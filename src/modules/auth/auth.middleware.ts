@@ -1,0 +1,29 @@
+import type { RequestHandler } from 'express';
+import { AppError } from '../../lib/errors';
+import { safeEqual } from '../../lib/crypto';
+import type { ApiKeyService } from './api-keys.service';
+
+/** `x-api-key` → res.locals.principal, or 401. */
+export function requireApiKey(service: ApiKeyService): RequestHandler {
+  return async (req, res, next) => {
+    const presented = req.get('x-api-key');
+    if (!presented) throw new AppError('unauthorized', 'missing_api_key', 'Missing x-api-key header');
+    const principal = await service.authenticate(presented);
+    if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
+    res.locals.principal = principal;
+    next();
+  };
+}
+
+/** Seed 001's upstream push: `X-Internal-API-Key` must equal INTERNAL_API_KEY. */
+export function requireInternalKey(expected: string | undefined): RequestHandler {
+  return (req, _res, next) => {
+    if (!expected) {
+      throw new AppError('unauthorized', 'internal_sync_disabled', 'Internal sync is disabled: INTERNAL_API_KEY is not set on the server');
+    }
+    const presented = req.get('x-internal-api-key');
+    if (!presented) throw new AppError('unauthorized', 'missing_api_key', 'Missing X-Internal-API-Key header');
+    if (!safeEqual(presented, expected)) throw new AppError('unauthorized', 'invalid_api_key', 'Unauthorized - Invalid API key');
+    next();
+  };
+}

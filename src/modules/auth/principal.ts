@@ -1,0 +1,31 @@
+import type { Response } from 'express';
+import { AppError } from '../../lib/errors';
+
+/** Who is calling: an admin key sees every organization, an organization key only its own. */
+export type Principal =
+  | { kind: 'admin'; keyId: number | null }
+  | { kind: 'organization'; keyId: number; organizationId: number };
+
+export function principalOf(res: Response): Principal {
+  const p = res.locals.principal as Principal | undefined;
+  if (!p) throw new AppError('unauthorized', 'unauthorized', 'Missing API key');
+  return p;
+}
+
+/**
+ * The organization a request may act on. An organization key asking for another
+ * organization gets 404, as if it did not exist, so ids of other tenants leak nothing.
+ */
+export function scopeOrganization(p: Principal, requested: number | undefined): number | undefined {
+  if (p.kind === 'admin') return requested;
+  if (requested !== undefined && requested !== p.organizationId) throw AppError.notFound('Organization', requested);
+  return p.organizationId;
+}
+
+export function assertCanSeeOrganization(p: Principal, organizationId: number): void {
+  if (p.kind === 'organization' && p.organizationId !== organizationId) throw AppError.notFound('Organization', organizationId);
+}
+
+export function requireAdminPrincipal(p: Principal): void {
+  if (p.kind !== 'admin') throw new AppError('forbidden', 'admin_key_required', 'This operation needs an admin API key');
+}

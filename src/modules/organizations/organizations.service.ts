@@ -1,0 +1,48 @@
+import { AppError } from '../../lib/errors';
+import type { Prisma } from '../../db/prisma';
+import type { OrganizationRecord, OrganizationRepository, OrganizationStats } from './organizations.repository';
+import { slugify, type CreateOrganizationInput, type UpdateOrganizationInput } from './organizations.schemas';
+
+export class OrganizationService {
+  constructor(private readonly repo: OrganizationRepository) {}
+
+  list(filter: { search?: string; onlyId?: number; page: number; limit: number }) {
+    return this.repo.list(filter);
+  }
+
+  async get(id: number): Promise<OrganizationRecord> {
+    const org = await this.repo.get(id);
+    if (!org) throw AppError.notFound('Organization', id);
+    return org;
+  }
+
+  exists(id: number): Promise<boolean> {
+    return this.repo.exists(id);
+  }
+
+  async create(input: CreateOrganizationInput): Promise<OrganizationRecord> {
+    const slug = input.slug ?? slugify(input.subdomain ?? input.name);
+    if (await this.repo.slugTaken(slug)) {
+      throw new AppError('conflict', 'slug_taken', `Slug "${slug}" is already used by another organization`, [{ path: 'body.slug', message: 'already taken' }]);
+    }
+    return this.repo.create({ ...input, slug, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+  }
+
+  async update(id: number, input: UpdateOrganizationInput): Promise<OrganizationRecord> {
+    await this.get(id);
+    if (input.slug && (await this.repo.slugTaken(input.slug, id))) {
+      throw new AppError('conflict', 'slug_taken', `Slug "${input.slug}" is already used by another organization`, [{ path: 'body.slug', message: 'already taken' }]);
+    }
+    return this.repo.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.get(id);
+    await this.repo.softDelete(id);
+  }
+
+  async stats(id: number): Promise<OrganizationStats> {
+    await this.get(id);
+    return this.repo.stats(id);
+  }
+}

@@ -1,0 +1,21 @@
+import express, { Router } from 'express';
+import { AppError } from '../../lib/errors';
+import { parse } from '../../lib/http';
+import { pushBody, pushHeaders } from './push.schemas';
+import type { PushService } from './push.service';
+
+/** POST /api/internal/sync/users (seed 001). Auth and rate limit are applied by the caller. */
+export function pushRouter(service: PushService, maxBody: string): Router {
+  const router = Router();
+  router.post('/users', express.json({ limit: maxBody }), async (req, res) => {
+    const headers = parse(pushHeaders, req.headers, 'headers');
+    const body = parse(pushBody, req.body, 'body');
+    if (body.tenant.id !== headers['x-tenant-id']) {
+      throw new AppError('invalid_data', 'tenant_mismatch', 'X-Tenant-ID does not match tenant.id in the body', [
+        { path: 'headers.x-tenant-id', message: `is "${headers['x-tenant-id']}" but body.tenant.id is "${body.tenant.id}"` },
+      ]);
+    }
+    res.json(await service.push(body, headers['x-sync-source']));
+  });
+  return router;
+}

@@ -1,0 +1,58 @@
+import { Router } from 'express';
+import { AppError } from '../../lib/errors';
+import { idParams, paginated, parse } from '../../lib/http';
+import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
+import { createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
+import type { UserService } from './users.service';
+
+export function usersRouter(service: UserService): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = parse(listUsersQuery, req.query, 'query');
+    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
+    const { rows, total } = await service.list({ ...q, organizationId });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json({ data: await visibleUser(service, req.params, res) });
+  });
+
+  router.post('/', async (req, res) => {
+    const { organizationId: requested, ...input } = parse(createUserBody, req.body, 'body');
+    const organizationId = scopeOrganization(principalOf(res), requested);
+    if (organizationId === undefined) {
+      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
+        { path: 'body.organizationId', message: 'required with an admin key' },
+      ]);
+    }
+    res.status(201).json({ data: await service.create(organizationId, input) });
+  });
+
+  router.patch('/:id', async (req, res) => {
+    const user = await visibleUser(service, req.params, res);
+    const input = parse(updateUserBody, req.body, 'body');
+    res.json({ data: await service.update(user, input) });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const user = await visibleUser(service, req.params, res);
+    await service.remove(user.id);
+    res.status(204).end();
+  });
+
+  return router;
+}
+
+/** A user of another organization answers 404, exactly like a missing one. */
+async function visibleUser(service: UserService, params: unknown, res: import('express').Response) {
+  const { id } = parse(idParams, params, 'params');
+  const user = await service.get(id);
+  try {
+    assertCanSeeOrganization(principalOf(res), user.organizationId);
+  } catch {
+    throw AppError.notFound('User', id);
+  }
+  return user;
+}

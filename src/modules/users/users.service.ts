@@ -1,0 +1,45 @@
+import { AppError } from '../../lib/errors';
+import type { OrganizationLookup } from '../auth/api-keys.service';
+import type { UserListFilter, UserRecord, UserRepository, UserWithIdentities } from './users.repository';
+import type { CreateUserInput, UpdateUserInput } from './users.schemas';
+
+export class UserService {
+  constructor(
+    private readonly repo: UserRepository,
+    private readonly organizations: OrganizationLookup,
+  ) {}
+
+  list(filter: UserListFilter) {
+    return this.repo.list(filter);
+  }
+
+  async get(id: number): Promise<UserWithIdentities> {
+    const user = await this.repo.get(id);
+    if (!user) throw AppError.notFound('User', id);
+    return user;
+  }
+
+  async create(organizationId: number, input: Omit<CreateUserInput, 'organizationId'>): Promise<UserRecord> {
+    if (!(await this.organizations.exists(organizationId))) throw AppError.notFound('Organization', organizationId);
+    // A soft-deleted user with this email comes back, with the new values.
+    const deletedId = await this.repo.findDeletedByEmail(organizationId, input.email);
+    if (deletedId !== null) return this.repo.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true });
+    if (await this.repo.emailTaken(organizationId, input.email)) throw emailConflict(input.email);
+    return this.repo.create({ ...input, organizationId, source: input.source ?? 'api' });
+  }
+
+  async update(user: UserRecord, input: UpdateUserInput): Promise<UserRecord> {
+    if (input.email && (await this.repo.emailTaken(user.organizationId, input.email, user.id))) throw emailConflict(input.email);
+    return this.repo.update(user.id, input);
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.repo.softDelete(id);
+  }
+}
+
+function emailConflict(email: string): AppError {
+  return new AppError('conflict', 'email_taken', `A user with email ${email} already exists in this organization`, [
+    { path: 'body.email', message: 'already used in this organization' },
+  ]);
+}

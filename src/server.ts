@@ -1,0 +1,69 @@
+import type { Server } from 'node:http';
+import { createApp, createServices } from './app';
+import { ConfigError, loadConfig, type Config } from './config/config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
+import { migrate } from './db/migrator';
+import { createPrismaClient, type PrismaClient } from './db/prisma';
+import { createLogger } from './lib/logger';
+
+/** Starts the service and stops it cleanly on SIGTERM/SIGINT. Builds nothing itself. */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel, json: config.isProduction });
+
+  let embedded: EmbeddedDatabase | undefined;
+  let url = config.database.url;
+  if (!url) {
+    embedded = await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort, database: 'crm', logger });
+    url = embedded.url;
+  }
+  await migrate(url, logger);
+  const prisma: PrismaClient = createPrismaClient(url, config.database);
+  const services = createServices({ config, prisma, logger });
+  const bootstrapKey = await services.apiKeys.ensureBootstrapKey(!config.isProduction);
+  if (bootstrapKey) {
+    // Printed once, to the terminal of the person who started the service.
+    process.stdout.write(`\n  No admin API key existed, so one was created. It is shown only this once:\n\n    ${bootstrapKey}\n\n  export API_KEY=${bootstrapKey}\n\n`);
+  }
+  const app = createApp({ config, prisma, logger }, services);
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+  });
+  logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: Boolean(embedded) });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${signal} received: finishing in-flight requests`);
+    const forced = setTimeout(() => {
+      logger.error('shutdown took too long; exiting');
+      process.exit(1);
+    }, 25_000);
+    forced.unref();
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await prisma.$disconnect();
+    if (embedded) await embedded.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  console.error('failed to start:', err instanceof Error ? err.stack : err);
+  process.exit(1);
+});

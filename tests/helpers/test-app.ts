@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto';
+import type { Express } from 'express';
+import pg from 'pg';
+import supertest from 'supertest';
+import { createApp, createServices, type Services } from '../../src/app';
+import { loadConfig, type Config } from '../../src/config/config';
+import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
+import { createLogger } from '../../src/lib/logger';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const INTERNAL_KEY = 'test-internal-key-0123456789abcdef';
+
+export interface TestContext {
+  app: Express;
+  http: ReturnType<typeof supertest>;
+  prisma: PrismaClient;
+  services: Services;
+  config: Config;
+  databaseUrl: string;
+  /** Raw SQL on the test database, for assertions the API does not expose. */
+  sql<T extends pg.QueryResultRow = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+function adminUrl(): string {
+  const url = process.env.TEST_PG_ADMIN_URL;
+  if (!url) throw new Error('TEST_PG_ADMIN_URL is not set: run the tests through jest (global setup)');
+  return url;
+}
+
+export function databaseUrl(name: string): string {
+  const u = new URL(adminUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh database copied from the migrated template. */
+export async function createTestDatabase(): Promise<string> {
+  const name = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TEST_PG_TEMPLATE}`);
+  } finally {
+    await admin.end();
+  }
+  return databaseUrl(name);
+}
+
+/** The whole app on its own database, with test keys and optional env overrides. */
+export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+  const url = await createTestDatabase();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: url,
+    API_KEY: ADMIN_KEY,
+    INTERNAL_API_KEY: INTERNAL_KEY,
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_MAX: '100000',
+    SYNC_RATE_LIMIT_MAX: '100000',
+    ...env,
+  });
+  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
+  const prisma = createPrismaClient(url, config.database);
+  const services = createServices({ config, prisma, logger });
+  const app = createApp({ config, prisma, logger }, services);
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  return {
+    app,
+    http: supertest(app),
+    prisma,
+    services,
+    config,
+    databaseUrl: url,
+    sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
