@@ -30,3 +30,8 @@ export function paginated<T>(res: Response, data: T[], page: number, limit: numb
   const pagination: Pagination = { page, limit, total, totalPages: Math.ceil(total / limit) };
   res.json({ data, pagination });
 }
+
+/** Prisma's `contains` passes LIKE wildcards through; a search for "%" must match a literal %. */
+export function escapeLike(term: string): string {
+  return term.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

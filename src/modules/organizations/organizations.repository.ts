@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { escapeLike } from '../../lib/http';
 
 export interface OrganizationRecord {
   id: number;
@@ -54,8 +55,8 @@ export function createOrganizationRepository(db: Db): OrganizationRepository {
         ...(search
           ? {
               OR: [
-                { name: { contains: search, mode: 'insensitive' } },
-                { slug: { contains: search.toLowerCase() } },
+                { name: { contains: escapeLike(search), mode: 'insensitive' } },
+                { slug: { contains: escapeLike(search.toLowerCase()) } },
                 { externalId: search },
               ],
             }

@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { escapeLike } from '../../lib/http';
 import type { SortField } from './users.schemas';
 
 export const userSelect = {
@@ -64,7 +65,12 @@ export function createUserRepository(db: Db): UserRepository {
         ...(f.department !== undefined ? { department: f.department } : {}),
         // ILIKE '%term%' on name or email; served by the pg_trgm GIN indexes.
         ...(f.search
-          ? { OR: [{ name: { contains: f.search, mode: 'insensitive' } }, { email: { contains: f.search, mode: 'insensitive' } }] }
+          ? {
+              OR: [
+                { name: { contains: escapeLike(f.search), mode: 'insensitive' } },
+                { email: { contains: escapeLike(f.search), mode: 'insensitive' } },
+              ],
+            }
           : {}),
       };
       // id breaks ties so pages are stable.
