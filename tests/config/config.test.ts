@@ -1,0 +1,32 @@
+import { ConfigError, loadConfig } from '../../src/config/config';
+
+describe('loadConfig', () => {
+  it('when nothing is set, then development defaults apply and the database is embedded', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ env: 'development', port: 3000, isProduction: false });
+    expect(c.database.url).toBeUndefined();
+    expect(c.push).toEqual({ maxBody: '10mb', maxUsers: 10_000, batchSize: 2_000 });
+  });
+
+  it('when several values are bad, then one error names every problem', () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', API_KEY: 'short', LOG_LEVEL: 'loud' });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['PORT', 'DATABASE_URL', 'API_KEY', 'LOG_LEVEL']) expect(problems).toContain(name);
+  });
+
+  it('when a variable is empty, then it counts as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', API_KEY: '' }).database.url).toBeUndefined();
+  });
+
+  it('when values are given, then they are parsed to their types', () => {
+    const c = loadConfig({ NODE_ENV: 'production', PORT: '8080', TRUST_PROXY: 'true', PUSH_MAX_USERS: '500', DATABASE_URL: 'postgresql://u:p@h:5432/db' });
+    expect(c).toMatchObject({ isProduction: true, port: 8080, http: { trustProxy: true }, push: { maxUsers: 500 } });
+    expect(c.database.url).toBe('postgresql://u:p@h:5432/db');
+  });
+});

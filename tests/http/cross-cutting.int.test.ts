@@ -1,0 +1,96 @@
+import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
+
+let ctx: TestContext;
+beforeAll(async () => {
+  ctx = await createTestContext({ JSON_BODY_LIMIT: '2kb' });
+});
+afterAll(() => ctx.close());
+
+describe('cross-cutting HTTP behaviour', () => {
+  it('when a caller sends X-Request-Id, then it is echoed and used in errors', async () => {
+    const res = await ctx.http.get('/api/users/999999').set('x-api-key', ADMIN_KEY).set('X-Request-Id', 'trace-123');
+    expect(res.headers['x-request-id']).toBe('trace-123');
+    expect(res.body.requestId).toBe('trace-123');
+  });
+
+  it('when no X-Request-Id is sent (or it is unsafe), then one is generated', async () => {
+    const res = await ctx.http.get('/health').set('X-Request-Id', 'bad id with spaces');
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('when a route does not exist, then 404 in the common error shape', async () => {
+    const res = await ctx.http.get('/nope');
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({
+      success: false,
+      error: 'No route for GET /nope',
+      code: 'route_not_found',
+      requestId: expect.any(String),
+      timestamp: expect.any(String),
+    });
+  });
+
+  it('when JSON is malformed, then 400 malformed_json', async () => {
+    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).set('Content-Type', 'application/json').send('{"name": ');
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('malformed_json');
+  });
+
+  it('when the body is over JSON_BODY_LIMIT, then 413', async () => {
+    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 'x', metadata: { pad: 'p'.repeat(5000) } });
+    expect(res.status).toBe(413);
+    expect(res.body.code).toBe('payload_too_large');
+  });
+
+  it('when a body is not JSON at all, then 400 (not 500)', async () => {
+    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).set('Content-Type', 'text/plain').send('name=x');
+    expect(res.status).toBe(400);
+  });
+
+  it('when any response is sent, then helmet headers are on it', async () => {
+    const res = await ctx.http.get('/health');
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('rate limiting', () => {
+  let limited: TestContext;
+  beforeAll(async () => {
+    limited = await createTestContext({ RATE_LIMIT_MAX: '3', SYNC_RATE_LIMIT_MAX: '2' });
+  });
+  afterAll(() => limited.close());
+
+  it('when one key goes over the limit, then 429 JSON with Retry-After; another key is not affected', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) codes.push((await limited.http.get('/api/users').set('x-api-key', ADMIN_KEY)).status);
+    expect(codes).toEqual([200, 200, 200, 429]);
+    const res = await limited.http.get('/api/users').set('x-api-key', ADMIN_KEY);
+    expect(res.status).toBe(429);
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(res.body).toMatchObject({ success: false, code: 'rate_limited' });
+    expect((await limited.http.get('/api/users').set('x-api-key', 'another-key-entirely')).status).toBe(401);
+  });
+
+  it('when the sync endpoint is hammered, then its stricter limit applies', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 3; i++) codes.push((await limited.http.post('/api/internal/sync/users').set('X-Internal-API-Key', 'k'.repeat(20)).send({})).status);
+    expect(codes).toEqual([401, 401, 429]);
+  });
+});
+
+describe('errors in production', () => {
+  it('when an unexpected error happens, then 500 hides its message in production', async () => {
+    const prod = await createTestContext({ NODE_ENV: 'production' });
+    try {
+      // A dropped table is the simplest real fault: the query fails inside the service.
+      await prod.sql('DROP TABLE api_keys CASCADE');
+      const res = await prod.http.get('/api/users').set('x-api-key', 'crm_whatever');
+      expect(res.status).toBe(500);
+      expect(res.body).toMatchObject({ success: false, error: 'Internal server error', code: 'internal_error' });
+      expect(JSON.stringify(res.body)).not.toContain('api_keys');
+    } finally {
+      await prod.close();
+    }
+  });
+});
