@@ -9,6 +9,9 @@ import { databaseUrl } from '../helpers/test-app';
  * renders from the schema goes into one database, our migrations into another, and their
  * catalogs must match: columns, types, nullability, defaults, indexes and constraints.
  */
+/** Indexes Prisma's schema language cannot express, created by migration SQL only. */
+const MIGRATION_ONLY_INDEXES = ['users_search_trgm_idx'];
+
 async function newDatabase(): Promise<string> {
   const name = `d_${Math.random().toString(16).slice(2, 10)}`;
   const admin = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
@@ -65,7 +68,9 @@ describe('schema.prisma and migrations', () => {
     const expected = await catalog(fromSchema);
     const actual = await catalog(fromMigrations);
     expect(expected.columns.length).toBeGreaterThan(10);
-    expect(actual).toEqual(expected);
+    const extra = actual.indexes.filter((i) => MIGRATION_ONLY_INDEXES.includes(i.indexname));
+    expect(extra.map((i) => i.indexname)).toEqual(MIGRATION_ONLY_INDEXES);
+    expect({ ...actual, indexes: actual.indexes.filter((i) => !MIGRATION_ONLY_INDEXES.includes(i.indexname)) }).toEqual(expected);
 
     // The comparison notices a difference: one extra column on one side fails it.
     await withClient(fromMigrations, (c) => c.query('ALTER TABLE users ADD COLUMN drift int'));

@@ -18,24 +18,25 @@ export class FakePushRepository implements PushRepository {
   }
   async insertNew(_org: number, _source: string, docs: UserDoc[]) {
     this.calls++;
-    const created = new Set<string>();
+    const created = new Map<string, number>();
     for (const d of docs) {
       if (this.users.has(d.email)) continue;
-      this.users.set(d.email, { ...d, id: this.nextId++ });
-      created.add(d.email);
+      const id = this.nextId++;
+      this.users.set(d.email, { ...d, id });
+      created.set(d.email, id);
     }
     return created;
   }
   async updateChanged(_org: number, docs: UserDoc[]) {
     this.calls++;
-    const changed = new Set<string>();
+    const changed = new Map<string, number>();
     for (const d of docs) {
       const u = this.users.get(d.email);
       if (!u) continue;
       const merged = { ...u, ...d };
       if (JSON.stringify(merged) !== JSON.stringify(u)) {
         this.users.set(d.email, merged);
-        changed.add(d.email);
+        changed.set(d.email, u.id);
       }
     }
     return changed;

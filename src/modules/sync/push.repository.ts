@@ -54,8 +54,10 @@ export interface PushRepository {
   /** Locks the tenant's organization row (creating it if new); concurrent pushes for one tenant queue here. */
   lockOrganization(t: TenantInput): Promise<{ id: number; deleted: boolean }>;
   slugTakenByOther(slug: string, externalId: string): Promise<boolean>;
-  insertNew(organizationId: number, source: string, docs: UserDoc[]): Promise<Set<string>>;
-  updateChanged(organizationId: number, docs: UserDoc[]): Promise<Set<string>>;
+  /** Inserts the users that do not exist yet; returns email → id of those created. */
+  insertNew(organizationId: number, source: string, docs: UserDoc[]): Promise<Map<string, number>>;
+  /** Writes only users whose values differ; returns email → id of those updated. */
+  updateChanged(organizationId: number, docs: UserDoc[]): Promise<Map<string, number>>;
   idsByEmail(organizationId: number, emails: string[]): Promise<Map<string, number>>;
   /** Returns the ids of users whose identity links changed. */
   upsertIdentities(organizationId: number, docs: IdentityDoc[]): Promise<Set<number>>;
@@ -76,7 +78,7 @@ const INSERT_NEW = t(`
   FROM jsonb_array_elements($3::jsonb) AS i(d)
   ORDER BY d->>'email'
   ON CONFLICT (organization_id, email) DO NOTHING
-  RETURNING u.email`);
+  RETURNING u.id, u.email`);
 
 const UPDATE_CHANGED = t(`
   WITH merged AS (
@@ -106,16 +108,22 @@ const UPDATE_CHANGED = t(`
         IS DISTINCT FROM
         (m.name, m.avatar_url, m.is_active, m.is_admin, m.department, m.title, m.last_active_at,
          m.roles, m.permissions, true)
-  RETURNING u.email`);
+  RETURNING u.id, u.email`);
 
 const IDS_BY_EMAIL = t(`
   SELECT u.id, u.email FROM users u
   WHERE u.organization_id = $1 AND u.email IN (SELECT jsonb_array_elements_text($2::jsonb))`);
 
+// Links already exactly as stored are filtered out first: ON CONFLICT DO UPDATE would lock
+// (and so write) every conflicting row even when its WHERE then skips the update.
 const UPSERT_IDENTITIES = t(`
   INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data)
   SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', NULLIF(d->'data', 'null'::jsonb)
   FROM jsonb_array_elements($2::jsonb) AS i(d)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM user_identities x
+    WHERE x.organization_id = $1 AND x.provider = d->>'provider' AND x.external_id = d->>'externalId'
+      AND x.user_id = (d->>'userId')::int AND x.data IS NOT DISTINCT FROM NULLIF(d->'data', 'null'::jsonb))
   ORDER BY d->>'provider', d->>'externalId'
   ON CONFLICT (organization_id, provider, external_id) DO UPDATE
     SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, updated_at = now()
@@ -165,14 +173,16 @@ export function createPushRepository(db: Db): PushRepository {
       return rows.length > 0;
     },
     async insertNew(organizationId, source, docs) {
-      const rows = await db.$queryRawUnsafe<{ email: string }[]>(INSERT_NEW, organizationId, source, JSON.stringify(docs));
-      return new Set(rows.map((r) => r.email));
+      const rows = await db.$queryRawUnsafe<{ id: number; email: string }[]>(INSERT_NEW, organizationId, source, JSON.stringify(docs));
+      return new Map(rows.map((r) => [r.email, r.id]));
     },
     async updateChanged(organizationId, docs) {
-      const rows = await db.$queryRawUnsafe<{ email: string }[]>(UPDATE_CHANGED, organizationId, JSON.stringify(docs));
-      return new Set(rows.map((r) => r.email));
+      if (docs.length === 0) return new Map();
+      const rows = await db.$queryRawUnsafe<{ id: number; email: string }[]>(UPDATE_CHANGED, organizationId, JSON.stringify(docs));
+      return new Map(rows.map((r) => [r.email, r.id]));
     },
     async idsByEmail(organizationId, emails) {
+      if (emails.length === 0) return new Map();
       const rows = await db.$queryRawUnsafe<{ id: number; email: string }[]>(IDS_BY_EMAIL, organizationId, JSON.stringify(emails));
       return new Map(rows.map((r) => [r.email, r.id]));
     },

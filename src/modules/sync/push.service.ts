@@ -63,14 +63,16 @@ export class PushService {
       let updated = 0;
       for (let start = 0; start < accepted.length; start += this.opts.batchSize) {
         const chunk = accepted.slice(start, start + this.opts.batchSize);
-        const docs = chunk.map((a) => a.doc);
-        const inserted = await repo.insertNew(org.id, source, docs);
-        const changed = await repo.updateChanged(org.id, docs);
-        const ids = await repo.idsByEmail(org.id, docs.map((d) => d.email));
-        const identities = chunk.flatMap((a) => identityDocs(a.user, ids.get(a.doc.email) as number, source));
+        const inserted = await repo.insertNew(org.id, source, chunk.map((a) => a.doc));
+        // Only users that existed before can have changed; only unchanged ones still need their id.
+        const existing = chunk.filter((a) => !inserted.has(a.doc.email)).map((a) => a.doc);
+        const changed = await repo.updateChanged(org.id, existing);
+        const untouched = await repo.idsByEmail(org.id, existing.filter((d) => !changed.has(d.email)).map((d) => d.email));
+        const idOf = (email: string) => (inserted.get(email) ?? changed.get(email) ?? untouched.get(email)) as number;
+        const identities = chunk.flatMap((a) => identityDocs(a.user, idOf(a.doc.email), source));
         const relinked = await repo.upsertIdentities(org.id, identities);
         for (const a of chunk) {
-          const id = ids.get(a.doc.email) as number;
+          const id = idOf(a.doc.email);
           const status = inserted.has(a.doc.email) ? 'created' : changed.has(a.doc.email) || relinked.has(id) ? 'updated' : 'unchanged';
           if (status === 'created') created++;
           if (status === 'updated') updated++;

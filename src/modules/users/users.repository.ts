@@ -25,6 +25,24 @@ export const userSelect = {
 } as const;
 
 export type UserRecord = Prisma.UserGetPayload<{ select: typeof userSelect }>;
+
+/** The same expression as users_search_trgm_idx, so the planner can use that index. */
+const SEARCH_EXPRESSION = `(coalesce(u.name, '') || ' ' || coalesce(u.email, ''))`;
+
+const SORT_COLUMNS: Record<SortField, string> = {
+  id: 'u.id',
+  name: 'u.name',
+  email: 'u.email',
+  createdAt: 'u.created_at',
+  updatedAt: 'u.updated_at',
+  lastActiveAt: 'u.last_active_at',
+  lastSyncedAt: 'u.last_synced_at',
+};
+
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const USER_COLUMNS = Object.keys(userSelect)
+  .map((k) => `u.${snake(k)} AS "${k}"`)
+  .join(', ');
 export type UserWithIdentities = UserRecord & {
   identities: { id: number; provider: string; externalId: string; createdAt: Date; updatedAt: Date }[];
 };
@@ -54,33 +72,26 @@ export interface UserRepository {
 export function createUserRepository(db: Db): UserRepository {
   return {
     async list(f) {
-      const where: Prisma.UserWhereInput = {
-        deletedAt: null,
-        // Users of soft-deleted organizations are gone with them.
-        organization: { deletedAt: null },
-        ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
-        ...(f.isActive !== undefined ? { isActive: f.isActive } : {}),
-        ...(f.isAdmin !== undefined ? { isAdmin: f.isAdmin } : {}),
-        ...(f.source !== undefined ? { source: f.source } : {}),
-        ...(f.department !== undefined ? { department: f.department } : {}),
-        // ILIKE '%term%' on name or email; served by the pg_trgm GIN indexes.
-        ...(f.search
-          ? {
-              OR: [
-                { name: { contains: escapeLike(f.search), mode: 'insensitive' } },
-                { email: { contains: escapeLike(f.search), mode: 'insensitive' } },
-              ],
-            }
-          : {}),
-      };
+      // Plain SQL so the search can use users_search_trgm_idx, an expression index that
+      // Prisma's query builder cannot target. Values are always bound parameters.
+      const params: unknown[] = [];
+      const bind = (v: unknown) => `$${params.push(v)}`;
+      const where = ['u.deleted_at IS NULL', 'o.deleted_at IS NULL'];
+      if (f.organizationId !== undefined) where.push(`u.organization_id = ${bind(f.organizationId)}`);
+      if (f.isActive !== undefined) where.push(`u.is_active = ${bind(f.isActive)}`);
+      if (f.isAdmin !== undefined) where.push(`u.is_admin = ${bind(f.isAdmin)}`);
+      if (f.source !== undefined) where.push(`u.source = ${bind(f.source)}`);
+      if (f.department !== undefined) where.push(`u.department = ${bind(f.department)}`);
+      if (f.search) where.push(`${SEARCH_EXPRESSION} ILIKE ${bind(`%${escapeLike(f.search)}%`)}`);
+      const from = `FROM users u JOIN organizations o ON o.id = u.organization_id WHERE ${where.join(' AND ')}`;
+      const dir = f.sort.direction === 'asc' ? 'ASC' : 'DESC';
       // id breaks ties so pages are stable.
-      const orderBy: Prisma.UserOrderByWithRelationInput[] = [
-        { [f.sort.field]: f.sort.field === 'lastActiveAt' || f.sort.field === 'lastSyncedAt' || f.sort.field === 'email' ? { sort: f.sort.direction, nulls: 'last' } : f.sort.direction },
-        ...(f.sort.field === 'id' ? [] : [{ id: f.sort.direction }]),
-      ];
-      const [rows, total] = await Promise.all([
-        db.user.findMany({ where, select: userSelect, orderBy, skip: (f.page - 1) * f.limit, take: f.limit }),
-        db.user.count({ where }),
+      const order = f.sort.field === 'id' ? `u.id ${dir}` : `${SORT_COLUMNS[f.sort.field]} ${dir} NULLS LAST, u.id ${dir}`;
+      const countParams = [...params];
+      const page = `LIMIT ${bind(f.limit)} OFFSET ${bind((f.page - 1) * f.limit)}`;
+      const [rows, [{ total }]] = await Promise.all([
+        db.$queryRawUnsafe<UserRecord[]>(`SELECT ${USER_COLUMNS} ${from} ORDER BY ${order} ${page}`, ...params),
+        db.$queryRawUnsafe<{ total: number }[]>(`SELECT count(*)::int AS total ${from}`, ...countParams),
       ]);
       return { rows, total };
     },

@@ -1,0 +1,174 @@
+/**
+ * npm run bench:push: how fast the bulk user push is, against seed 001's per-user approach
+ * measured in the same run on the same database server.
+ *
+ * 1. POST 10,000 new users to /api/internal/sync/users (the real endpoint, over HTTP).
+ * 2. POST the same 10,000 again with a changed title: every one is an update.
+ * 3. POST them a third time unchanged.
+ * (Before 1: one uncounted push of the same size for another tenant, to warm the process.)
+ * 4. Baseline, seed 001's loop (per user: find by email, then create or update), through
+ *    Prisma, on 1,000 new users and then the same 1,000 changed.
+ *
+ * Uses BENCH_DATABASE_URL when set (a server you provide; a scratch database is created
+ * on it), otherwise a throw-away embedded PostgreSQL with its default (durable) settings.
+ */
+import fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { createApp, createServices } from '../src/app';
+import { loadConfig } from '../src/config/config';
+import { startEmbeddedPostgres } from '../src/db/embedded';
+import { migrate } from '../src/db/migrator';
+import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
+import { createLogger } from '../src/lib/logger';
+
+const N = Number(process.env.BENCH_USERS ?? 10_000);
+const BASELINE_N = Number(process.env.BENCH_BASELINE_USERS ?? 1_000);
+const INTERNAL_KEY = 'bench-internal-key-0123456789';
+const logger = createLogger({ level: 'warn', json: false });
+
+function users(n: number, prefix: string, title: string) {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `${prefix}-${i}`,
+    kindeUserId: `kinde-${prefix}-${i}`,
+    email: `${prefix}.${i}@bench.example.com`,
+    name: `Bench User ${i}`,
+    isActive: i % 10 !== 0,
+    isAdmin: i % 50 === 0,
+    department: ['Sales', 'Support', 'Engineering', 'Finance'][i % 4],
+    title,
+    lastActiveAt: new Date(Date.UTC(2026, 0, 1, 0, 0, i % 60)).toISOString(),
+    roles: i % 3 === 0 ? ['user', 'manager'] : ['user'],
+    permissions: ['read', 'write'],
+  }));
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - start) / 1e6, value };
+}
+
+/** Seed 001's loop, literally: one lookup and one write per user. */
+async function perUserSync(prisma: PrismaClient, organizationId: number, list: ReturnType<typeof users>) {
+  for (const u of list) {
+    const existing = await prisma.user.findFirst({ where: { organizationId, email: u.email } });
+    if (!existing) {
+      await prisma.user.create({
+        data: {
+          organizationId,
+          email: u.email,
+          name: u.name,
+          isActive: u.isActive,
+          isAdmin: u.isAdmin,
+          department: u.department,
+          title: u.title,
+          roles: u.roles,
+          permissions: u.permissions,
+          source: 'wrapper',
+          lastSyncedAt: new Date(),
+        },
+      });
+    } else {
+      await prisma.user.update({
+        where: { id: existing.id },
+        data: { name: u.name, isActive: u.isActive, title: u.title, roles: u.roles, permissions: u.permissions, lastSyncedAt: new Date() },
+      });
+    }
+  }
+}
+
+const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  let embeddedStop: (() => Promise<void>) | undefined;
+  let tmpDir: string | undefined;
+  let serverUrl = process.env.BENCH_DATABASE_URL;
+  if (!serverUrl) {
+    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-pg-'));
+    const db = await startEmbeddedPostgres({ dir: tmpDir, port: 54000 + Math.floor(Math.random() * 1000), database: 'postgres', logger });
+    embeddedStop = db.stop;
+    serverUrl = db.url;
+  }
+  const dbName = `bench_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${dbName}`);
+  await admin.end();
+  const u = new URL(serverUrl);
+  u.pathname = `/${dbName}`;
+  const url = u.toString();
+  await migrate(url, logger);
+
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    DATABASE_URL: url,
+    INTERNAL_API_KEY: INTERNAL_KEY,
+    PUSH_MAX_USERS: String(Math.max(N, 10_000)),
+    PUSH_MAX_BODY: '50mb',
+    SYNC_RATE_LIMIT_MAX: '1000',
+  });
+  const prisma = createPrismaClient(url, config.database);
+  const app = createApp({ config, prisma, logger }, createServices({ config, prisma, logger }));
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  // The request body is serialised before the clock starts: that is the sender's work.
+  const serialise = (list: ReturnType<typeof users>) =>
+    JSON.stringify({ operation: 'user_sync', tenant: { id: 'bench', name: 'Bench Co' }, users: list });
+  const pushOnce = async (body: string) => {
+    const res = await fetch(`${base}/api/internal/sync/users`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Internal-API-Key': INTERNAL_KEY, 'X-Tenant-ID': 'bench', 'X-Sync-Source': 'wrapper' },
+      body,
+    });
+    const json = (await res.json()) as { metadata: { created: number; updated: number; unchanged: number; failed: number; syncRunId: number } };
+    if (res.status !== 200) throw new Error(`push answered ${res.status}: ${JSON.stringify(json)}`);
+    return json.metadata;
+  };
+
+  // Warm-up, not counted: a running service has warm JIT, pools and plan caches. It pushes
+  // a full-size batch for another tenant, so the tables are not empty either.
+  await pushOnce(serialise(users(N, 'warm', 'Warm')));
+
+  console.log(`\nbench:push on ${os.cpus().length} cores, PostgreSQL ${embeddedStop ? 'embedded' : 'from BENCH_DATABASE_URL'}\n`);
+  const [first, second] = [serialise(users(N, 'u', 'Sales Manager')), serialise(users(N, 'u', 'Senior Sales Manager'))];
+  const created = await timed(() => pushOnce(first));
+  const changed = await timed(() => pushOnce(second));
+  const same = await timed(() => pushOnce(second));
+  for (const [label, r, expect] of [
+    [`${fmt(N)} new users`, created, 'created'],
+    [`${fmt(N)} changed users`, changed, 'updated'],
+    [`${fmt(N)} unchanged users`, same, 'unchanged'],
+  ] as const) {
+    if (r.value[expect] !== N) throw new Error(`${label}: expected ${N} ${expect}, got ${JSON.stringify(r.value)}`);
+    const run = await prisma.syncRun.findUniqueOrThrow({ where: { id: r.value.syncRunId } });
+    const inService = (run.details as { durationMs: number }).durationMs;
+    console.log(`set-based push   ${label.padEnd(22)} ${r.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(N, r.ms)).padStart(8)} users/s  (${inService} ms inside the service)`);
+  }
+
+  const org = await prisma.organization.create({ data: { name: 'Baseline', slug: `baseline-${Date.now()}` } });
+  const baseNew = await timed(() => perUserSync(prisma, org.id, users(BASELINE_N, 'b', 'Sales Manager')));
+  const baseChanged = await timed(() => perUserSync(prisma, org.id, users(BASELINE_N, 'b', 'Senior Sales Manager')));
+  console.log(`per-user (seed)  ${`${fmt(BASELINE_N)} new users`.padEnd(22)} ${baseNew.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseNew.ms)).padStart(8)} users/s`);
+  console.log(`per-user (seed)  ${`${fmt(BASELINE_N)} changed users`.padEnd(22)} ${baseChanged.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseChanged.ms)).padStart(8)} users/s`);
+
+  const ratioNew = rate(N, created.ms) / rate(BASELINE_N, baseNew.ms);
+  const ratioChanged = rate(N, changed.ms) / rate(BASELINE_N, baseChanged.ms);
+  console.log(`\nratio set-based / per-user: new ${ratioNew.toFixed(1)}x, changed ${ratioChanged.toFixed(1)}x`);
+  console.log(`target: ${fmt(N)} users in <= 2000 ms (${created.ms <= 2000 && changed.ms <= 2000 ? 'met' : 'NOT met'}), ratio >= 20x (${ratioNew >= 20 && ratioChanged >= 20 ? 'met' : 'NOT met'})\n`);
+
+  server.close();
+  await prisma.$disconnect();
+  if (embeddedStop) await embeddedStop();
+  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
