@@ -123,10 +123,17 @@ async function main(): Promise<void> {
   const pushOnce = async (body: string) => {
     const res = await fetch(`${base}/api/internal/sync/users`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-Internal-API-Key': INTERNAL_KEY, 'X-Tenant-ID': 'bench', 'X-Sync-Source': 'wrapper' },
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Internal-API-Key': INTERNAL_KEY,
+        'X-Tenant-ID': 'bench',
+        'X-Sync-Source': 'wrapper',
+      },
       body,
     });
-    const json = (await res.json()) as { metadata: { created: number; updated: number; unchanged: number; failed: number; syncRunId: number } };
+    const json = (await res.json()) as {
+      metadata: { created: number; updated: number; unchanged: number; failed: number; syncRunId: number };
+    };
     if (res.status !== 200) throw new Error(`push answered ${res.status}: ${JSON.stringify(json)}`);
     return json.metadata;
   };
@@ -148,19 +155,27 @@ async function main(): Promise<void> {
     if (r.value[expect] !== N) throw new Error(`${label}: expected ${N} ${expect}, got ${JSON.stringify(r.value)}`);
     const run = await prisma.syncRun.findUniqueOrThrow({ where: { id: r.value.syncRunId } });
     const inService = (run.details as { durationMs: number }).durationMs;
-    console.log(`set-based push   ${label.padEnd(22)} ${r.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(N, r.ms)).padStart(8)} users/s  (${inService} ms inside the service)`);
+    console.log(
+      `set-based push   ${label.padEnd(22)} ${r.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(N, r.ms)).padStart(8)} users/s  (${inService} ms inside the service)`,
+    );
   }
 
   const org = await prisma.organization.create({ data: { name: 'Baseline', slug: `baseline-${Date.now()}` } });
   const baseNew = await timed(() => perUserSync(prisma, org.id, users(BASELINE_N, 'b', 'Sales Manager')));
   const baseChanged = await timed(() => perUserSync(prisma, org.id, users(BASELINE_N, 'b', 'Senior Sales Manager')));
-  console.log(`per-user (seed)  ${`${fmt(BASELINE_N)} new users`.padEnd(22)} ${baseNew.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseNew.ms)).padStart(8)} users/s`);
-  console.log(`per-user (seed)  ${`${fmt(BASELINE_N)} changed users`.padEnd(22)} ${baseChanged.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseChanged.ms)).padStart(8)} users/s`);
+  console.log(
+    `per-user (seed)  ${`${fmt(BASELINE_N)} new users`.padEnd(22)} ${baseNew.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseNew.ms)).padStart(8)} users/s`,
+  );
+  console.log(
+    `per-user (seed)  ${`${fmt(BASELINE_N)} changed users`.padEnd(22)} ${baseChanged.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseChanged.ms)).padStart(8)} users/s`,
+  );
 
   const ratioNew = rate(N, created.ms) / rate(BASELINE_N, baseNew.ms);
   const ratioChanged = rate(N, changed.ms) / rate(BASELINE_N, baseChanged.ms);
   console.log(`\nratio set-based / per-user: new ${ratioNew.toFixed(1)}x, changed ${ratioChanged.toFixed(1)}x`);
-  console.log(`target: ${fmt(N)} users in <= 2000 ms (${created.ms <= 2000 && changed.ms <= 2000 ? 'met' : 'NOT met'}), ratio >= 20x (${ratioNew >= 20 && ratioChanged >= 20 ? 'met' : 'NOT met'})\n`);
+  console.log(
+    `target: ${fmt(N)} users in <= 2000 ms (${created.ms <= 2000 && changed.ms <= 2000 ? 'met' : 'NOT met'}), ratio >= 20x (${ratioNew >= 20 && ratioChanged >= 20 ? 'met' : 'NOT met'})\n`,
+  );
 
   server.close();
   await prisma.$disconnect();

@@ -23,7 +23,12 @@ async function main(): Promise<void> {
   let embedded: EmbeddedDatabase | undefined;
   let url = config.database.url;
   if (!url) {
-    embedded = await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort, database: 'crm', logger });
+    embedded = await startEmbeddedPostgres({
+      dir: config.database.embeddedDir,
+      port: config.database.embeddedPort,
+      database: 'crm',
+      logger,
+    });
     url = embedded.url;
   }
   await migrate(url, logger);
@@ -32,7 +37,9 @@ async function main(): Promise<void> {
   const bootstrapKey = await services.apiKeys.ensureBootstrapKey(!config.isProduction);
   if (bootstrapKey) {
     // Printed once, to the terminal of the person who started the service.
-    process.stdout.write(`\n  No admin API key existed, so one was created. It is shown only this once:\n\n    ${bootstrapKey}\n\n  export API_KEY=${bootstrapKey}\n\n`);
+    process.stdout.write(
+      `\n  No admin API key existed, so one was created. It is shown only this once:\n\n    ${bootstrapKey}\n\n  export API_KEY=${bootstrapKey}\n\n`,
+    );
   }
   const app = createApp({ config, prisma, logger }, services);
   const server: Server = await new Promise((resolve) => {

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0'])
-  .transform((v) => v === 'true' || v === '1');
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 const int = (min: number) => z.coerce.number().int().min(min);
 
@@ -25,8 +23,14 @@ export const envSchema = z.object({
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   INTERNAL_API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
 
-  JSON_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 1mb').default('1mb'),
-  PUSH_MAX_BODY: z.string().regex(/^\d+(b|kb|mb)$/i, 'must look like 10mb').default('10mb'),
+  JSON_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 1mb')
+    .default('1mb'),
+  PUSH_MAX_BODY: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 10mb')
+    .default('10mb'),
   PUSH_MAX_USERS: int(1).default(10_000),
   PUSH_BATCH_SIZE: int(1).default(2_000),
 

@@ -11,7 +11,16 @@ import { sha256Hex } from '../lib/crypto';
  * deploy` uses, so the Prisma CLI can take over wherever it can run. We do this ourselves
  * because the CLI needs a native engine that cannot be downloaded on every machine.
  */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'prisma', 'migrations');
+export const MIGRATIONS_DIR = findMigrationsDir(__dirname);
+
+/** prisma/migrations of the nearest ancestor folder: works from src/ (tsx) and dist/src/ (node). */
+function findMigrationsDir(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'prisma', 'migrations');
+    if (fs.existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`prisma/migrations not found above ${from}`);
+  }
+}
 
 // The advisory lock key the Prisma CLI takes while migrating, so our migrator and the CLI
 // also exclude each other.
@@ -59,9 +68,12 @@ export async function migrate(url: string, logger: Logger, dir = MIGRATIONS_DIR)
     // Two instances starting at once: the second waits here, then finds nothing to do.
     await client.query('SELECT pg_advisory_lock($1)', [PRISMA_MIGRATE_LOCK]);
     await client.query(CREATE_TABLE);
-    const { rows } = await client.query<{ migration_name: string; checksum: string; finished_at: Date | null; rolled_back_at: Date | null }>(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"',
-    );
+    const { rows } = await client.query<{
+      migration_name: string;
+      checksum: string;
+      finished_at: Date | null;
+      rolled_back_at: Date | null;
+    }>('SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations"');
     const failed = rows.find((r) => r.finished_at === null && r.rolled_back_at === null);
     if (failed) {
       throw new Error(
@@ -107,7 +119,10 @@ export async function migrate(url: string, logger: Logger, dir = MIGRATIONS_DIR)
 }
 
 /** Names of migration files not yet recorded as applied (empty = database is current). */
-export async function pendingMigrations(query: (sql: string) => Promise<{ migration_name: string }[]>, dir = MIGRATIONS_DIR): Promise<string[]> {
+export async function pendingMigrations(
+  query: (sql: string) => Promise<{ migration_name: string }[]>,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
   const rows = await query(
     'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
   ).catch(() => [] as { migration_name: string }[]);

@@ -47,7 +47,11 @@ export class AppError extends Error {
   }
 
   static notFound(what: string, id?: string | number): AppError {
-    return new AppError('not_found', `${what.toLowerCase().replace(/\s+/g, '_')}_not_found`, id === undefined ? `${what} not found` : `${what} ${id} not found`);
+    return new AppError(
+      'not_found',
+      `${what.toLowerCase().replace(/\s+/g, '_')}_not_found`,
+      id === undefined ? `${what} not found` : `${what} ${id} not found`,
+    );
   }
 
   static validation(issues: z.core.$ZodIssue[], where?: string): AppError {
@@ -108,10 +112,17 @@ export function errorHandler(logger: Logger, hideInternalMessages: boolean): Err
     const appError =
       err instanceof AppError
         ? err
-        : (fromBodyParser(err) ?? fromPrisma(err) ?? new AppError('internal', 'internal_error', err instanceof Error ? err.message : String(err)));
+        : (fromBodyParser(err) ??
+          fromPrisma(err) ??
+          new AppError('internal', 'internal_error', err instanceof Error ? err.message : String(err)));
     const requestId = String(res.locals.requestId ?? '');
     if (appError.status >= 500) {
-      logger.error('request failed', { requestId, method: req.method, path: req.path, err: err instanceof Error ? err.stack : String(err) });
+      logger.error('request failed', {
+        requestId,
+        method: req.method,
+        path: req.path,
+        err: err instanceof Error ? err.stack : String(err),
+      });
     } else {
       logger.info('request rejected', { requestId, code: appError.code, status: appError.status });
     }

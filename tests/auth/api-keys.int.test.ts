@@ -20,7 +20,12 @@ describe('/api/api-keys', () => {
       ] as const) {
         const res = await ctx.http[method](path);
         expect(res.status).toBe(401);
-        expect(res.body).toMatchObject({ success: false, code: 'missing_api_key', requestId: expect.any(String), timestamp: expect.any(String) });
+        expect(res.body).toMatchObject({
+          success: false,
+          code: 'missing_api_key',
+          requestId: expect.any(String),
+          timestamp: expect.any(String),
+        });
       }
     });
 
@@ -55,7 +60,10 @@ describe('/api/api-keys', () => {
     });
 
     it('when the organization does not exist, then 404', async () => {
-      const res = await ctx.http.post('/api/api-keys').set('x-api-key', ADMIN_KEY).send({ name: 'k', scope: 'organization', organizationId: 999999 });
+      const res = await ctx.http
+        .post('/api/api-keys')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ name: 'k', scope: 'organization', organizationId: 999999 });
       expect(res.status).toBe(404);
     });
 

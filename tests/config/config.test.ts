@@ -25,7 +25,13 @@ describe('loadConfig', () => {
   });
 
   it('when values are given, then they are parsed to their types', () => {
-    const c = loadConfig({ NODE_ENV: 'production', PORT: '8080', TRUST_PROXY: 'true', PUSH_MAX_USERS: '500', DATABASE_URL: 'postgresql://u:p@h:5432/db' });
+    const c = loadConfig({
+      NODE_ENV: 'production',
+      PORT: '8080',
+      TRUST_PROXY: 'true',
+      PUSH_MAX_USERS: '500',
+      DATABASE_URL: 'postgresql://u:p@h:5432/db',
+    });
     expect(c).toMatchObject({ isProduction: true, port: 8080, http: { trustProxy: true }, push: { maxUsers: 500 } });
     expect(c.database.url).toBe('postgresql://u:p@h:5432/db');
   });

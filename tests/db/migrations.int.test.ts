@@ -34,7 +34,10 @@ describe('migrator', () => {
     const result = await migrate(url, logger);
     const files = readMigrations();
     expect(result.applied).toEqual(files.map((f) => f.name));
-    const rows = await query(url, 'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name');
+    const rows = await query(
+      url,
+      'SELECT migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name',
+    );
     expect(rows).toHaveLength(files.length);
     for (const [i, file] of files.entries()) {
       const sql = fs.readFileSync(path.join(MIGRATIONS_DIR, file.name, 'migration.sql'));
@@ -75,7 +78,7 @@ describe('migrator', () => {
     fs.writeFileSync(path.join(dir, '002_bad', 'migration.sql'), 'CREATE TABLE b (id int); SELECT 1/0;');
     await expect(migrate(url, logger, dir)).rejects.toThrow(/002_bad failed/);
     expect(await query(url, "SELECT to_regclass('public.b') AS t")).toEqual([{ t: null }]);
-    const [bad] = await query(url, "SELECT rolled_back_at, logs FROM \"_prisma_migrations\" WHERE migration_name = '002_bad'");
+    const [bad] = await query(url, 'SELECT rolled_back_at, logs FROM "_prisma_migrations" WHERE migration_name = \'002_bad\'');
     expect(bad.rolled_back_at).toBeInstanceOf(Date);
     expect(bad.logs).toContain('division by zero');
 

@@ -31,13 +31,20 @@ describe('cross-cutting HTTP behaviour', () => {
   });
 
   it('when JSON is malformed, then 400 malformed_json', async () => {
-    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).set('Content-Type', 'application/json').send('{"name": ');
+    const res = await ctx.http
+      .post('/api/organizations')
+      .set('x-api-key', ADMIN_KEY)
+      .set('Content-Type', 'application/json')
+      .send('{"name": ');
     expect(res.status).toBe(400);
     expect(res.body.code).toBe('malformed_json');
   });
 
   it('when the body is over JSON_BODY_LIMIT, then 413', async () => {
-    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 'x', metadata: { pad: 'p'.repeat(5000) } });
+    const res = await ctx.http
+      .post('/api/organizations')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ name: 'x', metadata: { pad: 'p'.repeat(5000) } });
     expect(res.status).toBe(413);
     expect(res.body.code).toBe('payload_too_large');
   });
@@ -74,7 +81,8 @@ describe('rate limiting', () => {
 
   it('when the sync endpoint is hammered, then its stricter limit applies', async () => {
     const codes: number[] = [];
-    for (let i = 0; i < 3; i++) codes.push((await limited.http.post('/api/internal/sync/users').set('X-Internal-API-Key', 'k'.repeat(20)).send({})).status);
+    for (let i = 0; i < 3; i++)
+      codes.push((await limited.http.post('/api/internal/sync/users').set('X-Internal-API-Key', 'k'.repeat(20)).send({})).status);
     expect(codes).toEqual([401, 401, 429]);
   });
 });

@@ -26,7 +26,10 @@ describe('/api/organizations', () => {
 
   describe('validates its input', () => {
     it('when the body has wrong types and unknown fields, then 400 names each', async () => {
-      const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 42, slug: 'Bad Slug!', colour: 'red' });
+      const res = await ctx.http
+        .post('/api/organizations')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ name: 42, slug: 'Bad Slug!', colour: 'red' });
       expect(res.status).toBe(400);
       const paths = res.body.details.map((d: { path: string }) => d.path);
       expect(paths).toEqual(expect.arrayContaining(['body.name', 'body.slug', 'body']));
@@ -54,7 +57,10 @@ describe('/api/organizations', () => {
 
   it('when an organization is created without a slug, then one is derived; a taken slug is 409', async () => {
     const name = `Acme ${uniq()}`;
-    const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name, metadata: { plan: 'pro' } });
+    const res = await ctx.http
+      .post('/api/organizations')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ name, metadata: { plan: 'pro' } });
     expect(res.status).toBe(201);
     expect(res.body.data).toMatchObject({ name, slug: name.toLowerCase().replace(/\s+/g, '-'), metadata: { plan: 'pro' } });
     const dup = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 'Other', slug: res.body.data.slug });

@@ -60,7 +60,10 @@ describe('POST /api/internal/sync/users', () => {
 
     it('when X-Tenant-ID or X-Sync-Source is missing, then 400 names the header', async () => {
       const tenant = uniq('T');
-      const res = await ctx.http.post('/api/internal/sync/users').set('X-Internal-API-Key', INTERNAL_KEY).send(pushBody(tenant, [pushUser(1)]));
+      const res = await ctx.http
+        .post('/api/internal/sync/users')
+        .set('X-Internal-API-Key', INTERNAL_KEY)
+        .send(pushBody(tenant, [pushUser(1)]));
       expect(res.status).toBe(400);
       const paths = res.body.details.map((d: { path: string }) => d.path);
       expect(paths).toEqual(expect.arrayContaining(['headers.x-tenant-id', 'headers.x-sync-source']));
@@ -100,9 +103,22 @@ describe('POST /api/internal/sync/users', () => {
       expect(res.body.success).toBe(true);
       expect(statuses(res)).toEqual(['created', 'failed', 'created', 'failed', 'failed']);
       expect(res.body.results[1]).toMatchObject({ userId: 'user-2', crmUserId: null, error: expect.stringContaining('email') });
-      expect(res.body.results[0]).toMatchObject({ userId: 'user-1', status: 'created', message: 'User created successfully', crmUserId: expect.any(Number) });
+      expect(res.body.results[0]).toMatchObject({
+        userId: 'user-1',
+        status: 'created',
+        message: 'User created successfully',
+        crmUserId: expect.any(Number),
+      });
       expect(res.body.tenant).toEqual({ id: tenant, name: `Company ${tenant}` });
-      expect(res.body.metadata).toMatchObject({ operation: 'user_sync', totalUsers: 5, successful: 2, failed: 3, created: 2, updated: 0, unchanged: 0 });
+      expect(res.body.metadata).toMatchObject({
+        operation: 'user_sync',
+        totalUsers: 5,
+        successful: 2,
+        failed: 3,
+        created: 2,
+        updated: 0,
+        unchanged: 0,
+      });
       expect(Date.parse(res.body.metadata.syncedAt)).not.toBeNaN();
 
       const rows = await ctx.sql(
@@ -119,13 +135,17 @@ describe('POST /api/internal/sync/users', () => {
       const tenant = uniq('T');
       await push(ctx, tenant, pushBody(tenant, [pushUser(1)]));
       const rows = await ctx.sql('SELECT name, subdomain, metadata FROM organizations WHERE external_id = $1', [tenant]);
-      expect(rows).toEqual([{ name: `Company ${tenant}`, subdomain: tenant.toLowerCase(), metadata: { kindeOrgId: `kinde-org-${tenant}` } }]);
+      expect(rows).toEqual([
+        { name: `Company ${tenant}`, subdomain: tenant.toLowerCase(), metadata: { kindeOrgId: `kinde-org-${tenant}` } },
+      ]);
     });
 
     it('when users carry an upstream id and kindeUserId, then both are stored as identities, with the extra fields', async () => {
       const tenant = uniq('T');
       const res = await push(ctx, tenant, pushBody(tenant, [pushUser(1, { allowedApplications: ['crm'], subscriptionTier: 'premium' })]));
-      const rows = await ctx.sql('SELECT provider, external_id, data FROM user_identities WHERE user_id = $1 ORDER BY provider', [res.body.results[0].crmUserId]);
+      const rows = await ctx.sql('SELECT provider, external_id, data FROM user_identities WHERE user_id = $1 ORDER BY provider', [
+        res.body.results[0].crmUserId,
+      ]);
       expect(rows).toEqual([
         { provider: 'kinde', external_id: 'kinde-1', data: null },
         { provider: 'wrapper', external_id: 'user-1', data: { allowedApplications: ['crm'], subscriptionTier: 'premium' } },
@@ -134,7 +154,10 @@ describe('POST /api/internal/sync/users', () => {
 
     it('when the same payload is sent twice, then the second reports unchanged and the rows stay as they were', async () => {
       const tenant = uniq('T');
-      const body = pushBody(tenant, Array.from({ length: 20 }, (_, i) => pushUser(i)));
+      const body = pushBody(
+        tenant,
+        Array.from({ length: 20 }, (_, i) => pushUser(i)),
+      );
       const first = await push(ctx, tenant, body);
       const snapshot = await ctx.sql('SELECT id, email, name, updated_at FROM users ORDER BY id');
       const second = await push(ctx, tenant, body);
@@ -201,18 +224,34 @@ describe('POST /api/internal/sync/users', () => {
     it('when a push is applied, then a SyncRun records its counts and failures', async () => {
       const tenant = uniq('T');
       const res = await push(ctx, tenant, pushBody(tenant, [pushUser(1), pushUser(2, { email: 'bad' })]));
-      const [run] = await ctx.sql('SELECT operation, trigger, source, status, total, successful, failed, created, details, finished_at FROM sync_runs WHERE id = $1', [
-        res.body.metadata.syncRunId,
-      ]);
-      expect(run).toMatchObject({ operation: 'user_sync', trigger: 'push', source: 'wrapper', status: 'partial', total: 2, successful: 1, failed: 1, created: 1 });
+      const [run] = await ctx.sql(
+        'SELECT operation, trigger, source, status, total, successful, failed, created, details, finished_at FROM sync_runs WHERE id = $1',
+        [res.body.metadata.syncRunId],
+      );
+      expect(run).toMatchObject({
+        operation: 'user_sync',
+        trigger: 'push',
+        source: 'wrapper',
+        status: 'partial',
+        total: 2,
+        successful: 1,
+        failed: 1,
+        created: 1,
+      });
       expect((run.details as { failures: unknown[] }).failures).toHaveLength(1);
       expect(run.finished_at).toBeInstanceOf(Date);
     });
 
     it('when two overlapping pushes run at once, then there are no duplicate users and no 500', async () => {
       const tenant = uniq('T');
-      const a = pushBody(tenant, Array.from({ length: 40 }, (_, i) => pushUser(i)));
-      const b = pushBody(tenant, Array.from({ length: 40 }, (_, i) => pushUser(i + 20, { name: `Other ${i}` })));
+      const a = pushBody(
+        tenant,
+        Array.from({ length: 40 }, (_, i) => pushUser(i)),
+      );
+      const b = pushBody(
+        tenant,
+        Array.from({ length: 40 }, (_, i) => pushUser(i + 20, { name: `Other ${i}` })),
+      );
       const results = await Promise.all([push(ctx, tenant, a), push(ctx, tenant, b), push(ctx, tenant, a), push(ctx, tenant, b)]);
       expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
       const [row] = await ctx.sql(

@@ -23,7 +23,13 @@ describe('PushService', () => {
 
   it('when a push has N users and batch size B, then the statements per push grow with N/B, not N', async () => {
     const { repo, service } = setup({ maxUsers: 1000, batchSize: 100 });
-    await service.push(pushBody('t', Array.from({ length: 1000 }, (_, i) => pushUser(i))) as never, 'wrapper');
+    await service.push(
+      pushBody(
+        't',
+        Array.from({ length: 1000 }, (_, i) => pushUser(i)),
+      ) as never,
+      'wrapper',
+    );
     // 1 lock + 10 chunks x 4 statements.
     expect(repo.calls).toBe(41);
   });

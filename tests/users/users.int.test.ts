@@ -54,7 +54,10 @@ describe('/api/users', () => {
     });
 
     it('when the organization does not exist, then 404', async () => {
-      const res = await ctx.http.post('/api/users').set('x-api-key', ADMIN_KEY).send({ organizationId: 999999, email: 'a@b.co', name: 'A' });
+      const res = await ctx.http
+        .post('/api/users')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ organizationId: 999999, email: 'a@b.co', name: 'A' });
       expect(res.status).toBe(404);
     });
 
@@ -149,7 +152,13 @@ describe('/api/users', () => {
         .set('x-api-key', ADMIN_KEY)
         .send({ organizationId: orgId, email, name: 'New Person', roles: ['user'], department: 'Ops' });
       expect(res.status).toBe(201);
-      expect(res.body.data).toMatchObject({ email: email.toLowerCase(), name: 'New Person', roles: ['user'], isActive: true, source: 'api' });
+      expect(res.body.data).toMatchObject({
+        email: email.toLowerCase(),
+        name: 'New Person',
+        roles: ['user'],
+        isActive: true,
+        source: 'api',
+      });
       const one = await get(`/api/users/${res.body.data.id}`);
       expect(one.status).toBe(200);
       expect(one.body.data.identities).toEqual([]);
@@ -162,7 +171,9 @@ describe('/api/users', () => {
       expect(dup.status).toBe(409);
       expect(dup.body.code).toBe('email_taken');
       const other = await createOrganization(ctx);
-      expect((await ctx.http.post('/api/users').set('x-api-key', ADMIN_KEY).send({ organizationId: other.id, email, name: 'X' })).status).toBe(201);
+      expect(
+        (await ctx.http.post('/api/users').set('x-api-key', ADMIN_KEY).send({ organizationId: other.id, email, name: 'X' })).status,
+      ).toBe(201);
     });
 
     it('when a user is patched, then only the given fields change', async () => {
@@ -196,7 +207,10 @@ describe('/api/users', () => {
     it('when a deleted user’s email is created again, then the same user comes back', async () => {
       const u = await createUser(ctx, orgId);
       await ctx.http.delete(`/api/users/${u.id}`).set('x-api-key', ADMIN_KEY);
-      const res = await ctx.http.post('/api/users').set('x-api-key', ADMIN_KEY).send({ organizationId: orgId, email: u.email, name: 'Back' });
+      const res = await ctx.http
+        .post('/api/users')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ organizationId: orgId, email: u.email, name: 'Back' });
       expect(res.status).toBe(201);
       expect(res.body.data).toMatchObject({ id: u.id, name: 'Back', isActive: true });
     });

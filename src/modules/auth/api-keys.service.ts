@@ -25,7 +25,11 @@ export class ApiKeyService {
   ) {}
 
   /** Creates a key and returns it in clear text: the only time it is ever shown. */
-  async create(input: { name: string; scope: 'admin' | 'organization'; organizationId?: number }): Promise<{ key: string; record: ApiKeyRecord }> {
+  async create(input: {
+    name: string;
+    scope: 'admin' | 'organization';
+    organizationId?: number;
+  }): Promise<{ key: string; record: ApiKeyRecord }> {
     if (input.scope === 'organization') {
       if (input.organizationId === undefined) {
         throw new AppError('invalid_data', 'validation_failed', 'organizationId is required for an organization key', [
@@ -93,6 +97,8 @@ export class ApiKeyService {
     const now = Date.now();
     if (now - (this.lastTouched.get(id) ?? 0) < TOUCH_INTERVAL_MS) return;
     this.lastTouched.set(id, now);
-    this.keys.touch(id, new Date(now)).catch((err: unknown) => this.logger.warn('could not record api key use', { keyId: id, err: String(err) }));
+    this.keys
+      .touch(id, new Date(now))
+      .catch((err: unknown) => this.logger.warn('could not record api key use', { keyId: id, err: String(err) }));
   }
 }

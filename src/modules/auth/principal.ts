@@ -2,9 +2,7 @@ import type { Response } from 'express';
 import { AppError } from '../../lib/errors';
 
 /** Who is calling: an admin key sees every organization, an organization key only its own. */
-export type Principal =
-  | { kind: 'admin'; keyId: number | null }
-  | { kind: 'organization'; keyId: number; organizationId: number };
+export type Principal = { kind: 'admin'; keyId: number | null } | { kind: 'organization'; keyId: number; organizationId: number };
 
 export function principalOf(res: Response): Principal {
   const p = res.locals.principal as Principal | undefined;

@@ -27,7 +27,13 @@ export interface OrganizationRepository {
   get(id: number): Promise<OrganizationRecord | null>;
   exists(id: number): Promise<boolean>;
   slugTaken(slug: string, exceptId?: number): Promise<boolean>;
-  create(data: { name: string; slug: string; externalId?: string | null; subdomain?: string | null; metadata?: Prisma.InputJsonValue }): Promise<OrganizationRecord>;
+  create(data: {
+    name: string;
+    slug: string;
+    externalId?: string | null;
+    subdomain?: string | null;
+    metadata?: Prisma.InputJsonValue;
+  }): Promise<OrganizationRecord>;
   update(id: number, data: Prisma.OrganizationUpdateInput): Promise<OrganizationRecord>;
   softDelete(id: number): Promise<void>;
   stats(id: number): Promise<OrganizationStats>;

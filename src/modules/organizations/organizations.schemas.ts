@@ -38,9 +38,7 @@ export const updateOrganizationBody = z
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
-export const listOrganizationsQuery = z
-  .object({ ...paginationQuery, search: z.string().trim().max(200).optional() })
-  .strict();
+export const listOrganizationsQuery = z.object({ ...paginationQuery, search: z.string().trim().max(200).optional() }).strict();
 
 export type CreateOrganizationInput = z.infer<typeof createOrganizationBody>;
 export type UpdateOrganizationInput = z.infer<typeof updateOrganizationBody>;

@@ -23,7 +23,9 @@ export class OrganizationService {
   async create(input: CreateOrganizationInput): Promise<OrganizationRecord> {
     const slug = input.slug ?? slugify(input.subdomain ?? input.name);
     if (await this.repo.slugTaken(slug)) {
-      throw new AppError('conflict', 'slug_taken', `Slug "${slug}" is already used by another organization`, [{ path: 'body.slug', message: 'already taken' }]);
+      throw new AppError('conflict', 'slug_taken', `Slug "${slug}" is already used by another organization`, [
+        { path: 'body.slug', message: 'already taken' },
+      ]);
     }
     return this.repo.create({ ...input, slug, metadata: input.metadata as Prisma.InputJsonValue | undefined });
   }
@@ -31,7 +33,9 @@ export class OrganizationService {
   async update(id: number, input: UpdateOrganizationInput): Promise<OrganizationRecord> {
     await this.get(id);
     if (input.slug && (await this.repo.slugTaken(input.slug, id))) {
-      throw new AppError('conflict', 'slug_taken', `Slug "${input.slug}" is already used by another organization`, [{ path: 'body.slug', message: 'already taken' }]);
+      throw new AppError('conflict', 'slug_taken', `Slug "${input.slug}" is already used by another organization`, [
+        { path: 'body.slug', message: 'already taken' },
+      ]);
     }
     return this.repo.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
   }

@@ -41,7 +41,10 @@ export const pushUser = z
   .object({
     id: z.string().trim().min(1).max(255).optional(),
     kindeUserId: z.string().trim().min(1).max(255).nullish(),
-    email: z.email().max(320).transform((e) => e.toLowerCase()),
+    email: z
+      .email()
+      .max(320)
+      .transform((e) => e.toLowerCase()),
     name: z.string().trim().min(1).max(200),
     avatar: z.url().max(2000).nullable().optional(),
     isActive: z.boolean().optional(),

@@ -57,17 +57,28 @@ export class PushService {
     const outcome = await this.transaction(async (repo) => {
       const org = await this.lockOrganization(repo, body);
       if (org.deleted) {
-        throw new AppError('conflict', 'organization_deleted', `Organization for tenant ${body.tenant.id} was deleted; restore it before pushing users`);
+        throw new AppError(
+          'conflict',
+          'organization_deleted',
+          `Organization for tenant ${body.tenant.id} was deleted; restore it before pushing users`,
+        );
       }
       let created = 0;
       let updated = 0;
       for (let start = 0; start < accepted.length; start += this.opts.batchSize) {
         const chunk = accepted.slice(start, start + this.opts.batchSize);
-        const inserted = await repo.insertNew(org.id, source, chunk.map((a) => a.doc));
+        const inserted = await repo.insertNew(
+          org.id,
+          source,
+          chunk.map((a) => a.doc),
+        );
         // Only users that existed before can have changed; only unchanged ones still need their id.
         const existing = chunk.filter((a) => !inserted.has(a.doc.email)).map((a) => a.doc);
         const changed = await repo.updateChanged(org.id, existing);
-        const untouched = await repo.idsByEmail(org.id, existing.filter((d) => !changed.has(d.email)).map((d) => d.email));
+        const untouched = await repo.idsByEmail(
+          org.id,
+          existing.filter((d) => !changed.has(d.email)).map((d) => d.email),
+        );
         const idOf = (email: string) => (inserted.get(email) ?? changed.get(email) ?? untouched.get(email)) as number;
         const identities = chunk.flatMap((a) => identityDocs(a.user, idOf(a.doc.email), source));
         const relinked = await repo.upsertIdentities(org.id, identities);
@@ -161,7 +172,14 @@ export class PushService {
         (user.id ? repeatOf(firstById, user.id, index, 'id') : undefined) ??
         (user.kindeUserId ? repeatOf(firstByKinde, user.kindeUserId, index, 'kindeUserId') : undefined);
       if (repeat) {
-        results[index] = { userId: user.id ?? null, email: user.email, status: 'failed', crmUserId: null, message: 'User rejected: repeated in this push', error: repeat };
+        results[index] = {
+          userId: user.id ?? null,
+          email: user.email,
+          status: 'failed',
+          crmUserId: null,
+          message: 'User rejected: repeated in this push',
+          error: repeat,
+        };
         return;
       }
       accepted.push({ index, user, doc: toDoc(user) });
@@ -210,7 +228,20 @@ function toDoc(u: PushUser): UserDoc {
   return doc;
 }
 
-const KNOWN_FIELDS = new Set(['id', 'kindeUserId', 'email', 'name', 'avatar', 'isActive', 'isAdmin', 'department', 'title', 'lastActiveAt', 'roles', 'permissions']);
+const KNOWN_FIELDS = new Set([
+  'id',
+  'kindeUserId',
+  'email',
+  'name',
+  'avatar',
+  'isActive',
+  'isAdmin',
+  'department',
+  'title',
+  'lastActiveAt',
+  'roles',
+  'permissions',
+]);
 
 function identityDocs(u: PushUser, userId: number, source: string): IdentityDoc[] {
   const docs: IdentityDoc[] = [];

@@ -98,7 +98,10 @@ export function createUserRepository(db: Db): UserRepository {
     get: (id) =>
       db.user.findFirst({
         where: { id, deletedAt: null, organization: { deletedAt: null } },
-        select: { ...userSelect, identities: { select: { id: true, provider: true, externalId: true, createdAt: true, updatedAt: true }, orderBy: { id: 'asc' } } },
+        select: {
+          ...userSelect,
+          identities: { select: { id: true, provider: true, externalId: true, createdAt: true, updatedAt: true }, orderBy: { id: 'asc' } },
+        },
       }),
     async emailTaken(organizationId, email, exceptId) {
       return (await db.user.count({ where: { organizationId, email, ...(exceptId ? { NOT: { id: exceptId } } : {}) } })) > 0;

@@ -5,7 +5,10 @@ const stringList = z.array(z.string().trim().min(1).max(100)).max(200);
 const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();
 
 export const userWritableFields = {
-  email: z.email().max(320).transform((e) => e.toLowerCase()),
+  email: z
+    .email()
+    .max(320)
+    .transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1).max(200),
   firstName: optionalText(100),
   lastName: optionalText(100),
@@ -21,9 +24,7 @@ export const userWritableFields = {
   lastActiveAt: z.iso.datetime({ offset: true }).nullable().optional(),
 };
 
-export const createUserBody = z
-  .object({ organizationId: z.number().int().positive().optional(), ...userWritableFields })
-  .strict();
+export const createUserBody = z.object({ organizationId: z.number().int().positive().optional(), ...userWritableFields }).strict();
 
 export const updateUserBody = z
   .object({

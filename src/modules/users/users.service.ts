@@ -23,7 +23,8 @@ export class UserService {
     if (!(await this.organizations.exists(organizationId))) throw AppError.notFound('Organization', organizationId);
     // A soft-deleted user with this email comes back, with the new values.
     const deletedId = await this.repo.findDeletedByEmail(organizationId, input.email);
-    if (deletedId !== null) return this.repo.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true });
+    if (deletedId !== null)
+      return this.repo.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true });
     if (await this.repo.emailTaken(organizationId, input.email)) throw emailConflict(input.email);
     return this.repo.create({ ...input, organizationId, source: input.source ?? 'api' });
   }

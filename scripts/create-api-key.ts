@@ -1,0 +1,58 @@
+/**
+ * npm run api-key:create -- --admin [--name NAME]
+ * npm run api-key:create -- --organization ID [--name NAME]
+ *
+ * Creates an API key directly in the database (DATABASE_URL, or the embedded database) and
+ * prints it once. For a first admin key in production, where the service never prints one.
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../src/config/config';
+import { startEmbeddedPostgres } from '../src/db/embedded';
+import { migrate } from '../src/db/migrator';
+import { createPrismaClient } from '../src/db/prisma';
+import { createLogger } from '../src/lib/logger';
+import { createApiKeyRepository } from '../src/modules/auth/api-keys.repository';
+import { ApiKeyService } from '../src/modules/auth/api-keys.service';
+import { createOrganizationRepository } from '../src/modules/organizations/organizations.repository';
+import { OrganizationService } from '../src/modules/organizations/organizations.service';
+
+async function run(): Promise<void> {
+  const { values } = parseArgs({
+    options: { admin: { type: 'boolean' }, organization: { type: 'string' }, name: { type: 'string' } },
+  });
+  if (Boolean(values.admin) === Boolean(values.organization)) {
+    console.error('usage: api-key:create -- --admin | --organization ID [--name NAME]');
+    process.exit(2);
+  }
+  const config = loadConfig();
+  const logger = createLogger({ level: 'warn', json: config.isProduction });
+  const embedded = config.database.url
+    ? undefined
+    : await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort, database: 'crm', logger });
+  const url = config.database.url ?? (embedded as { url: string }).url;
+  await migrate(url, logger);
+  const prisma = createPrismaClient(url, config.database);
+  try {
+    const service = new ApiKeyService(
+      createApiKeyRepository(prisma),
+      new OrganizationService(createOrganizationRepository(prisma)),
+      logger,
+    );
+    const { key, record } = await service.create({
+      name: values.name ?? (values.admin ? 'admin key' : 'organization key'),
+      scope: values.admin ? 'admin' : 'organization',
+      organizationId: values.organization ? Number(values.organization) : undefined,
+    });
+    process.stdout.write(
+      `API key ${record.id} (${record.scope}${record.organizationId ? ` of organization ${record.organizationId}` : ''}), shown only now:\n${key}\n`,
+    );
+  } finally {
+    await prisma.$disconnect();
+    await embedded?.stop();
+  }
+}
+
+run().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
