@@ -5,7 +5,8 @@ COPY package.json package-lock.json ./
 COPY scripts/prisma-generate.js scripts/
 COPY prisma ./prisma
 COPY prisma.config.ts ./
-RUN npm ci --no-audit --no-fund
+# npm install rather than npm ci: see .ci/run about lockfiles written without other platforms' optional packages.
+RUN npm install --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
@@ -16,7 +17,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/prisma-generate.js scripts/
 # --ignore-scripts: no prisma generate here (the compiled client comes from the build stage).
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
