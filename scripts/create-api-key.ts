@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/config';
-import { startEmbeddedPostgres } from '../src/db/embedded';
+import { openDatabase } from '../src/db/embedded';
 import { migrate } from '../src/db/migrator';
 import { createPrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
@@ -26,12 +26,9 @@ async function run(): Promise<void> {
   }
   const config = loadConfig();
   const logger = createLogger({ level: 'warn', json: config.isProduction });
-  const embedded = config.database.url
-    ? undefined
-    : await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort, database: 'crm', logger });
-  const url = config.database.url ?? (embedded as { url: string }).url;
-  await migrate(url, logger);
-  const prisma = createPrismaClient(url, config.database);
+  const database = await openDatabase(config.database, logger);
+  await migrate(database.url, logger);
+  const prisma = createPrismaClient(database.url, config.database);
   try {
     const service = new ApiKeyService(
       createApiKeyRepository(prisma),
@@ -48,7 +45,7 @@ async function run(): Promise<void> {
     );
   } finally {
     await prisma.$disconnect();
-    await embedded?.stop();
+    await database.stop();
   }
 }
 

@@ -1,20 +1,18 @@
 /** npm run db:migrate — applies pending migrations to DATABASE_URL (or the embedded database). */
 import { loadConfig } from '../src/config/config';
-import { startEmbeddedPostgres } from '../src/db/embedded';
+import { openDatabase } from '../src/db/embedded';
 import { migrate } from '../src/db/migrator';
 import { createLogger } from '../src/lib/logger';
 
 async function run(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ level: 'info', json: config.isProduction });
-  const embedded = config.database.url
-    ? undefined
-    : await startEmbeddedPostgres({ dir: config.database.embeddedDir, port: config.database.embeddedPort, database: 'crm', logger });
+  const database = await openDatabase(config.database, logger);
   try {
-    const result = await migrate(config.database.url ?? (embedded as { url: string }).url, logger);
+    const result = await migrate(database.url, logger);
     logger.info(`migrations: ${result.applied.length} applied, ${result.alreadyApplied} already applied`);
   } finally {
-    await embedded?.stop();
+    await database.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createApp, createServices } from './app';
 import { ConfigError, loadConfig, type Config } from './config/config';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded';
+import { openDatabase } from './db/embedded';
 import { migrate } from './db/migrator';
 import { createPrismaClient, type PrismaClient } from './db/prisma';
 import { createLogger } from './lib/logger';
@@ -20,19 +20,9 @@ async function main(): Promise<void> {
   }
   const logger = createLogger({ level: config.logLevel, json: config.isProduction });
 
-  let embedded: EmbeddedDatabase | undefined;
-  let url = config.database.url;
-  if (!url) {
-    embedded = await startEmbeddedPostgres({
-      dir: config.database.embeddedDir,
-      port: config.database.embeddedPort,
-      database: 'crm',
-      logger,
-    });
-    url = embedded.url;
-  }
-  await migrate(url, logger);
-  const prisma: PrismaClient = createPrismaClient(url, config.database);
+  const database = await openDatabase(config.database, logger);
+  await migrate(database.url, logger);
+  const prisma: PrismaClient = createPrismaClient(database.url, config.database);
   const services = createServices({ config, prisma, logger });
   const bootstrapKey = await services.apiKeys.ensureBootstrapKey(!config.isProduction);
   if (bootstrapKey) {
@@ -45,7 +35,7 @@ async function main(): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
-  logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: Boolean(embedded) });
+  logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: database.embedded });
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -62,7 +52,7 @@ async function main(): Promise<void> {
       server.closeIdleConnections();
     });
     await prisma.$disconnect();
-    if (embedded) await embedded.stop();
+    await database.stop();
     logger.info('stopped');
     process.exit(0);
   };

@@ -69,3 +69,13 @@ function removeStalePidFile(dir: string): void {
     fs.rmSync(pidFile);
   }
 }
+
+/** The configured database, or the embedded one when DATABASE_URL is unset. */
+export async function openDatabase(
+  config: { url?: string; embeddedDir: string; embeddedPort: number },
+  logger: Logger,
+): Promise<{ url: string; embedded: boolean; stop(): Promise<void> }> {
+  if (config.url) return { url: config.url, embedded: false, stop: async () => undefined };
+  const db = await startEmbeddedPostgres({ dir: config.embeddedDir, port: config.embeddedPort, database: 'crm', logger });
+  return { url: db.url, embedded: true, stop: db.stop };
+}

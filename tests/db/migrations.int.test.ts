@@ -5,18 +5,11 @@ import path from 'node:path';
 import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/db/migrator';
 import { createLogger } from '../../src/lib/logger';
-import { databaseUrl } from '../helpers/test-app';
+import { createTestDatabase } from '../helpers/test-app';
 
 const logger = createLogger({ level: 'error', json: true, silent: true });
 
-async function emptyDatabase(): Promise<string> {
-  const name = `m_${Math.random().toString(16).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return databaseUrl(name);
-}
+const emptyDatabase = () => createTestDatabase('empty');
 
 async function query(url: string, sql: string) {
   const c = new pg.Client({ connectionString: url });

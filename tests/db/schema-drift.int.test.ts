@@ -2,7 +2,7 @@ import pg from 'pg';
 import { renderSchemaSql } from '../../scripts/render-schema-sql';
 import { migrate } from '../../src/db/migrator';
 import { createLogger } from '../../src/lib/logger';
-import { databaseUrl } from '../helpers/test-app';
+import { createTestDatabase } from '../helpers/test-app';
 
 /**
  * schema.prisma and prisma/migrations must describe the same database. The SQL Prisma
@@ -12,14 +12,7 @@ import { databaseUrl } from '../helpers/test-app';
 /** Indexes Prisma's schema language cannot express, created by migration SQL only. */
 const MIGRATION_ONLY_INDEXES = ['users_search_trgm_idx'];
 
-async function newDatabase(): Promise<string> {
-  const name = `d_${Math.random().toString(16).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: process.env.TEST_PG_ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  return databaseUrl(name);
-}
+const newDatabase = () => createTestDatabase('empty');
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url });

@@ -34,13 +34,13 @@ export function databaseUrl(name: string): string {
   return u.toString();
 }
 
-/** A fresh database copied from the migrated template. */
-export async function createTestDatabase(): Promise<string> {
+/** A fresh database: a copy of the migrated template, or empty (for migration tests). */
+export async function createTestDatabase(from: 'template' | 'empty' = 'template'): Promise<string> {
   const name = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl() });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${process.env.TEST_PG_TEMPLATE}`);
+    await admin.query(from === 'template' ? `CREATE DATABASE ${name} TEMPLATE ${process.env.TEST_PG_TEMPLATE}` : `CREATE DATABASE ${name}`);
   } finally {
     await admin.end();
   }
