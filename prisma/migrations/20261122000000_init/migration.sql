@@ -108,7 +108,7 @@ CREATE INDEX "organizations_created_at_idx" ON "organizations"("created_at");
 CREATE INDEX "organizations_name_trgm_idx" ON "organizations" USING GIN ("name" gin_trgm_ops);
 
 -- CreateIndex
-CREATE INDEX "users_organization_id_created_at_idx" ON "users"("organization_id", "created_at");
+CREATE INDEX "users_organization_id_created_at_id_idx" ON "users"("organization_id", "created_at", "id");
 
 -- CreateIndex
 CREATE INDEX "users_organization_id_source_idx" ON "users"("organization_id", "source");

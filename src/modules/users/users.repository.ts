@@ -39,6 +39,8 @@ const SORT_COLUMNS: Record<SortField, string> = {
   lastSyncedAt: 'u.last_synced_at',
 };
 
+const NULLABLE_SORT = new Set<SortField>(['email', 'lastActiveAt', 'lastSyncedAt']);
+
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const USER_COLUMNS = Object.keys(userSelect)
   .map((k) => `u.${snake(k)} AS "${k}"`)
@@ -76,17 +78,29 @@ export function createUserRepository(db: Db): UserRepository {
       // Prisma's query builder cannot target. Values are always bound parameters.
       const params: unknown[] = [];
       const bind = (v: unknown) => `$${params.push(v)}`;
-      const where = ['u.deleted_at IS NULL', 'o.deleted_at IS NULL'];
+      // Users of soft-deleted organizations are gone with them.
+      const where = ['u.deleted_at IS NULL', 'u.organization_id IN (SELECT id FROM organizations WHERE deleted_at IS NULL)'];
       if (f.organizationId !== undefined) where.push(`u.organization_id = ${bind(f.organizationId)}`);
       if (f.isActive !== undefined) where.push(`u.is_active = ${bind(f.isActive)}`);
       if (f.isAdmin !== undefined) where.push(`u.is_admin = ${bind(f.isAdmin)}`);
       if (f.source !== undefined) where.push(`u.source = ${bind(f.source)}`);
       if (f.department !== undefined) where.push(`u.department = ${bind(f.department)}`);
       if (f.search) where.push(`${SEARCH_EXPRESSION} ILIKE ${bind(`%${escapeLike(f.search)}%`)}`);
-      const from = `FROM users u JOIN organizations o ON o.id = u.organization_id WHERE ${where.join(' AND ')}`;
+      const from = `FROM users u WHERE ${where.join(' AND ')}`;
       const dir = f.sort.direction === 'asc' ? 'ASC' : 'DESC';
       // id breaks ties so pages are stable.
-      const order = f.sort.field === 'id' ? `u.id ${dir}` : `${SORT_COLUMNS[f.sort.field]} ${dir} NULLS LAST, u.id ${dir}`;
+      // NULLS LAST only where a column can be null: on NOT NULL columns it would stop the
+      // planner from reading (organization_id, created_at, id) backwards for "-createdAt".
+      const nulls = NULLABLE_SORT.has(f.sort.field) ? ' NULLS LAST' : '';
+      // With a search term, the sort key is hidden from the b-tree indexes (a no-op
+      // expression). Otherwise the planner may walk (organization_id, created_at) backwards
+      // hoping to meet matches soon, and read most of a large organization when the matches
+      // are old (seen: 490 ms on 1M users instead of 11 ms). The trigram bitmap plus a top-N
+      // sort costs no more than the count, which scans every match anyway.
+      const key = (column: string) =>
+        f.search ? `(${column} ${column === 'u.id' ? '+ 0' : column.endsWith('_at') ? "+ interval '0'" : "|| ''"})` : column;
+      const order =
+        f.sort.field === 'id' ? `${key('u.id')} ${dir}` : `${key(SORT_COLUMNS[f.sort.field])} ${dir}${nulls}, ${key('u.id')} ${dir}`;
       const countParams = [...params];
       const page = `LIMIT ${bind(f.limit)} OFFSET ${bind((f.page - 1) * f.limit)}`;
       const [rows, [{ total }]] = await Promise.all([
