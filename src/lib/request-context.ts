@@ -14,7 +14,7 @@ export function requestContext(logger: Logger): RequestHandler {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.http('request', {
+      logger.info('request', {
         requestId,
         method: req.method,
         path: req.originalUrl.split('?')[0],

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Express } from 'express';
 import pg from 'pg';
 import supertest from 'supertest';
+import type { Logger } from 'winston';
 import { createApp, createServices, type Services } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
@@ -48,7 +49,7 @@ export async function createTestDatabase(from: 'template' | 'empty' = 'template'
 }
 
 /** The whole app on its own database, with test keys and optional env overrides. */
-export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+export async function createTestContext(env: Record<string, string> = {}, logger?: Logger): Promise<TestContext> {
   const url = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -60,7 +61,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     SYNC_RATE_LIMIT_MAX: '100000',
     ...env,
   });
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
+  logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
   const prisma = createPrismaClient(url, config.database);
   const services = createServices({ config, prisma, logger });
   const app = createApp({ config, prisma, logger }, services);

@@ -1,3 +1,6 @@
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { createLogger } from '../../src/lib/logger';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
 let ctx: TestContext;
@@ -58,6 +61,27 @@ describe('cross-cutting HTTP behaviour', () => {
     const res = await ctx.http.get('/health');
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+});
+
+describe('access log', () => {
+  it('when a request is served, then exactly one line records method, path, status and duration, without the key', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ level: 'info', json: true });
+    logger.clear();
+    logger.add(
+      new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }) }),
+    );
+    const logged = await createTestContext({}, logger);
+    try {
+      await logged.http.get('/api/users?limit=5').set('x-api-key', ADMIN_KEY).set('X-Request-Id', 'log-test-1');
+      const access = lines.filter((l) => l.message === 'request' && l.requestId === 'log-test-1');
+      expect(access).toHaveLength(1);
+      expect(access[0]).toMatchObject({ method: 'GET', path: '/api/users', status: 200, durationMs: expect.any(Number) });
+      expect(JSON.stringify(lines)).not.toContain(ADMIN_KEY);
+    } finally {
+      await logged.close();
+    }
   });
 });
 
