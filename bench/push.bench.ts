@@ -12,17 +12,13 @@
  * Uses BENCH_DATABASE_URL when set (a server you provide; a scratch database is created
  * on it), otherwise a throw-away embedded PostgreSQL with its default (durable) settings.
  */
-import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
-import path from 'node:path';
-import pg from 'pg';
 import { createApp, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
-import { startEmbeddedPostgres } from '../src/db/embedded';
-import { migrate } from '../src/db/migrator';
 import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
+import { scratchDatabase } from './scratch-database';
 
 const N = Number(process.env.BENCH_USERS ?? 10_000);
 const BASELINE_N = Number(process.env.BENCH_BASELINE_USERS ?? 1_000);
@@ -84,24 +80,8 @@ const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const fmt = (n: number) => n.toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  let embeddedStop: (() => Promise<void>) | undefined;
-  let tmpDir: string | undefined;
-  let serverUrl = process.env.BENCH_DATABASE_URL;
-  if (!serverUrl) {
-    tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-pg-'));
-    const db = await startEmbeddedPostgres({ dir: tmpDir, port: 54000 + Math.floor(Math.random() * 1000), database: 'postgres', logger });
-    embeddedStop = db.stop;
-    serverUrl = db.url;
-  }
-  const dbName = `bench_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${dbName}`);
-  await admin.end();
-  const u = new URL(serverUrl);
-  u.pathname = `/${dbName}`;
-  const url = u.toString();
-  await migrate(url, logger);
+  const db = await scratchDatabase(logger);
+  const url = db.url;
 
   const config = loadConfig({
     NODE_ENV: 'production',
@@ -142,7 +122,7 @@ async function main(): Promise<void> {
   // a full-size batch for another tenant, so the tables are not empty either.
   await pushOnce(serialise(users(N, 'warm', 'Warm')));
 
-  console.log(`\nbench:push on ${os.cpus().length} cores, PostgreSQL ${embeddedStop ? 'embedded' : 'from BENCH_DATABASE_URL'}\n`);
+  console.log(`\nbench:push on ${os.cpus().length} cores, PostgreSQL ${db.embedded ? 'embedded' : 'from BENCH_DATABASE_URL'}\n`);
   const [first, second] = [serialise(users(N, 'u', 'Sales Manager')), serialise(users(N, 'u', 'Senior Sales Manager'))];
   const created = await timed(() => pushOnce(first));
   const changed = await timed(() => pushOnce(second));
@@ -179,8 +159,7 @@ async function main(): Promise<void> {
 
   server.close();
   await prisma.$disconnect();
-  if (embeddedStop) await embeddedStop();
-  if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+  await db.dispose();
 }
 
 main().catch((err: unknown) => {

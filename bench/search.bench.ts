@@ -7,14 +7,10 @@
  * emails person<N>@<one of 4 domains>. Uses BENCH_DATABASE_URL when set, otherwise a
  * throw-away embedded PostgreSQL.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import pg from 'pg';
-import { startEmbeddedPostgres } from '../src/db/embedded';
-import { migrate } from '../src/db/migrator';
 import { createPrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
+import { scratchDatabase } from './scratch-database';
 import { createUserRepository, type UserListFilter } from '../src/modules/users/users.repository';
 
 const N = Number(process.env.BENCH_SEARCH_USERS ?? 1_000_000);
@@ -40,24 +36,8 @@ const CASES: { label: string; filter: Omit<UserListFilter, 'page' | 'limit'> }[]
 ];
 
 async function main(): Promise<void> {
-  let stop: (() => Promise<void>) | undefined;
-  let tmp: string | undefined;
-  let serverUrl = process.env.BENCH_DATABASE_URL;
-  if (!serverUrl) {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'crm-bench-pg-'));
-    const db = await startEmbeddedPostgres({ dir: tmp, port: 55000 + Math.floor(Math.random() * 1000), database: 'postgres', logger });
-    stop = db.stop;
-    serverUrl = db.url;
-  }
-  const name = `bench_search_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const u = new URL(serverUrl);
-  u.pathname = `/${name}`;
-  const url = u.toString();
-  await migrate(url, logger);
+  const db = await scratchDatabase(logger);
+  const url = db.url;
 
   const sql = new pg.Client({ connectionString: url });
   await sql.connect();
@@ -113,8 +93,7 @@ async function main(): Promise<void> {
 
   await prisma.$disconnect();
   await sql.end();
-  if (stop) await stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  await db.dispose();
 }
 
 main().catch((err: unknown) => {
