@@ -34,6 +34,36 @@ export const envSchema = z.object({
   PUSH_MAX_USERS: int(1).default(10_000),
   PUSH_BATCH_SIZE: int(1).default(2_000),
 
+  // 32 bytes, base64 or hex. Encrypts integration secrets (AES-256-GCM).
+  ENCRYPTION_KEY: z
+    .string()
+    .refine((v) => decodeKey(v) !== undefined, 'must be 32 bytes, as base64 (44 chars) or hex (64 chars)')
+    .optional(),
+  // Keys used before the current one, comma-separated: still decrypt, never encrypt.
+  ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .refine((v) => v.split(',').every((k) => decodeKey(k.trim()) !== undefined), 'each must be 32 bytes, base64 or hex')
+    .optional(),
+
+  // Seed 000's single-tenant settings: a default organization with this Wealthbox integration.
+  WEALTHBOX_API_KEY: z.string().min(1).optional(),
+  WEALTHBOX_API_URL: z.url().optional(),
+  WEALTHBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
+
+  CRON_ENABLED: bool.default(true),
+  SYNC_NIGHTLY_CRON: z.string().default('0 0 * * *'),
+  SYNC_INCREMENTAL_CRON: z.string().default('*/15 * * * *'),
+  SYNC_TIMEZONE: z.string().default('UTC'),
+  // How long a sync holds its lease without renewing it before another instance may take over.
+  SYNC_LEASE_SECONDS: int(5).default(120),
+  // Incremental syncs re-read this much before the cursor, for clock skew and late writes.
+  SYNC_OVERLAP_SECONDS: int(0).default(300),
+  SYNC_PAGE_SIZE: int(1).max(100).default(100),
+  CRM_REQUEST_TIMEOUT_MS: int(100).default(30_000),
+  CRM_MAX_RETRIES: int(0).max(10).default(4),
+  // First backoff step; doubles per retry, with jitter.
+  CRM_RETRY_BASE_MS: int(0).default(500),
+
   RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
   RATE_LIMIT_MAX: int(1).default(600),
   SYNC_RATE_LIMIT_MAX: int(1).default(60),
@@ -41,6 +71,14 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+/** A 32-byte key from base64 or hex, or undefined when it is neither. */
+export function decodeKey(text: string): Buffer | undefined {
+  const hex = /^[0-9a-fA-F]{64}$/.test(text) ? Buffer.from(text, 'hex') : undefined;
+  const b64 = /^[A-Za-z0-9+/_-]{43}=?$/.test(text) ? Buffer.from(text, 'base64') : undefined;
+  const key = hex ?? b64;
+  return key && key.length === 32 ? key : undefined;
+}
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -63,6 +101,18 @@ export interface Config {
     rateLimit: { windowMs: number; max: number; syncMax: number };
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
+  encryption: { key?: Buffer; previousKeys: Buffer[] };
+  wealthbox: { apiKey?: string; apiUrl?: string; webhookSecret?: string };
+  sync: {
+    cronEnabled: boolean;
+    nightlyCron: string;
+    incrementalCron: string;
+    timezone: string;
+    leaseSeconds: number;
+    overlapSeconds: number;
+    pageSize: number;
+  };
+  crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number };
 }
 
 export class ConfigError extends Error {
@@ -101,5 +151,24 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, max: e.RATE_LIMIT_MAX, syncMax: e.SYNC_RATE_LIMIT_MAX },
     },
     push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
+    encryption: {
+      key: e.ENCRYPTION_KEY ? decodeKey(e.ENCRYPTION_KEY) : undefined,
+      previousKeys: (e.ENCRYPTION_PREVIOUS_KEYS ?? '')
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean)
+        .map((k) => decodeKey(k) as Buffer),
+    },
+    wealthbox: { apiKey: e.WEALTHBOX_API_KEY, apiUrl: e.WEALTHBOX_API_URL, webhookSecret: e.WEALTHBOX_WEBHOOK_SECRET },
+    sync: {
+      cronEnabled: e.CRON_ENABLED,
+      nightlyCron: e.SYNC_NIGHTLY_CRON,
+      incrementalCron: e.SYNC_INCREMENTAL_CRON,
+      timezone: e.SYNC_TIMEZONE,
+      leaseSeconds: e.SYNC_LEASE_SECONDS,
+      overlapSeconds: e.SYNC_OVERLAP_SECONDS,
+      pageSize: e.SYNC_PAGE_SIZE,
+    },
+    crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS },
   };
 }

@@ -1,0 +1,301 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Request, type Response } from 'express';
+import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.time';
+
+/**
+ * A Wealthbox API v1 of our own (crm-apis.md): ACCESS_TOKEN or Bearer auth, GET /me,
+ * /users, /contacts with page/per_page (cap 100)/updated_since/updated_before/type/
+ * deleted+deleted_since, the {"contacts", "meta"} envelope and non-ISO timestamps.
+ */
+export interface FakeContact {
+  id: number;
+  type: 'Person' | 'Household' | 'Organization' | 'Trust';
+  firstName: string | null;
+  lastName: string | null;
+  name: string | null;
+  email: string | null;
+  phone: string | null;
+  jobTitle: string | null;
+  companyName: string | null;
+  contactType: string;
+  status: 'Active' | 'Inactive';
+  tags: string[];
+  createdAt: Date;
+  updatedAt: Date;
+  deletedAt: Date | null;
+}
+
+const FIRST = ['Kevin', 'Maria', 'Ann', 'Dmitri', 'Farah', 'Gus', 'Hana', 'Ivan', 'Julia', 'Kofi', 'Lena', 'Mateo'];
+const LAST = ['Anderson', 'Okafor', 'Nguyen', 'Garcia', 'Müller', 'Rossi', 'Tanaka', 'Kowalski', 'Smith', 'Jones'];
+const TITLES = ['CEO', 'CFO', 'Engineer', 'Teacher', 'Physician', 'Retired', null];
+const TYPES = ['Client', 'Prospect', 'Vendor'];
+
+/** Deterministic numbers, so a seed gives the same contacts every time. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface FakeWealthboxOptions {
+  contacts?: number;
+  staff?: number;
+  token?: string;
+  seed?: number;
+  /** Start of generated created/updated times. */
+  epoch?: Date;
+}
+
+export class FakeWealthbox {
+  readonly token: string;
+  readonly contacts = new Map<number, FakeContact>();
+  readonly staff: { id: number; name: string; email: string }[] = [];
+  /** Every request, for assertions: method, path, query, time. */
+  readonly requests: { method: string; path: string; query: Record<string, unknown>; at: number }[] = [];
+  private server?: Server;
+  private nextId = 1;
+  private random: () => number;
+  private clock: number;
+  private failures: { status: number; remaining: number; retryAfter?: number }[] = [];
+  private hangs = 0;
+  private delayMs = 0;
+  private cache = new Map<string, FakeContact[]>();
+
+  constructor(opts: FakeWealthboxOptions = {}) {
+    this.token = opts.token ?? 'fake-wealthbox-token';
+    this.random = prng(opts.seed ?? 42);
+    this.clock = (opts.epoch ?? new Date('2025-01-01T12:00:00Z')).getTime();
+    for (let i = 1; i <= (opts.staff ?? 3); i++) this.staff.push({ id: i, name: `Staff Member ${i}`, email: `staff${i}@advisors.example` });
+    this.addContacts(opts.contacts ?? 0);
+  }
+
+  /** Base URL for an integration's `baseUrl`, ending in /v1. */
+  get url(): string {
+    const address = this.server?.address() as AddressInfo | undefined;
+    if (!address) throw new Error('fake Wealthbox is not started');
+    return `http://127.0.0.1:${address.port}/v1`;
+  }
+
+  async start(port = 0): Promise<this> {
+    const app = express();
+    app.use((req, _res, next) => {
+      this.requests.push({ method: req.method, path: req.path, query: { ...req.query }, at: Date.now() });
+      next();
+    });
+    app.use(async (_req, res, next) => {
+      if (this.hangs > 0) {
+        this.hangs--;
+        return; // never answers: the client's timeout must fire
+      }
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      const failure = this.failures[0];
+      if (failure) {
+        if (--failure.remaining <= 0) this.failures.shift();
+        if (failure.retryAfter !== undefined) res.setHeader('Retry-After', String(failure.retryAfter));
+        res.status(failure.status).json({ error: failure.status === 429 ? 'Rate limit exceeded' : 'Internal Server Error' });
+        return;
+      }
+      next();
+    });
+    app.use((req, res, next) => {
+      const token = req.get('access_token') ?? req.get('authorization')?.replace(/^Bearer /, '');
+      if (token !== this.token) {
+        res.status(401).json({ error: 'Unauthorized' });
+        return;
+      }
+      next();
+    });
+    app.get('/v1/me', (_req, res) => {
+      res.json({
+        id: 1,
+        name: 'Fake Owner',
+        email: 'owner@advisors.example',
+        current_user: { id: 1, name: 'Fake Owner', account: 1 },
+        accounts: [{ id: 1, name: 'Fake Advisors LLC' }],
+      });
+    });
+    app.get('/v1/users', (req, res) => {
+      const { page, perPage } = paging(req);
+      const slice = this.staff.slice((page - 1) * perPage, page * perPage);
+      res.json({ users: slice, meta: { total_count: this.staff.length, total_pages: Math.ceil(this.staff.length / perPage) } });
+    });
+    app.get('/v1/contacts', (req, res) => this.listContacts(req, res));
+    await new Promise<void>((resolve) => {
+      this.server = app.listen(port, '127.0.0.1', () => resolve());
+    });
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  // ---- data ----
+
+  addContacts(n: number): FakeContact[] {
+    const added: FakeContact[] = [];
+    for (let i = 0; i < n; i++) {
+      const id = this.nextId++;
+      const r = this.random;
+      const first = FIRST[Math.floor(r() * FIRST.length)];
+      const last = LAST[Math.floor(r() * LAST.length)];
+      const kind = r();
+      const type: FakeContact['type'] = kind < 0.9 ? 'Person' : kind < 0.95 ? 'Household' : 'Organization';
+      const at = new Date(this.tick());
+      const contact: FakeContact = {
+        id,
+        type,
+        firstName: type === 'Person' ? first : null,
+        lastName: type === 'Person' ? last : null,
+        name: type === 'Person' ? null : type === 'Household' ? `The ${last} Household ${id}` : `${last} Holdings ${id}`,
+        // One in ten has no email at all: such contacts are still kept.
+        email:
+          r() < 0.1
+            ? null
+            : `${first}.${last}.${id}`
+                .toLowerCase()
+                .normalize('NFKD')
+                .replace(/[^a-z0-9.]/g, '') + '@clients.example',
+        phone: r() < 0.3 ? null : `(555) ${String(100 + (id % 900)).padStart(3, '0')}-${String(id % 10000).padStart(4, '0')}`,
+        jobTitle: TITLES[Math.floor(r() * TITLES.length)],
+        companyName: r() < 0.5 ? `${LAST[Math.floor(r() * LAST.length)]} & Co.` : null,
+        contactType: TYPES[Math.floor(r() * TYPES.length)],
+        status: r() < 0.95 ? 'Active' : 'Inactive',
+        tags: r() < 0.4 ? ['Clients'] : [],
+        createdAt: at,
+        updatedAt: at,
+        deletedAt: null,
+      };
+      this.contacts.set(id, contact);
+      added.push(contact);
+    }
+    this.cache.clear();
+    return added;
+  }
+
+  /** Changes a contact and moves its updated_at forward, as an edit in Wealthbox would. */
+  updateContact(id: number, changes: Partial<Omit<FakeContact, 'id'>>): FakeContact {
+    const c = this.must(id);
+    Object.assign(c, changes, { updatedAt: new Date(this.tick()) });
+    this.cache.clear();
+    return c;
+  }
+
+  deleteContact(id: number): void {
+    const c = this.must(id);
+    c.deletedAt = new Date(this.tick());
+    this.cache.clear();
+  }
+
+  /** The fake's clock: every change moves it one minute (Wealthbox times have minute precision). */
+  now(): Date {
+    return new Date(this.clock);
+  }
+
+  // ---- faults ----
+
+  /** The next `count` requests answer `status` (default 500). */
+  failNext(count: number, status = 500): void {
+    this.failures.push({ status, remaining: count });
+  }
+
+  /** The next `count` requests answer 429 with Retry-After: `seconds`. */
+  rateLimitNext(count: number, seconds: number): void {
+    this.failures.push({ status: 429, remaining: count, retryAfter: seconds });
+  }
+
+  /** Every response waits `ms` first. */
+  slowDown(ms: number): void {
+    this.delayMs = ms;
+  }
+
+  clearFaults(): void {
+    this.failures = [];
+    this.hangs = 0;
+    this.delayMs = 0;
+  }
+
+  /** The next `count` requests never get an answer. */
+  hangNext(count: number): void {
+    this.hangs += count;
+  }
+
+  // ---- internals ----
+
+  private tick(): number {
+    this.clock += 60_000;
+    return this.clock;
+  }
+
+  private must(id: number): FakeContact {
+    const c = this.contacts.get(id);
+    if (!c) throw new Error(`no fake contact ${id}`);
+    return c;
+  }
+
+  private listContacts(req: Request, res: Response): void {
+    const { page, perPage } = paging(req);
+    const q = req.query as Record<string, string | undefined>;
+    const key = JSON.stringify([q.deleted, q.deleted_since, q.updated_since, q.updated_before, q.type, q.order]);
+    let list = this.cache.get(key);
+    if (!list) {
+      const deleted = q.deleted === 'true';
+      const deletedSince = parseWealthboxTime(q.deleted_since);
+      const updatedSince = parseWealthboxTime(q.updated_since);
+      const updatedBefore = parseWealthboxTime(q.updated_before);
+      list = [...this.contacts.values()].filter((c) => {
+        if (deleted) return c.deletedAt !== null && (!deletedSince || c.deletedAt >= deletedSince);
+        if (c.deletedAt) return false;
+        if (updatedSince && c.updatedAt < updatedSince) return false;
+        if (updatedBefore && c.updatedAt >= updatedBefore) return false;
+        if (q.type && c.type !== q.type) return false;
+        return true;
+      });
+      if (q.order === 'updated' || q.order === 'recent') list.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || a.id - b.id);
+      this.cache.set(key, list);
+    }
+    const slice = list.slice((page - 1) * perPage, page * perPage);
+    res.json({ contacts: slice.map(toJson), meta: { total_count: list.length, total_pages: Math.ceil(list.length / perPage) } });
+  }
+}
+
+function paging(req: Request): { page: number; perPage: number } {
+  const page = Math.max(1, Number(req.query.page ?? 1) || 1);
+  const perPage = Math.min(100, Math.max(1, Number(req.query.per_page ?? 25) || 25));
+  return { page, perPage };
+}
+
+function toJson(c: FakeContact) {
+  return {
+    id: c.id,
+    created_at: formatWealthboxTime(c.createdAt),
+    updated_at: formatWealthboxTime(c.updatedAt),
+    prefix: null,
+    first_name: c.firstName,
+    middle_name: null,
+    last_name: c.lastName,
+    name: c.name ?? [c.firstName, c.lastName].filter(Boolean).join(' '),
+    job_title: c.jobTitle,
+    company_name: c.companyName,
+    type: c.type,
+    contact_type: c.contactType,
+    status: c.status,
+    assigned_to: 1,
+    external_unique_id: null,
+    household: c.type === 'Household' ? { name: c.name, title: 'Head', id: c.id, members: [] } : null,
+    tags: c.tags.map((name, i) => ({ id: i + 1, name })),
+    email_addresses: c.email ? [{ id: 1, address: c.email, principal: true, kind: 'Work' }] : [],
+    phone_numbers: c.phone ? [{ id: 1, address: c.phone, principal: true, kind: 'Work' }] : [],
+    street_addresses: [],
+    custom_fields: [],
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What every CRM connector implements. A connector is one folder under connectors/ plus one
+ * line in registry.ts; nothing else in the service knows a CRM's API.
+ */
+
+/** A person as a CRM has them, already mapped to our fields. */
+export interface PersonRecord {
+  /** The CRM's id, unique within `provider`. */
+  externalId: string;
+  /** Identity provider name: a connector may have several kinds of people (contacts, staff). */
+  provider: string;
+  email: string | null;
+  name: string;
+  firstName: string | null;
+  lastName: string | null;
+  phone: string | null;
+  title: string | null;
+  isActive: boolean;
+  /** The CRM's own last-modified time, when it has one. */
+  updatedAt: Date | null;
+  /** CRM-specific fields we keep on the identity (company, household, tags, ...). */
+  data: Record<string, unknown>;
+}
+
+export interface PersonPage {
+  records: PersonRecord[];
+  /** Opaque; pass it back to get the next page. null: this was the last page. */
+  nextCursor: string | null;
+  /** When the CRM tells. */
+  totalPages: number | null;
+}
+
+export interface ConnectionInfo {
+  account: string | null;
+  user: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface CrmConnector {
+  readonly provider: string;
+  /** The kinds of people this CRM has, synced in this order (e.g. contacts, staff). */
+  readonly streams: readonly string[];
+  /** One cheap authenticated call. */
+  testConnection(): Promise<ConnectionInfo>;
+  listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage>;
+  /** External ids (with their identity provider) deleted at the source since `since`. */
+  listDeletedSince(since: Date): Promise<{ provider: string; externalId: string }[]>;
+}
+
+/** The CRM refused our credentials: the integration needs a person, not a retry. */
+export class CrmAuthError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CrmAuthError';
+  }
+}
+
+/** The CRM failed in a way retries did not fix (5xx, timeouts, 429 past the retries). */
+export class CrmUnavailableError extends Error {
+  constructor(
+    message: string,
+    public readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'CrmUnavailableError';
+  }
+}

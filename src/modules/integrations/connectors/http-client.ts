@@ -1,0 +1,93 @@
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+import axiosRetry, { isNetworkError, retryAfter } from 'axios-retry';
+import type { Logger } from 'winston';
+import { CrmAuthError, CrmUnavailableError } from './connector';
+
+export interface CrmHttpOptions {
+  provider: string;
+  baseURL: string;
+  headers: Record<string, string>;
+  timeoutMs: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  /** Client-side limit, so we do not cause the CRM's 429s. 0 = no limit. */
+  requestsPerSecond: number;
+  logger: Logger;
+}
+
+// A Retry-After longer than this fails the request instead of parking a sync for hours.
+const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/** Spaces requests at least 1/rps apart, in call order. */
+export function intervalLimiter(requestsPerSecond: number): () => Promise<void> {
+  if (requestsPerSecond <= 0) return async () => undefined;
+  const gap = 1000 / requestsPerSecond;
+  let next = 0;
+  return async () => {
+    const now = Date.now();
+    const at = Math.max(now, next);
+    next = at + gap;
+    if (at > now) await new Promise((r) => setTimeout(r, at - now));
+  };
+}
+
+/**
+ * axios with retries (network errors, timeouts, 5xx, 429) using exponential backoff with
+ * jitter, honouring Retry-After, plus a per-client rate limit. Errors come out as
+ * CrmAuthError (401/403) or CrmUnavailableError; their messages never carry credentials.
+ */
+export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
+  const client = axios.create({ baseURL: opts.baseURL.replace(/\/+$/, ''), timeout: opts.timeoutMs, headers: opts.headers });
+  const wait = intervalLimiter(opts.requestsPerSecond);
+  client.interceptors.request.use(async (config) => {
+    await wait();
+    return config;
+  });
+  axiosRetry(client, {
+    retries: opts.maxRetries,
+    shouldResetTimeout: true,
+    retryCondition: (err) => {
+      const status = err.response?.status;
+      if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS;
+      return isNetworkError(err) || err.code === 'ECONNABORTED' || (status !== undefined && status >= 500);
+    },
+    retryDelay: (retryCount, err) => {
+      const backoff = opts.retryBaseMs * 2 ** (retryCount - 1);
+      const jittered = backoff / 2 + Math.random() * (backoff / 2);
+      return Math.max(jittered, retryAfter(err));
+    },
+    onRetry: (retryCount, err, config) => {
+      opts.logger.warn(`${opts.provider}: retrying request`, {
+        attempt: retryCount,
+        path: config.url,
+        status: err.response?.status,
+        code: err.code,
+        retryAfterMs: retryAfter(err) || undefined,
+      });
+    },
+  });
+  client.interceptors.response.use(undefined, (err: unknown) => Promise.reject(toCrmError(opts.provider, err)));
+  return client;
+}
+
+function toCrmError(provider: string, err: unknown): Error {
+  if (!(err instanceof AxiosError)) return err as Error;
+  const status = err.response?.status;
+  const where = `${err.config?.method?.toUpperCase() ?? 'GET'} ${err.config?.url ?? ''}`;
+  if (status === 401 || status === 403) {
+    return new CrmAuthError(`${provider} rejected the credentials (${status} on ${where}): ${describeBody(err.response?.data)}`);
+  }
+  if (status !== undefined)
+    return new CrmUnavailableError(`${provider} answered ${status} on ${where}: ${describeBody(err.response?.data)}`, status);
+  return new CrmUnavailableError(`${provider} unreachable on ${where}: ${err.code ?? err.message}`);
+}
+
+/** The CRM's own error text ({"error": ...} / {"errors": [...]} / {"message": ...}), shortened. */
+function describeBody(data: unknown): string {
+  if (data && typeof data === 'object') {
+    const d = data as { error?: unknown; errors?: unknown; message?: unknown };
+    const text = d.error ?? d.message ?? d.errors;
+    if (text !== undefined) return String(typeof text === 'string' ? text : JSON.stringify(text)).slice(0, 300);
+  }
+  return typeof data === 'string' ? data.slice(0, 300) : 'no details';
+}

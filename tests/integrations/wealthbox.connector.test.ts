@@ -1,0 +1,155 @@
+import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
+import { createLogger } from '../../src/lib/logger';
+import { CrmAuthError, CrmUnavailableError, type CrmConnector } from '../../src/modules/integrations/connectors/connector';
+import { createConnectorFactory } from '../../src/modules/integrations/connectors/registry';
+import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.time';
+
+const logger = createLogger({ level: 'error', json: true, silent: true });
+
+let fake: FakeWealthbox;
+beforeAll(async () => {
+  fake = await new FakeWealthbox({ contacts: 250, staff: 3 }).start();
+});
+afterAll(() => fake.stop());
+
+function connector(
+  overrides: Record<string, unknown> = {},
+  http: Partial<{ timeoutMs: number; maxRetries: number; retryBaseMs: number }> = {},
+): CrmConnector {
+  const create = createConnectorFactory({ logger, pageSize: 100, http: { timeoutMs: 2000, maxRetries: 3, retryBaseMs: 10, ...http } });
+  return create('wealthbox', { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0, ...overrides }) as CrmConnector;
+}
+
+async function readAll(c: CrmConnector, stream: string, updatedSince: Date | null = null) {
+  const all = [];
+  let cursor: string | null = null;
+  let pages = 0;
+  do {
+    const page = await c.listPeople(stream, { cursor, updatedSince });
+    all.push(...page.records);
+    cursor = page.nextCursor;
+    pages++;
+  } while (cursor);
+  return { all, pages };
+}
+
+describe('Wealthbox timestamps', () => {
+  it('when a Wealthbox time is parsed, then its offset and AM/PM are applied', () => {
+    expect(parseWealthboxTime('2015-05-24 10:00 AM -0400')?.toISOString()).toBe('2015-05-24T14:00:00.000Z');
+    expect(parseWealthboxTime('2015-10-12 11:30 PM -0400')?.toISOString()).toBe('2015-10-13T03:30:00.000Z');
+    expect(parseWealthboxTime('2015-10-12 12:05 AM +0000')?.toISOString()).toBe('2015-10-12T00:05:00.000Z');
+    expect(parseWealthboxTime('2015-10-12 12:05 PM +0530')?.toISOString()).toBe('2015-10-12T06:35:00.000Z');
+  });
+
+  it('when times are compared, then parsed order is right where string order is wrong', () => {
+    const a = '2015-10-12 11:30 PM -0400';
+    const b = '2015-10-12 01:00 PM -0400';
+    expect(a < b).toBe(false);
+    expect((parseWealthboxTime(a) as Date) > (parseWealthboxTime(b) as Date)).toBe(true);
+  });
+
+  it('when formatted and parsed back, then the minute is kept; garbage gives null', () => {
+    const d = new Date('2026-03-01T17:42:00Z');
+    expect(parseWealthboxTime(formatWealthboxTime(d))?.toISOString()).toBe(d.toISOString());
+    expect(parseWealthboxTime('not a time')).toBeNull();
+    expect(parseWealthboxTime(null)).toBeNull();
+  });
+});
+
+describe('WealthboxConnector against the fake server', () => {
+  it('when the connection is tested, then GET /me names the account', async () => {
+    const info = await connector().testConnection();
+    expect(info).toMatchObject({ account: 'Fake Advisors LLC', user: 'Fake Owner' });
+  });
+
+  it('when contacts are listed, then every page is read to the last one and mapped', async () => {
+    const { all, pages } = await readAll(connector(), 'contacts');
+    expect(pages).toBe(3);
+    expect(all).toHaveLength(250);
+    expect(new Set(all.map((r) => r.externalId)).size).toBe(250);
+    const person = all.find((r) => r.firstName !== null) as (typeof all)[number];
+    expect(person).toMatchObject({ provider: 'wealthbox', name: `${person.firstName} ${person.lastName}` });
+    expect(person.updatedAt).toBeInstanceOf(Date);
+    expect(all.some((r) => r.email === null)).toBe(true);
+    const org = all.find((r) => r.data.type === 'Organization');
+    expect(org?.name).toMatch(/Holdings/);
+  });
+
+  it('when the firm’s users are listed, then they come back as staff', async () => {
+    const { all } = await readAll(connector(), 'users');
+    expect(all.map((r) => r.provider)).toEqual(['wealthbox_user', 'wealthbox_user', 'wealthbox_user']);
+    expect(all[0].data).toEqual({ kind: 'staff' });
+  });
+
+  it('when updated_since is given, then only contacts changed since then come back', async () => {
+    // updated_since is inclusive; start just after the newest existing change.
+    const since = new Date(fake.now().getTime() + 1);
+    fake.updateContact(5, { jobTitle: 'Changed' });
+    fake.updateContact(7, { status: 'Inactive' });
+    const { all } = await readAll(connector(), 'contacts', since);
+    expect(all.map((r) => r.externalId).sort()).toEqual(['5', '7']);
+    expect(all.find((r) => r.externalId === '7')?.isActive).toBe(false);
+  });
+
+  it('when contacts are deleted, then deleted=true&deleted_since lists them', async () => {
+    const since = fake.now();
+    fake.deleteContact(11);
+    expect(await connector().listDeletedSince(since)).toEqual([{ provider: 'wealthbox', externalId: '11' }]);
+  });
+
+  it('when the token is wrong, then a CrmAuthError says so without the token', async () => {
+    const err = await connector({ apiKey: 'wrong-token-123' })
+      .testConnection()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CrmAuthError);
+    expect((err as Error).message).toContain('401');
+    expect((err as Error).message).not.toContain('wrong-token-123');
+  });
+
+  it('when an OAuth token is configured, then it is sent as a bearer', async () => {
+    fake.requests.length = 0;
+    await connector({ authType: 'oauth' }).testConnection();
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('when the server answers 429 with Retry-After, then the client waits that long and succeeds', async () => {
+    fake.rateLimitNext(1, 1);
+    fake.requests.length = 0;
+    await connector().testConnection();
+    expect(fake.requests).toHaveLength(2);
+    const waited = fake.requests[1].at - fake.requests[0].at;
+    expect(waited).toBeGreaterThanOrEqual(950);
+  });
+
+  it('when the server answers 500 twice, then the request is retried and succeeds', async () => {
+    fake.failNext(2, 500);
+    fake.requests.length = 0;
+    await connector().testConnection();
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('when 500s outlast the retries, then a CrmUnavailableError reports the status', async () => {
+    fake.failNext(10, 503);
+    const err = await connector({}, { maxRetries: 2 })
+      .testConnection()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CrmUnavailableError);
+    expect((err as CrmUnavailableError).status).toBe(503);
+    fake.clearFaults();
+  });
+
+  it('when a response never comes, then the timeout fires and the retry succeeds', async () => {
+    fake.hangNext(1);
+    const started = Date.now();
+    await connector({}, { timeoutMs: 300 }).testConnection();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
+  it('when requestsPerSecond is set, then requests are spaced to respect it', async () => {
+    fake.requests.length = 0;
+    const c = connector({ requestsPerSecond: 10 });
+    await Promise.all([c.testConnection(), c.testConnection(), c.testConnection()]);
+    const [a, , c3] = fake.requests.map((r) => r.at);
+    expect(c3 - a).toBeGreaterThanOrEqual(180);
+  });
+});
