@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     DATABASE_URL: url,
     INTERNAL_API_KEY: INTERNAL_KEY,
+    ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
     PUSH_MAX_USERS: String(Math.max(N, 10_000)),
     PUSH_MAX_BODY: '50mb',
     SYNC_RATE_LIMIT_MAX: '1000',

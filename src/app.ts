@@ -17,6 +17,15 @@ import { OrganizationService } from './modules/organizations/organizations.servi
 import { createPushRepository } from './modules/sync/push.repository';
 import { pushRouter } from './modules/sync/push.routes';
 import { PushService } from './modules/sync/push.service';
+import { SecretBox } from './lib/secret-box';
+import { ConfigValidator } from './modules/integrations/config-schema';
+import { createConnectorFactory } from './modules/integrations/connectors/registry';
+import { createIntegrationRepository } from './modules/integrations/integrations.repository';
+import { integrationsRouter } from './modules/integrations/integrations.routes';
+import { IntegrationService } from './modules/integrations/integrations.service';
+import { createTemplateRepository } from './modules/integrations/templates.repository';
+import { templatesRouter } from './modules/integrations/templates.routes';
+import { TemplateService } from './modules/integrations/templates.service';
 import { createUserRepository } from './modules/users/users.repository';
 import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
@@ -32,6 +41,8 @@ export interface Services {
   organizations: OrganizationService;
   users: UserService;
   push: PushService;
+  templates: TemplateService;
+  integrations: IntegrationService;
 }
 
 /** The composition root: repositories, then services, then routers. */
@@ -43,7 +54,21 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     maxUsers: config.push.maxUsers,
     batchSize: config.push.batchSize,
   });
-  return { apiKeys, organizations, users, push };
+  if (!config.encryption.key) throw new Error('ENCRYPTION_KEY is not set (server.ts provides a development default)');
+  const box = new SecretBox(config.encryption.key, config.encryption.previousKeys);
+  const validator = new ConfigValidator();
+  const templates = new TemplateService(createTemplateRepository(prisma), validator);
+  const connectorFor = createConnectorFactory({ logger, http: config.crmHttp, pageSize: config.sync.pageSize });
+  const integrations = new IntegrationService(
+    createIntegrationRepository(prisma),
+    templates,
+    organizations,
+    validator,
+    box,
+    connectorFor,
+    logger,
+  );
+  return { apiKeys, organizations, users, push, templates, integrations };
 }
 
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
@@ -87,6 +112,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
   api.use('/users', usersRouter(services.users));
+  api.use('/integration-templates', templatesRouter(services.templates));
+  api.use('/integrations', integrationsRouter(services.integrations));
   app.use('/api', api);
 
   app.use(notFoundHandler);

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig, type Config } from './config/config';
 import { openDatabase } from './db/embedded';
 import { migrate } from './db/migrator';
 import { createPrismaClient, type PrismaClient } from './db/prisma';
+import { developmentEncryptionKey } from './lib/dev-encryption-key';
 import { createLogger } from './lib/logger';
 
 /** Starts the service and stops it cleanly on SIGTERM/SIGINT. Builds nothing itself. */
@@ -19,11 +20,27 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel, json: config.isProduction });
+  if (!config.encryption.key) {
+    if (config.isProduction) {
+      console.error(
+        'Invalid configuration:\n  - ENCRYPTION_KEY: required in production (32 bytes, base64 or hex: openssl rand -base64 32)',
+      );
+      process.exit(1);
+    }
+    const dev = developmentEncryptionKey('.data');
+    config.encryption.key = dev.key;
+    if (dev.created) {
+      process.stdout.write(
+        `\n  No ENCRYPTION_KEY was set, so a development key was made and saved in ${dev.file}.\n  Integration secrets are encrypted with it; keep that file with the database.\n\n`,
+      );
+    }
+  }
 
   const database = await openDatabase(config.database, logger);
   await migrate(database.url, logger);
   const prisma: PrismaClient = createPrismaClient(database.url, config.database);
   const services = createServices({ config, prisma, logger });
+  await services.templates.ensureBuiltIns();
   const bootstrapKey = await services.apiKeys.ensureBootstrapKey(!config.isProduction);
   if (bootstrapKey) {
     // Printed once, to the terminal of the person who started the service.

@@ -10,6 +10,8 @@ import { createLogger } from '../../src/lib/logger';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 export const INTERNAL_KEY = 'test-internal-key-0123456789abcdef';
+/** 32 bytes, base64. */
+export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 
 export interface TestContext {
   app: Express;
@@ -56,6 +58,10 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     DATABASE_URL: url,
     API_KEY: ADMIN_KEY,
     INTERNAL_API_KEY: INTERNAL_KEY,
+    ENCRYPTION_KEY,
+    CRON_ENABLED: 'false',
+    CRM_RETRY_BASE_MS: '10',
+    CRM_REQUEST_TIMEOUT_MS: '2000',
     LOG_LEVEL: 'error',
     RATE_LIMIT_MAX: '100000',
     SYNC_RATE_LIMIT_MAX: '100000',
@@ -64,6 +70,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
   logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
   const prisma = createPrismaClient(url, config.database);
   const services = createServices({ config, prisma, logger });
+  await services.templates.ensureBuiltIns();
   const app = createApp({ config, prisma, logger }, services);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   return {

@@ -1,0 +1,85 @@
+import type { Db, Prisma } from '../../db/prisma';
+
+export const integrationSelect = {
+  id: true,
+  organizationId: true,
+  templateId: true,
+  provider: true,
+  name: true,
+  description: true,
+  config: true,
+  secrets: true,
+  status: true,
+  errorMessage: true,
+  isActive: true,
+  lastSyncAt: true,
+  lastTestedAt: true,
+  syncCursor: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+export type IntegrationRow = Prisma.IntegrationGetPayload<{ select: typeof integrationSelect }>;
+
+export interface IntegrationFilter {
+  organizationId?: number;
+  status?: string;
+  provider?: string;
+  page: number;
+  limit: number;
+}
+
+export interface IntegrationRepository {
+  list(f: IntegrationFilter): Promise<{ rows: IntegrationRow[]; total: number }>;
+  get(id: number): Promise<IntegrationRow | null>;
+  create(data: Prisma.IntegrationUncheckedCreateInput): Promise<IntegrationRow>;
+  update(id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow>;
+  delete(id: number): Promise<void>;
+  /** Ids of active integrations, for schedules and "sync everything of this organization". */
+  activeIds(organizationId?: number): Promise<number[]>;
+  /** id and secrets of every integration, in id order from `afterId`, for key rotation. */
+  secretsPage(afterId: number, take: number): Promise<{ id: number; secrets: Prisma.JsonValue }[]>;
+  isSyncing(id: number): Promise<boolean>;
+}
+
+export function createIntegrationRepository(db: Db): IntegrationRepository {
+  return {
+    async list(f) {
+      const where: Prisma.IntegrationWhereInput = {
+        organization: { deletedAt: null },
+        ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
+        ...(f.status ? { status: f.status } : {}),
+        ...(f.provider ? { provider: f.provider } : {}),
+      };
+      const [rows, total] = await Promise.all([
+        db.integration.findMany({ where, select: integrationSelect, orderBy: { id: 'asc' }, skip: (f.page - 1) * f.limit, take: f.limit }),
+        db.integration.count({ where }),
+      ]);
+      return { rows, total };
+    },
+    get: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
+    create: (data) => db.integration.create({ data, select: integrationSelect }),
+    update: (id, data) => db.integration.update({ where: { id }, data, select: integrationSelect }),
+    async delete(id) {
+      await db.integration.delete({ where: { id } });
+    },
+    async activeIds(organizationId) {
+      const rows = await db.integration.findMany({
+        where: {
+          isActive: true,
+          status: { in: ['active', 'pending', 'error'] },
+          organization: { deletedAt: null },
+          ...(organizationId !== undefined ? { organizationId } : {}),
+        },
+        select: { id: true },
+        orderBy: { id: 'asc' },
+      });
+      return rows.map((r) => r.id);
+    },
+    secretsPage: (afterId, take) =>
+      db.integration.findMany({ where: { id: { gt: afterId } }, select: { id: true, secrets: true }, orderBy: { id: 'asc' }, take }),
+    async isSyncing(id) {
+      return (await db.integration.count({ where: { id, syncLeaseUntil: { gt: new Date() } } })) > 0;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { Router, type Response } from 'express';
+import { AppError } from '../../lib/errors';
+import { idParams, paginated, parse } from '../../lib/http';
+import { assertCanSeeOrganization, principalOf, requireAdminPrincipal, scopeOrganization } from '../auth/principal';
+import { createIntegrationBody, listIntegrationsQuery, updateIntegrationBody } from './integrations.schemas';
+import type { IntegrationService } from './integrations.service';
+
+export function integrationsRouter(service: IntegrationService): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = parse(listIntegrationsQuery, req.query, 'query');
+    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
+    const { rows, total } = await service.list({ ...q, organizationId });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.post('/', async (req, res) => {
+    const { organizationId: requested, ...input } = parse(createIntegrationBody, req.body, 'body');
+    const organizationId = scopeOrganization(principalOf(res), requested);
+    if (organizationId === undefined) {
+      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
+        { path: 'body.organizationId', message: 'required with an admin key' },
+      ]);
+    }
+    res.status(201).json({ data: await service.create(organizationId, input) });
+  });
+
+  // Before /:id so "re-encrypt" is not read as an id.
+  router.post('/re-encrypt', async (_req, res) => {
+    requireAdminPrincipal(principalOf(res));
+    res.json({ data: await service.reEncrypt() });
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json({ data: service.view(await visible(service, req.params, res)) });
+  });
+
+  router.patch('/:id', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    res.json({ data: await service.update(row.id, parse(updateIntegrationBody, req.body, 'body')) });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    await service.remove(row.id);
+    res.status(204).end();
+  });
+
+  router.post('/:id/test', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    res.json(await service.test(row.id));
+  });
+
+  router.post('/:id/disconnect', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    res.json({ data: await service.disconnect(row.id) });
+  });
+
+  router.post('/:id/reconnect', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    res.json(await service.reconnect(row.id));
+  });
+
+  return router;
+}
+
+/** Another organization's integration answers 404, like a missing one. */
+export async function visible(service: IntegrationService, params: unknown, res: Response) {
+  const { id } = parse(idParams, params, 'params');
+  const row = await service.getRow(id);
+  try {
+    assertCanSeeOrganization(principalOf(res), row.organizationId);
+  } catch {
+    throw AppError.notFound('Integration', id);
+  }
+  return row;
+}

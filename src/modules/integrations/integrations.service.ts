@@ -1,0 +1,221 @@
+import type { Logger } from 'winston';
+import type { Prisma } from '../../db/prisma';
+import { AppError } from '../../lib/errors';
+import { isSealed, mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
+import type { OrganizationLookup } from '../auth/api-keys.service';
+import { secretFields, type ConfigValidator } from './config-schema';
+import { CrmAuthError, type CrmConnector } from './connectors/connector';
+import type { ConnectorFactory } from './connectors/registry';
+import { assertTransition, type IntegrationStatus } from './integration-status';
+import type { IntegrationFilter, IntegrationRepository, IntegrationRow } from './integrations.repository';
+import type { CreateIntegrationInput, UpdateIntegrationInput } from './integrations.schemas';
+import type { TemplateRecord } from './templates.repository';
+import type { TemplateService } from './templates.service';
+
+/** What the API shows of an integration: secrets masked, never decrypted into a response. */
+export type IntegrationView = Omit<IntegrationRow, 'secrets' | 'config'> & { config: Record<string, unknown> };
+
+export interface TestResult {
+  success: boolean;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+type Config = Record<string, unknown>;
+
+export class IntegrationService {
+  constructor(
+    private readonly repo: IntegrationRepository,
+    private readonly templates: TemplateService,
+    private readonly organizations: OrganizationLookup,
+    private readonly validator: ConfigValidator,
+    private readonly box: SecretBox,
+    private readonly connectorFor: ConnectorFactory,
+    private readonly logger: Logger,
+  ) {}
+
+  async list(f: IntegrationFilter): Promise<{ rows: IntegrationView[]; total: number }> {
+    const { rows, total } = await this.repo.list(f);
+    return { rows: rows.map((r) => this.view(r)), total };
+  }
+
+  async getRow(id: number): Promise<IntegrationRow> {
+    const row = await this.repo.get(id);
+    if (!row) throw AppError.notFound('Integration', id);
+    return row;
+  }
+
+  async get(id: number): Promise<IntegrationView> {
+    return this.view(await this.getRow(id));
+  }
+
+  async create(organizationId: number, input: Omit<CreateIntegrationInput, 'organizationId'>): Promise<IntegrationView> {
+    if (!(await this.organizations.exists(organizationId))) throw AppError.notFound('Organization', organizationId);
+    const template =
+      input.templateId !== undefined
+        ? await this.templates.get(input.templateId)
+        : await this.templates.getByName(input.provider as string);
+    if (!template.isActive) throw new AppError('conflict', 'template_inactive', `Template ${template.name} is not active`);
+    const stored = this.seal(template, this.validate(template, input.config));
+    const row = await this.repo.create({
+      organizationId,
+      templateId: template.id,
+      provider: template.name,
+      name: input.name,
+      description: input.description ?? null,
+      ...stored,
+    });
+    this.logger.info('integration created', { integrationId: row.id, organizationId, provider: row.provider });
+    return this.view(row);
+  }
+
+  async update(id: number, input: UpdateIntegrationInput): Promise<IntegrationView> {
+    const row = await this.getRow(id);
+    const data: Prisma.IntegrationUncheckedUpdateInput = {};
+    if (input.name !== undefined) data.name = input.name;
+    if (input.description !== undefined) data.description = input.description;
+    if (input.isActive !== undefined) data.isActive = input.isActive;
+    if (input.config) {
+      const template = await this.templates.get(row.templateId);
+      // Merge into what is stored (secrets included), then validate the whole.
+      const merged: Config = { ...this.decrypt(row) };
+      for (const [k, v] of Object.entries(input.config)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      Object.assign(data, this.seal(template, this.validate(template, merged)));
+    }
+    return this.view(await this.repo.update(id, data));
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.getRow(id);
+    if (await this.repo.isSyncing(id))
+      throw new AppError('conflict', 'sync_running', `Integration ${id} is syncing; try again when it is done`);
+    await this.repo.delete(id);
+  }
+
+  /** A real, cheap call through the connector (Wealthbox: GET /me); updates the status. */
+  async test(id: number): Promise<TestResult> {
+    const row = await this.getRow(id);
+    if (row.status === 'disconnected') {
+      throw new AppError(
+        'conflict',
+        'integration_disconnected',
+        'This integration is disconnected; reconnect it (POST /:id/reconnect) to test it again',
+      );
+    }
+    const result = await this.tryConnection(row);
+    const next: IntegrationStatus = result.success ? 'active' : 'error';
+    assertTransition(row.status as IntegrationStatus, next);
+    await this.repo.update(id, { status: next, errorMessage: result.success ? null : result.message, lastTestedAt: new Date() });
+    return result;
+  }
+
+  async disconnect(id: number): Promise<IntegrationView> {
+    const row = await this.getRow(id);
+    assertTransition(row.status as IntegrationStatus, 'disconnected', 'only an active integration can be disconnected');
+    return this.view(await this.repo.update(id, { status: 'disconnected', errorMessage: null }));
+  }
+
+  /** disconnected → active, after a passing test; a failing test leaves it disconnected. */
+  async reconnect(id: number): Promise<TestResult> {
+    const row = await this.getRow(id);
+    if (row.status !== 'disconnected') {
+      throw new AppError(
+        'conflict',
+        'illegal_status_transition',
+        `Only a disconnected integration can be reconnected; this one is ${row.status}`,
+      );
+    }
+    const result = await this.tryConnection(row);
+    await this.repo.update(id, {
+      ...(result.success ? { status: 'active' } : {}),
+      errorMessage: result.success ? null : result.message,
+      lastTestedAt: new Date(),
+    });
+    return result;
+  }
+
+  /** Re-seals every secret not sealed with the current key. */
+  async reEncrypt(): Promise<{ integrations: number; secrets: number }> {
+    let integrations = 0;
+    let secrets = 0;
+    for (let after = 0; ;) {
+      const page = await this.repo.secretsPage(after, 200);
+      if (page.length === 0) return { integrations, secrets };
+      for (const { id, secrets: stored } of page) {
+        after = id;
+        const entries = Object.entries((stored ?? {}) as unknown as Record<string, SealedValue>);
+        const stale = entries.filter(([, v]) => isSealed(v) && v.kid !== this.box.currentKid);
+        if (stale.length === 0) continue;
+        const next = Object.fromEntries(
+          entries.map(([k, v]) => [k, isSealed(v) && v.kid !== this.box.currentKid ? this.box.seal(this.box.open(v)) : v]),
+        );
+        await this.repo.update(id, { secrets: next as unknown as Prisma.InputJsonValue });
+        integrations++;
+        secrets += stale.length;
+      }
+    }
+  }
+
+  /** The whole config, secrets decrypted: only for connectors, never for responses or logs. */
+  decrypt(row: Pick<IntegrationRow, 'config' | 'secrets'>): Config {
+    const out: Config = { ...((row.config ?? {}) as Config) };
+    for (const [k, v] of Object.entries((row.secrets ?? {}) as Record<string, unknown>)) {
+      if (isSealed(v)) out[k] = this.box.open(v);
+    }
+    return out;
+  }
+
+  connector(row: IntegrationRow): CrmConnector {
+    const connector = this.connectorFor(row.provider, this.decrypt(row));
+    if (!connector) throw new AppError('conflict', 'no_connector', `No connector exists yet for provider ${row.provider}`);
+    return connector;
+  }
+
+  view(row: IntegrationRow): IntegrationView {
+    const { secrets, config, ...rest } = row;
+    const masked: Config = { ...((config ?? {}) as Config) };
+    for (const [k, v] of Object.entries((secrets ?? {}) as Record<string, unknown>)) {
+      masked[k] = isSealed(v) ? mask(this.box.open(v)) : '••••';
+    }
+    return { ...rest, config: masked };
+  }
+
+  private async tryConnection(row: IntegrationRow): Promise<TestResult> {
+    const connector = this.connector(row);
+    try {
+      const info = await connector.testConnection();
+      return { success: true, message: `Connected to ${row.provider}${info.account ? ` (${info.account})` : ''}`, data: { ...info } };
+    } catch (err) {
+      const message =
+        err instanceof CrmAuthError ? `Authentication failed: ${err.message}` : `Connection failed: ${(err as Error).message}`;
+      this.logger.warn('integration test failed', { integrationId: row.id, provider: row.provider, error: message });
+      return { success: false, message, data: null };
+    }
+  }
+
+  private validate(template: TemplateRecord, config: Config): Config {
+    const { value, errors } = this.validator.validate(
+      `${template.id}:${template.updatedAt.getTime()}`,
+      template.configSchema as Config,
+      config,
+    );
+    if (errors.length)
+      throw new AppError('invalid_data', 'validation_failed', `Config does not match the ${template.name} template`, errors);
+    return value;
+  }
+
+  /** Splits a config into plain fields and sealed secret fields. */
+  private seal(template: TemplateRecord, config: Config): { config: Prisma.InputJsonValue; secrets: Prisma.InputJsonValue } {
+    const secret = new Set(secretFields(template.configSchema as Config));
+    const plain: Config = {};
+    const sealed: Record<string, SealedValue> = {};
+    for (const [k, v] of Object.entries(config)) {
+      if (secret.has(k)) sealed[k] = this.box.seal(String(v));
+      else plain[k] = v;
+    }
+    return { config: plain as Prisma.InputJsonValue, secrets: sealed as unknown as Prisma.InputJsonValue };
+  }
+}

@@ -1,0 +1,63 @@
+import type { Db, Prisma } from '../../db/prisma';
+import type { BuiltInTemplate } from './connectors/registry';
+
+const select = {
+  id: true,
+  name: true,
+  displayName: true,
+  category: true,
+  icon: true,
+  description: true,
+  configSchema: true,
+  setupInstructions: true,
+  webhookUrl: true,
+  apiVersion: true,
+  isActive: true,
+  builtIn: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+export type TemplateRecord = Prisma.IntegrationTemplateGetPayload<{ select: typeof select }>;
+
+export interface TemplateRepository {
+  list(countForOrganization?: number): Promise<(TemplateRecord & { integrationCount: number })[]>;
+  get(id: number): Promise<TemplateRecord | null>;
+  getByName(name: string): Promise<TemplateRecord | null>;
+  create(data: Prisma.IntegrationTemplateCreateInput): Promise<TemplateRecord>;
+  update(id: number, data: Prisma.IntegrationTemplateUpdateInput): Promise<TemplateRecord>;
+  delete(id: number): Promise<void>;
+  usage(id: number): Promise<number>;
+  /** Creates the built-in templates that do not exist yet; leaves edited ones alone. */
+  ensureBuiltIns(templates: BuiltInTemplate[]): Promise<number>;
+}
+
+export function createTemplateRepository(db: Db): TemplateRepository {
+  return {
+    async list(countForOrganization) {
+      const rows = await db.integrationTemplate.findMany({
+        select: {
+          ...select,
+          _count: { select: { integrations: countForOrganization ? { where: { organizationId: countForOrganization } } : true } },
+        },
+        orderBy: { name: 'asc' },
+      });
+      return rows.map(({ _count, ...t }) => ({ ...t, integrationCount: _count.integrations }));
+    },
+    get: (id) => db.integrationTemplate.findUnique({ where: { id }, select }),
+    getByName: (name) => db.integrationTemplate.findUnique({ where: { name }, select }),
+    create: (data) => db.integrationTemplate.create({ data, select }),
+    update: (id, data) => db.integrationTemplate.update({ where: { id }, data, select }),
+    async delete(id) {
+      await db.integrationTemplate.delete({ where: { id } });
+    },
+    usage: (id) => db.integration.count({ where: { templateId: id } }),
+    async ensureBuiltIns(templates) {
+      const result = await db.integrationTemplate.createMany({
+        data: templates.map((t) => ({ ...t, configSchema: t.configSchema as Prisma.InputJsonValue, builtIn: true })),
+        skipDuplicates: true,
+      });
+      return result.count;
+    },
+  };
+}
