@@ -26,6 +26,10 @@ import { IntegrationService } from './modules/integrations/integrations.service'
 import { createTemplateRepository } from './modules/integrations/templates.repository';
 import { templatesRouter } from './modules/integrations/templates.routes';
 import { TemplateService } from './modules/integrations/templates.service';
+import { createPullRepository } from './modules/sync/pull.repository';
+import { PullService } from './modules/sync/pull.service';
+import { createSyncRunRepository, type SyncRunRepository } from './modules/sync/sync-runs.repository';
+import { syncRouter } from './modules/sync/sync.routes';
 import { createUserRepository } from './modules/users/users.repository';
 import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
@@ -43,6 +47,8 @@ export interface Services {
   push: PushService;
   templates: TemplateService;
   integrations: IntegrationService;
+  pull: PullService;
+  syncRuns: SyncRunRepository;
 }
 
 /** The composition root: repositories, then services, then routers. */
@@ -68,7 +74,12 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     connectorFor,
     logger,
   );
-  return { apiKeys, organizations, users, push, templates, integrations };
+  const pull = new PullService(createPullRepository(prisma), integrations, logger, {
+    leaseSeconds: config.sync.leaseSeconds,
+    overlapSeconds: config.sync.overlapSeconds,
+  });
+  const syncRuns = createSyncRunRepository(prisma);
+  return { apiKeys, organizations, users, push, templates, integrations, pull, syncRuns };
 }
 
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
@@ -111,6 +122,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use(requireApiKey(services.apiKeys));
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
+  // Before the users router: POST /users/sync is a sync, not a user.
+  api.use(syncRouter(services.pull, services.integrations, services.syncRuns));
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
   api.use('/integrations', integrationsRouter(services.integrations));

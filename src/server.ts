@@ -68,6 +68,8 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
+    // Runs in progress stop after their current page; its checkpoint is already saved.
+    await services.pull.stop();
     await prisma.$disconnect();
     await database.stop();
     logger.info('stopped');

@@ -48,7 +48,7 @@ export interface FakeWealthboxOptions {
   staff?: number;
   token?: string;
   seed?: number;
-  /** Start of generated created/updated times. */
+  /** Time of the first generated contact; each next one is a second later. Default: a week ago. */
   epoch?: Date;
 }
 
@@ -70,7 +70,7 @@ export class FakeWealthbox {
   constructor(opts: FakeWealthboxOptions = {}) {
     this.token = opts.token ?? 'fake-wealthbox-token';
     this.random = prng(opts.seed ?? 42);
-    this.clock = (opts.epoch ?? new Date('2025-01-01T12:00:00Z')).getTime();
+    this.clock = (opts.epoch ?? new Date(Date.now() - 7 * 86_400_000)).getTime();
     for (let i = 1; i <= (opts.staff ?? 3); i++) this.staff.push({ id: i, name: `Staff Member ${i}`, email: `staff${i}@advisors.example` });
     this.addContacts(opts.contacts ?? 0);
   }
@@ -182,21 +182,21 @@ export class FakeWealthbox {
     return added;
   }
 
-  /** Changes a contact and moves its updated_at forward, as an edit in Wealthbox would. */
+  /** Changes a contact now, moving its updated_at, as an edit in Wealthbox would. */
   updateContact(id: number, changes: Partial<Omit<FakeContact, 'id'>>): FakeContact {
     const c = this.must(id);
-    Object.assign(c, changes, { updatedAt: new Date(this.tick()) });
+    Object.assign(c, changes, { updatedAt: this.changeTime() });
     this.cache.clear();
     return c;
   }
 
   deleteContact(id: number): void {
     const c = this.must(id);
-    c.deletedAt = new Date(this.tick());
+    c.deletedAt = this.changeTime();
     this.cache.clear();
   }
 
-  /** The fake's clock: every change moves it one minute (Wealthbox times have minute precision). */
+  /** The time of the latest change the fake has made. */
   now(): Date {
     return new Date(this.clock);
   }
@@ -231,9 +231,16 @@ export class FakeWealthbox {
 
   // ---- internals ----
 
+  /** Generated contacts are a second apart, in the past. */
   private tick(): number {
-    this.clock += 60_000;
+    this.clock += 1000;
     return this.clock;
+  }
+
+  /** Edits and deletions happen now (and never before an earlier change). */
+  private changeTime(): Date {
+    this.clock = Math.max(this.clock + 1, Date.now());
+    return new Date(this.clock);
   }
 
   private must(id: number): FakeContact {

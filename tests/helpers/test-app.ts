@@ -62,6 +62,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     CRON_ENABLED: 'false',
     CRM_RETRY_BASE_MS: '10',
     CRM_REQUEST_TIMEOUT_MS: '2000',
+    SYNC_OVERLAP_SECONDS: '0',
     LOG_LEVEL: 'error',
     RATE_LIMIT_MAX: '100000',
     SYNC_RATE_LIMIT_MAX: '100000',
@@ -82,6 +83,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     databaseUrl: url,
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
     close: async () => {
+      await services.pull.stop();
       await prisma.$disconnect();
       await pool.end();
     },

@@ -30,7 +30,9 @@ const admin = {
 
 const TOKEN = () => fake.token;
 
-async function createWealthbox(config: Record<string, unknown> = {}, organizationId = orgId) {
+/** A Wealthbox integration in a new organization (one per provider per organization). */
+async function createWealthbox(config: Record<string, unknown> = {}) {
+  const organizationId = (await createOrganization(ctx)).id;
   const res = await admin.post('/api/integrations', {
     organizationId,
     provider: 'wealthbox',
@@ -142,6 +144,19 @@ describe('/api/integrations', () => {
     expect(await ctx.sql("SELECT 1 FROM integrations WHERE name = 'Bad'")).toHaveLength(0);
   });
 
+  it('when an organization already has an integration for that CRM, then a second one is 409', async () => {
+    const first = await createWealthbox();
+    const { organizationId } = (await admin.get(`/api/integrations/${first.id}`)).body.data;
+    const second = await admin.post('/api/integrations', {
+      organizationId,
+      provider: 'wealthbox',
+      name: 'Again',
+      config: { apiKey: TOKEN() },
+    });
+    expect(second.status).toBe(409);
+    expect(second.body.code).toBe('integration_exists');
+  });
+
   it('when the template or organization is unknown, then 404', async () => {
     expect((await admin.post('/api/integrations', { organizationId: orgId, provider: 'nope', name: 'x', config: {} })).status).toBe(404);
     expect((await admin.post('/api/integrations', { organizationId: 999999, provider: 'wealthbox', name: 'x', config: {} })).status).toBe(
@@ -154,7 +169,7 @@ describe('/api/integrations', () => {
     expect(created.status).toBe('pending');
     expect(created.config).toMatchObject({ apiKey: `••••${TOKEN().slice(-4)}`, authType: 'access_token', includeUsers: true });
     const one = await admin.get(`/api/integrations/${created.id}`);
-    const list = await admin.get(`/api/integrations?organizationId=${orgId}&provider=wealthbox`);
+    const list = await admin.get(`/api/integrations?provider=wealthbox&limit=100`);
     for (const body of [one.body, list.body]) expect(JSON.stringify(body)).not.toContain(TOKEN());
   });
 

@@ -40,6 +40,7 @@ export interface IntegrationRepository {
   /** id and secrets of every integration, in id order from `afterId`, for key rotation. */
   secretsPage(afterId: number, take: number): Promise<{ id: number; secrets: Prisma.JsonValue }[]>;
   isSyncing(id: number): Promise<boolean>;
+  existsFor(organizationId: number, provider: string): Promise<boolean>;
 }
 
 export function createIntegrationRepository(db: Db): IntegrationRepository {
@@ -78,6 +79,9 @@ export function createIntegrationRepository(db: Db): IntegrationRepository {
     },
     secretsPage: (afterId, take) =>
       db.integration.findMany({ where: { id: { gt: afterId } }, select: { id: true, secrets: true }, orderBy: { id: 'asc' }, take }),
+    async existsFor(organizationId, provider) {
+      return (await db.integration.count({ where: { organizationId, provider } })) > 0;
+    },
     async isSyncing(id) {
       return (await db.integration.count({ where: { id, syncLeaseUntil: { gt: new Date() } } })) > 0;
     },

@@ -39,6 +39,10 @@ export class IntegrationService {
     return { rows: rows.map((r) => this.view(r)), total };
   }
 
+  activeIds(organizationId?: number): Promise<number[]> {
+    return this.repo.activeIds(organizationId);
+  }
+
   async getRow(id: number): Promise<IntegrationRow> {
     const row = await this.repo.get(id);
     if (!row) throw AppError.notFound('Integration', id);
@@ -56,6 +60,11 @@ export class IntegrationService {
         ? await this.templates.get(input.templateId)
         : await this.templates.getByName(input.provider as string);
     if (!template.isActive) throw new AppError('conflict', 'template_inactive', `Template ${template.name} is not active`);
+    // People are linked by (organization, provider, CRM id): two accounts of one CRM in one
+    // organization would mix their ids.
+    if (await this.repo.existsFor(organizationId, template.name)) {
+      throw new AppError('conflict', 'integration_exists', `Organization ${organizationId} already has a ${template.name} integration`);
+    }
     const stored = this.seal(template, this.validate(template, input.config));
     const row = await this.repo.create({
       organizationId,

@@ -40,6 +40,8 @@ export interface CrmConnector {
   readonly provider: string;
   /** The kinds of people this CRM has, synced in this order (e.g. contacts, staff). */
   readonly streams: readonly string[];
+  /** Every identity provider name its records use: the people a full sync reconciles. */
+  readonly identityProviders: readonly string[];
   /** One cheap authenticated call. */
   testConnection(): Promise<ConnectionInfo>;
   listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage>;

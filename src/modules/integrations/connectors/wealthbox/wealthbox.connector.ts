@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import type { CrmConnector, ConnectionInfo, PersonPage } from '../connector';
-import { mapContact, mapUser, CONTACT_PROVIDER, type WealthboxContact, type WealthboxUser } from './wealthbox.mapping';
+import { mapContact, mapUser, CONTACT_PROVIDER, STAFF_PROVIDER, type WealthboxContact, type WealthboxUser } from './wealthbox.mapping';
 
 export interface WealthboxConfig {
   apiKey: string;
@@ -28,6 +28,7 @@ interface ListResponse {
 export class WealthboxConnector implements CrmConnector {
   readonly provider = CONTACT_PROVIDER;
   readonly streams: readonly string[];
+  readonly identityProviders: readonly string[];
 
   constructor(
     private readonly http: AxiosInstance,
@@ -35,6 +36,7 @@ export class WealthboxConnector implements CrmConnector {
     private readonly pageSize: number,
   ) {
     this.streams = config.includeUsers === false ? ['contacts'] : ['contacts', 'users'];
+    this.identityProviders = config.includeUsers === false ? [CONTACT_PROVIDER] : [CONTACT_PROVIDER, STAFF_PROVIDER];
   }
 
   async testConnection(): Promise<ConnectionInfo> {

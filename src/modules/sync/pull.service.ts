@@ -1,0 +1,308 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'winston';
+import { AppError } from '../../lib/errors';
+import { CrmAuthError, type CrmConnector, type PersonRecord } from '../integrations/connectors/connector';
+import { canTransition, type IntegrationStatus } from '../integrations/integration-status';
+import type { IntegrationRow } from '../integrations/integrations.repository';
+import type { IntegrationService } from '../integrations/integrations.service';
+import { LeaseLostError, seenKey, type Checkpoint, type PullRepository } from './pull.repository';
+
+export type PullMode = 'full' | 'incremental';
+
+export interface RunOutcome {
+  runId: number;
+  integrationId: number;
+  status: 'succeeded' | 'partial' | 'failed' | 'interrupted';
+  total: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  deleted: number;
+  failed: number;
+  error: string | null;
+}
+
+class Interrupted extends Error {}
+
+// A run this old is not resumed: the source has moved on, start over.
+const RESUME_WINDOW_MS = 24 * 3600_000;
+const PROGRESS_EVERY_MS = 2000;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/**
+ * Pulls people from CRMs: full runs (every page, then reconciliation) and incremental runs
+ * (changes since the cursor, then deletions). One run per integration at a time, across
+ * instances, through the integration's lease; each page is applied with its checkpoint in
+ * one transaction, so a run cut short is resumed, not repeated.
+ */
+export class PullService {
+  private readonly instance = randomUUID().slice(0, 8);
+  private readonly running = new Map<number, Promise<RunOutcome>>();
+  private stopping = false;
+
+  constructor(
+    private readonly repo: PullRepository,
+    private readonly integrations: IntegrationService,
+    private readonly logger: Logger,
+    private readonly opts: { leaseSeconds: number; overlapSeconds: number },
+  ) {}
+
+  /** Starts a run once the lease is held (409 otherwise); the pages are read in the background. */
+  async start(
+    integrationId: number,
+    opts: { mode: PullMode; trigger: string },
+  ): Promise<{ runId: number; mode: PullMode; done: Promise<RunOutcome> }> {
+    if (this.stopping) throw new AppError('unavailable', 'shutting_down', 'The service is shutting down');
+    const row = await this.integrations.getRow(integrationId);
+    if (!row.isActive)
+      throw new AppError('conflict', 'integration_inactive', `Integration ${integrationId} is turned off (isActive: false)`);
+    if (row.status === 'disconnected')
+      throw new AppError('conflict', 'integration_disconnected', `Integration ${integrationId} is disconnected; reconnect it first`);
+    const connector = this.integrations.connector(row);
+
+    const owner = `${this.instance}:${randomUUID().slice(0, 8)}`;
+    if (!(await this.repo.acquireLease(integrationId, owner, this.opts.leaseSeconds))) {
+      throw new AppError('conflict', 'sync_already_running', `A sync of integration ${integrationId} is already running`);
+    }
+    try {
+      await this.repo.abandonStaleRuns(integrationId);
+      const cursor = (row.syncCursor ?? {}) as { updatedSince?: string; deletedSince?: string };
+      // Without a cursor there is nothing to be incremental from.
+      const mode: PullMode = opts.mode === 'incremental' && !cursor.updatedSince ? 'full' : opts.mode;
+      const previous = await this.repo.latestResumable(integrationId);
+      const resume =
+        previous && previous.operation === mode && Date.now() - previous.startedAt.getTime() < RESUME_WINDOW_MS
+          ? (previous.checkpoint as unknown as Checkpoint)
+          : null;
+      const checkpoint: Checkpoint = resume ?? {
+        stream: 0,
+        cursor: null,
+        updatedSince: mode === 'incremental' ? (cursor.updatedSince ?? null) : null,
+        maxUpdatedAt: cursor.updatedSince ?? null,
+        startedAt: new Date().toISOString(),
+      };
+      const runId = await this.repo.createRun({
+        organizationId: row.organizationId,
+        integrationId,
+        operation: mode,
+        trigger: opts.trigger,
+        source: row.provider,
+        checkpoint,
+        details: { requestedMode: opts.mode, ...(resume ? { resumedFromRunId: previous?.id } : {}), failures: [] },
+      });
+      this.logger.info('sync started', {
+        runId,
+        integrationId,
+        provider: row.provider,
+        mode,
+        trigger: opts.trigger,
+        resumedFromRunId: resume ? previous?.id : undefined,
+      });
+      const done = this.execute({
+        row,
+        connector,
+        runId,
+        owner,
+        mode,
+        checkpoint,
+        resumed: Boolean(resume),
+        deletedSince: cursor.deletedSince ?? null,
+      }).finally(() => this.running.delete(runId));
+      this.running.set(runId, done);
+      return { runId, mode, done };
+    } catch (err) {
+      await this.repo.releaseLease(integrationId, owner);
+      throw err;
+    }
+  }
+
+  /** Runs every active integration (of one organization, or all); skips those already syncing. */
+  async startMany(ids: number[], opts: { mode: PullMode; trigger: string }) {
+    const started: { integrationId: number; runId: number; done: Promise<RunOutcome> }[] = [];
+    const skipped: { integrationId: number; reason: string }[] = [];
+    for (const integrationId of ids) {
+      try {
+        const { runId, done } = await this.start(integrationId, opts);
+        started.push({ integrationId, runId, done });
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err;
+        skipped.push({ integrationId, reason: err.message });
+      }
+    }
+    return { started, skipped };
+  }
+
+  /** Stops taking new runs; runs in progress stop after their current page (checkpointed). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.allSettled([...this.running.values()]);
+  }
+
+  private async execute(a: {
+    row: IntegrationRow;
+    connector: CrmConnector;
+    runId: number;
+    owner: string;
+    mode: PullMode;
+    checkpoint: Checkpoint;
+    resumed: boolean;
+    deletedSince: string | null;
+  }): Promise<RunOutcome> {
+    const { row, connector, runId } = a;
+    const started = Date.now();
+    const seen = new Set<string>();
+    let cp = a.checkpoint;
+    let pagesInStream = 0;
+    let records = 0;
+    let lastLog = 0;
+    let deleted = 0;
+    const details: Record<string, unknown> = {};
+    try {
+      while (cp.stream < connector.streams.length) {
+        if (this.stopping) throw new Interrupted('interrupted by shutdown; the next run resumes from the checkpoint');
+        const stream = connector.streams[cp.stream];
+        const page = await connector.listPeople(stream, {
+          cursor: cp.cursor,
+          updatedSince: cp.updatedSince ? new Date(cp.updatedSince) : null,
+        });
+        const { valid, failures } = screen(page.records);
+        let maxUpdatedAt = cp.maxUpdatedAt ? Date.parse(cp.maxUpdatedAt) : 0;
+        for (const r of page.records) {
+          seen.add(seenKey(r.provider, r.externalId));
+          if (r.updatedAt && r.updatedAt.getTime() > maxUpdatedAt) maxUpdatedAt = r.updatedAt.getTime();
+        }
+        const next: Checkpoint = {
+          ...cp,
+          ...(page.nextCursor === null ? { stream: cp.stream + 1, cursor: null } : { cursor: page.nextCursor }),
+          maxUpdatedAt: maxUpdatedAt ? new Date(maxUpdatedAt).toISOString() : null,
+        };
+        await this.repo.applyPage({
+          organizationId: row.organizationId,
+          source: row.provider,
+          records: valid,
+          runId,
+          integrationId: row.id,
+          leaseOwner: a.owner,
+          leaseSeconds: this.opts.leaseSeconds,
+          checkpoint: next,
+          totalPages: cp.stream === 0 ? page.totalPages : null,
+          failures,
+        });
+        pagesInStream = next.stream === cp.stream ? pagesInStream + 1 : 0;
+        records += page.records.length;
+        cp = next;
+        if (Date.now() - lastLog >= PROGRESS_EVERY_MS || cp.stream >= connector.streams.length) {
+          lastLog = Date.now();
+          this.logProgress(runId, row.id, stream, pagesInStream, page.totalPages, records, started);
+        }
+      }
+
+      if (a.mode === 'full') {
+        if (a.resumed) {
+          // Pages read by the run we resume are not in `seen`; deleting from it would be wrong.
+          details.reconciliation = 'skipped: this run resumed another, so it did not read every page itself';
+        } else {
+          const r = await this.repo.reconcile(row.organizationId, row.provider, connector.identityProviders, seen);
+          deleted = r.deleted;
+          details.reconciliation = r;
+        }
+      } else {
+        const since = a.deletedSince ?? cp.startedAt;
+        const gone = await connector.listDeletedSince(new Date(since));
+        const r = await this.repo.removeDeleted(row.organizationId, row.provider, gone);
+        deleted = r.deleted;
+        details.deletions = { since, reported: gone.length, ...r };
+      }
+
+      const counts = await this.repo.runCounts(runId);
+      const status = counts.failed > 0 ? 'partial' : 'succeeded';
+      const overlap = this.opts.overlapSeconds * 1000;
+      const durationMs = Date.now() - started;
+      await this.repo.finishRun(runId, {
+        status,
+        deleted,
+        error: null,
+        details: { ...details, durationMs, recordsPerSecond: Math.round((records / Math.max(durationMs, 1)) * 1000) },
+      });
+      await this.repo.updateIntegrationAfterRun(row.id, {
+        ...(await this.statusAfter(row.id, 'active')),
+        errorMessage: null,
+        lastSyncAt: new Date(),
+        syncCursor: {
+          updatedSince: cp.maxUpdatedAt ? new Date(Date.parse(cp.maxUpdatedAt) - overlap).toISOString() : null,
+          deletedSince: new Date(Date.parse(cp.startedAt) - overlap).toISOString(),
+        },
+      });
+      this.logger.info('sync finished', { runId, integrationId: row.id, status, ...counts, deleted, durationMs });
+      return { runId, integrationId: row.id, status, ...counts, deleted, error: null };
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        // The instance that took the lease has marked this run abandoned and carries on.
+        this.logger.warn('sync stopped: lease taken over', { runId, integrationId: row.id });
+        return { runId, integrationId: row.id, status: 'failed', ...(await this.repo.runCounts(runId)), deleted, error: err.message };
+      }
+      const interrupted = err instanceof Interrupted;
+      const message = err instanceof Error ? err.message : String(err);
+      await this.repo.finishRun(runId, {
+        status: interrupted ? 'interrupted' : 'failed',
+        deleted,
+        error: message,
+        details: { ...details, durationMs: Date.now() - started },
+      });
+      if (!interrupted) {
+        const prefix = err instanceof CrmAuthError ? 'Authentication failed' : 'Sync failed';
+        await this.repo.updateIntegrationAfterRun(row.id, {
+          ...(await this.statusAfter(row.id, 'error')),
+          errorMessage: `${prefix}: ${message}`,
+        });
+      }
+      this.logger[interrupted ? 'warn' : 'error']('sync stopped', { runId, integrationId: row.id, error: message });
+      const counts = await this.repo.runCounts(runId);
+      return { runId, integrationId: row.id, status: interrupted ? 'interrupted' : 'failed', ...counts, deleted, error: message };
+    } finally {
+      // Only releases a lease this run still holds.
+      await this.repo.releaseLease(row.id, a.owner).catch(() => undefined);
+    }
+  }
+
+  /** The status to write, unless someone moved the integration meanwhile (e.g. disconnected it). */
+  private async statusAfter(integrationId: number, next: IntegrationStatus): Promise<{ status?: IntegrationStatus }> {
+    const now = (await this.integrations.getRow(integrationId)).status as IntegrationStatus;
+    return canTransition(now, next) ? { status: next } : {};
+  }
+
+  private logProgress(
+    runId: number,
+    integrationId: number,
+    stream: string,
+    page: number,
+    totalPages: number | null,
+    records: number,
+    started: number,
+  ): void {
+    const seconds = (Date.now() - started) / 1000;
+    const perPage = page > 0 ? seconds / page : 0;
+    this.logger.info('sync progress', {
+      runId,
+      integrationId,
+      stream,
+      page,
+      totalPages,
+      records,
+      recordsPerSecond: Math.round(records / Math.max(seconds, 0.001)),
+      etaSeconds: totalPages ? Math.round(Math.max(totalPages - page, 0) * perPage) : null,
+    });
+  }
+}
+
+/** Records we refuse before writing: the run's discrepancy report names them. */
+function screen(records: PersonRecord[]): { valid: PersonRecord[]; failures: { externalId: string; reason: string }[] } {
+  const valid: PersonRecord[] = [];
+  const failures: { externalId: string; reason: string }[] = [];
+  for (const r of records) {
+    if (r.email !== null && !EMAIL.test(r.email))
+      failures.push({ externalId: `${r.provider}:${r.externalId}`, reason: `invalid email "${r.email}"` });
+    else valid.push(r);
+  }
+  return { valid, failures };
+}

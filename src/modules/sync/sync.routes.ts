@@ -1,0 +1,79 @@
+import { Router, type Response } from 'express';
+import { AppError } from '../../lib/errors';
+import { idParams, paginated, parse } from '../../lib/http';
+import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
+import type { IntegrationService } from '../integrations/integrations.service';
+import { visible } from '../integrations/integrations.routes';
+import type { PullService, RunOutcome } from './pull.service';
+import type { SyncRunRepository } from './sync-runs.repository';
+import { listRunsQuery, syncQuery, usersSyncQuery } from './sync.schemas';
+
+/** Manual pulls and the run log: /api/integrations/:id/sync, /api/users/sync, /api/sync/runs. */
+export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository): Router {
+  const router = Router();
+
+  router.post('/integrations/:id/sync', async (req, res) => {
+    const row = await visible(integrations, req.params, res);
+    const q = parse(syncQuery, req.query, 'query');
+    const { runId, mode, done } = await pull.start(row.id, { mode: q.mode, trigger: 'manual' });
+    if (!q.wait) {
+      res.status(202).json({ data: { runId, integrationId: row.id, mode, status: 'running' } });
+      return;
+    }
+    res.json({ data: await done });
+  });
+
+  // Seed 000: sync the caller's organization (or one integration); { message, total } plus the runs.
+  router.post('/users/sync', async (req, res) => {
+    const q = parse(usersSyncQuery, req.query, 'query');
+    const p = principalOf(res);
+    let ids: number[];
+    if (q.integrationId !== undefined) {
+      const row = await visible(integrations, { id: q.integrationId }, res);
+      ids = [row.id];
+    } else {
+      ids = await integrations.activeIds(scopeOrganization(p, q.organizationId));
+    }
+    const { started, skipped } = await pull.startMany(ids, { mode: q.mode, trigger: 'manual' });
+    if (!q.wait) {
+      res.status(202).json({
+        message: `Started ${started.length} sync(s)${skipped.length ? `, skipped ${skipped.length}` : ''}`,
+        total: started.length,
+        runs: started.map((s) => ({ integrationId: s.integrationId, runId: s.runId })),
+        skipped,
+      });
+      return;
+    }
+    const outcomes: RunOutcome[] = await Promise.all(started.map((s) => s.done));
+    const total = outcomes.reduce((n, o) => n + o.total, 0);
+    res.json({ message: `Synced ${total} people from ${outcomes.length} integration(s)`, total, runs: outcomes, skipped });
+  });
+
+  router.get('/sync/runs', async (req, res) => {
+    const q = parse(listRunsQuery, req.query, 'query');
+    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
+    const { rows, total } = await runs.list({ ...q, organizationId });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.get('/sync/runs/:id', async (req, res) => {
+    res.json({ data: await visibleRun(runs, req.params, res) });
+  });
+
+  return router;
+}
+
+async function visibleRun(runs: SyncRunRepository, params: unknown, res: Response) {
+  const { id } = parse(idParams, params, 'params');
+  const run = await runs.get(id);
+  if (!run) throw AppError.notFound('Sync run', id);
+  const p = principalOf(res);
+  if (p.kind === 'organization') {
+    try {
+      assertCanSeeOrganization(p, run.organizationId ?? -1);
+    } catch {
+      throw AppError.notFound('Sync run', id);
+    }
+  }
+  return run;
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { booleanQuery, paginationQuery } from '../../lib/http';
+
+export const syncQuery = z
+  .object({
+    mode: z.enum(['full', 'incremental']).default('full'),
+    /** true: answer when the runs end, with their counts; false: 202 as soon as they start. */
+    wait: booleanQuery.default(false),
+  })
+  .strict();
+
+export const usersSyncQuery = syncQuery.extend({
+  integrationId: z.coerce.number().int().positive().optional(),
+  organizationId: z.coerce.number().int().positive().optional(),
+});
+
+export const listRunsQuery = z
+  .object({
+    ...paginationQuery,
+    organizationId: z.coerce.number().int().positive().optional(),
+    integrationId: z.coerce.number().int().positive().optional(),
+    status: z.enum(['running', 'succeeded', 'partial', 'failed', 'interrupted', 'abandoned']).optional(),
+    trigger: z.enum(['manual', 'cron', 'push', 'webhook']).optional(),
+    operation: z.string().trim().min(1).max(50).optional(),
+  })
+  .strict();
