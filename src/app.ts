@@ -17,6 +17,7 @@ import { OrganizationService } from './modules/organizations/organizations.servi
 import { createPushRepository } from './modules/sync/push.repository';
 import { pushRouter } from './modules/sync/push.routes';
 import { PushService } from './modules/sync/push.service';
+import { SyncJobs } from './jobs/sync.jobs';
 import { SecretBox } from './lib/secret-box';
 import { ConfigValidator } from './modules/integrations/config-schema';
 import { createConnectorFactory } from './modules/integrations/connectors/registry';
@@ -49,6 +50,7 @@ export interface Services {
   integrations: IntegrationService;
   pull: PullService;
   syncRuns: SyncRunRepository;
+  jobs: SyncJobs;
 }
 
 /** The composition root: repositories, then services, then routers. */
@@ -79,7 +81,13 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     overlapSeconds: config.sync.overlapSeconds,
   });
   const syncRuns = createSyncRunRepository(prisma);
-  return { apiKeys, organizations, users, push, templates, integrations, pull, syncRuns };
+  const jobs = new SyncJobs(pull, integrations, syncRuns, logger, {
+    enabled: config.sync.cronEnabled,
+    nightlyCron: config.sync.nightlyCron,
+    incrementalCron: config.sync.incrementalCron,
+    timezone: config.sync.timezone,
+  });
+  return { apiKeys, organizations, users, push, templates, integrations, pull, syncRuns, jobs };
 }
 
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
@@ -123,7 +131,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
   // Before the users router: POST /users/sync is a sync, not a user.
-  api.use(syncRouter(services.pull, services.integrations, services.syncRuns));
+  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, services.jobs));
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
   api.use('/integrations', integrationsRouter(services.integrations));

@@ -52,6 +52,7 @@ async function main(): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
+  services.jobs.start();
   logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: database.embedded });
 
   let stopping = false;
@@ -68,7 +69,8 @@ async function main(): Promise<void> {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    // Runs in progress stop after their current page; its checkpoint is already saved.
+    // No new scheduled runs; runs in progress stop after their current page (checkpointed).
+    await services.jobs.stop();
     await services.pull.stop();
     await prisma.$disconnect();
     await database.stop();

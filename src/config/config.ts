@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -51,9 +52,25 @@ export const envSchema = z.object({
   WEALTHBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
 
   CRON_ENABLED: bool.default(true),
-  SYNC_NIGHTLY_CRON: z.string().default('0 0 * * *'),
-  SYNC_INCREMENTAL_CRON: z.string().default('*/15 * * * *'),
-  SYNC_TIMEZONE: z.string().default('UTC'),
+  SYNC_NIGHTLY_CRON: z
+    .string()
+    .refine((v) => cron.validate(v), 'must be a cron expression')
+    .default('0 0 * * *'),
+  SYNC_INCREMENTAL_CRON: z
+    .string()
+    .refine((v) => cron.validate(v), 'must be a cron expression')
+    .default('*/15 * * * *'),
+  SYNC_TIMEZONE: z
+    .string()
+    .refine((v) => {
+      try {
+        new Intl.DateTimeFormat('en-US', { timeZone: v });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as UTC or America/New_York')
+    .default('UTC'),
   // How long a sync holds its lease without renewing it before another instance may take over.
   SYNC_LEASE_SECONDS: int(5).default(120),
   // Incremental syncs re-read this much before the cursor, for clock skew and late writes.

@@ -36,3 +36,21 @@ describe('loadConfig', () => {
     expect(c.database.url).toBe('postgresql://u:p@h:5432/db');
   });
 });
+
+describe('loadConfig: schedules and keys', () => {
+  it('when a cron expression, time zone or encryption key is malformed, then each is named', () => {
+    let error: unknown;
+    try {
+      loadConfig({ SYNC_NIGHTLY_CRON: 'every night', SYNC_TIMEZONE: 'Mars/Olympus', ENCRYPTION_KEY: 'too-short' });
+    } catch (e) {
+      error = e;
+    }
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['SYNC_NIGHTLY_CRON', 'SYNC_TIMEZONE', 'ENCRYPTION_KEY']) expect(problems).toContain(name);
+  });
+
+  it('when the encryption key is hex or base64, then it decodes to 32 bytes', () => {
+    expect(loadConfig({ ENCRYPTION_KEY: 'ab'.repeat(32) }).encryption.key?.length).toBe(32);
+    expect(loadConfig({ ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') }).encryption.key?.length).toBe(32);
+  });
+});

@@ -83,6 +83,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     databaseUrl: url,
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
     close: async () => {
+      await services.jobs.stop();
       await services.pull.stop();
       await prisma.$disconnect();
       await pool.end();

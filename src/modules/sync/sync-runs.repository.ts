@@ -13,7 +13,11 @@ export interface SyncRunFilter {
 export interface SyncRunRepository {
   list(f: SyncRunFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<({ organizationId: number | null } & Record<string, unknown>) | null>;
-  lastByTrigger(trigger: string): Promise<{ id: number; status: string; startedAt: Date; finishedAt: Date | null } | null>;
+  lastByTrigger(
+    trigger: string,
+    operation: string,
+    organizationId?: number,
+  ): Promise<{ id: number; status: string; startedAt: Date; finishedAt: Date | null } | null>;
 }
 
 export function createSyncRunRepository(db: Db): SyncRunRepository {

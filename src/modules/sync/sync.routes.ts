@@ -4,12 +4,13 @@ import { idParams, paginated, parse } from '../../lib/http';
 import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
 import type { IntegrationService } from '../integrations/integrations.service';
 import { visible } from '../integrations/integrations.routes';
+import type { SyncJobs } from '../../jobs/sync.jobs';
 import type { PullService, RunOutcome } from './pull.service';
 import type { SyncRunRepository } from './sync-runs.repository';
 import { listRunsQuery, syncQuery, usersSyncQuery } from './sync.schemas';
 
 /** Manual pulls and the run log: /api/integrations/:id/sync, /api/users/sync, /api/sync/runs. */
-export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository): Router {
+export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository, jobs: SyncJobs): Router {
   const router = Router();
 
   router.post('/integrations/:id/sync', async (req, res) => {
@@ -47,6 +48,11 @@ export function syncRouter(pull: PullService, integrations: IntegrationService, 
     const outcomes: RunOutcome[] = await Promise.all(started.map((s) => s.done));
     const total = outcomes.reduce((n, o) => n + o.total, 0);
     res.json({ message: `Synced ${total} people from ${outcomes.length} integration(s)`, total, runs: outcomes, skipped });
+  });
+
+  router.get('/sync/jobs', async (_req, res) => {
+    const p = principalOf(res);
+    res.json({ data: await jobs.describe(p.kind === 'organization' ? p.organizationId : undefined) });
   });
 
   router.get('/sync/runs', async (req, res) => {
