@@ -21,6 +21,7 @@ import { SyncJobs } from './jobs/sync.jobs';
 import { SecretBox } from './lib/secret-box';
 import { ConfigValidator } from './modules/integrations/config-schema';
 import { createConnectorFactory } from './modules/integrations/connectors/registry';
+import { ensureDefaultIntegration } from './modules/integrations/default-integration';
 import { createIntegrationRepository } from './modules/integrations/integrations.repository';
 import { integrationsRouter } from './modules/integrations/integrations.routes';
 import { IntegrationService } from './modules/integrations/integrations.service';
@@ -88,6 +89,12 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     timezone: config.sync.timezone,
   });
   return { apiKeys, organizations, users, push, templates, integrations, pull, syncRuns, jobs };
+}
+
+/** What must exist before serving: built-in templates, and seed 000's default integration. */
+export async function bootstrap({ config, logger }: Omit<AppDeps, 'prisma'>, services: Services): Promise<void> {
+  await services.templates.ensureBuiltIns();
+  await ensureDefaultIntegration(config.wealthbox, services.organizations, services.integrations, logger);
 }
 
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {

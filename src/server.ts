@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createApp, createServices } from './app';
+import { bootstrap, createApp, createServices } from './app';
 import { ConfigError, loadConfig, type Config } from './config/config';
 import { openDatabase } from './db/embedded';
 import { migrate } from './db/migrator';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   await migrate(database.url, logger);
   const prisma: PrismaClient = createPrismaClient(database.url, config.database);
   const services = createServices({ config, prisma, logger });
-  await services.templates.ensureBuiltIns();
+  await bootstrap({ config, logger }, services);
   const bootstrapKey = await services.apiKeys.ensureBootstrapKey(!config.isProduction);
   if (bootstrapKey) {
     // Printed once, to the terminal of the person who started the service.

@@ -3,7 +3,7 @@ import type { Express } from 'express';
 import pg from 'pg';
 import supertest from 'supertest';
 import type { Logger } from 'winston';
-import { createApp, createServices, type Services } from '../../src/app';
+import { bootstrap, createApp, createServices, type Services } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createPrismaClient, type PrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/lib/logger';
@@ -71,7 +71,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
   logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
   const prisma = createPrismaClient(url, config.database);
   const services = createServices({ config, prisma, logger });
-  await services.templates.ensureBuiltIns();
+  await bootstrap({ config, logger }, services);
   const app = createApp({ config, prisma, logger }, services);
   const pool = new pg.Pool({ connectionString: url, max: 2 });
   return {

@@ -25,6 +25,7 @@ export interface OrganizationStats {
 export interface OrganizationRepository {
   list(filter: { search?: string; onlyId?: number; page: number; limit: number }): Promise<{ rows: OrganizationRecord[]; total: number }>;
   get(id: number): Promise<OrganizationRecord | null>;
+  findBySlug(slug: string): Promise<OrganizationRecord | null>;
   exists(id: number): Promise<boolean>;
   slugTaken(slug: string, exceptId?: number): Promise<boolean>;
   create(data: {
@@ -75,6 +76,7 @@ export function createOrganizationRepository(db: Db): OrganizationRepository {
       return { rows, total };
     },
     get: (id) => db.organization.findFirst({ where: { id, deletedAt: null }, select }),
+    findBySlug: (slug) => db.organization.findFirst({ where: { slug, deletedAt: null }, select }),
     async exists(id) {
       return (await db.organization.count({ where: { id, deletedAt: null } })) > 0;
     },

@@ -16,6 +16,10 @@ export class OrganizationService {
     return org;
   }
 
+  findBySlug(slug: string): Promise<OrganizationRecord | null> {
+    return this.repo.findBySlug(slug);
+  }
+
   exists(id: number): Promise<boolean> {
     return this.repo.exists(id);
   }
