@@ -91,16 +91,23 @@ export interface PullRepository {
     runId: number,
   ): Promise<{ total: number; created: number; updated: number; unchanged: number; failed: number; deleted: number; pages: number }>;
   updateIntegrationAfterRun(integrationId: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<void>;
+  /** Refreshes planner statistics of the tables a bulk load grew. */
+  analyze(): Promise<void>;
 }
 
 /** Provider names are [a-z0-9_], so "provider:id" is unambiguous. */
 const seenKey = (provider: string, externalId: string) => `${provider}:${externalId}`;
 export { seenKey };
 
-/** Which existing user each record belongs to: its identity first, else a user with its email. */
+/**
+ * Which existing user each record belongs to: its identity first, else a user with its email.
+ * It also takes the organization's row lock (as the push does), so user writes of one
+ * organization never race.
+ */
 const MATCH = `
   SELECT (d->>'ord')::int AS ord, COALESCE(ui.user_id, u.id) AS user_id
-  FROM jsonb_array_elements($2::jsonb) AS i(d)
+  FROM (SELECT id FROM organizations WHERE id = $1 FOR UPDATE) AS lock
+  CROSS JOIN jsonb_array_elements($2::jsonb) AS i(d)
   LEFT JOIN user_identities ui
     ON ui.organization_id = $1 AND ui.provider = d->>'provider' AND ui.external_id = d->>'externalId'
   LEFT JOIN users u
@@ -255,8 +262,6 @@ export function createPullRepository(
     },
     async applyPage(a) {
       return prisma.$transaction(async (tx) => {
-        // The same lock as the push: user writes of one organization never race.
-        await tx.$queryRawUnsafe('SELECT id FROM organizations WHERE id = $1 FOR UPDATE', a.organizationId);
         const docs = a.records.map((r, ord) => ({ ...r, ord, updatedAt: r.updatedAt?.toISOString() ?? null }));
         const counts: PageCounts = { created: 0, updated: 0, unchanged: 0, failed: a.failures.length };
         if (docs.length > 0) {
@@ -320,15 +325,20 @@ export function createPullRepository(
             else counts.unchanged++;
           }
         }
-        await tx.$executeRawUnsafe(
-          `UPDATE sync_runs SET pages = pages + 1, total = total + $2, successful = successful + $3, failed = failed + $4,
+        // Progress and the lease renewal in one statement: a live run keeps its lease; if the
+        // lease was taken, nothing is updated, this page rolls back and the run stops.
+        const renewed = await tx.$executeRawUnsafe(
+          `WITH lease AS (
+             UPDATE integrations SET sync_lease_until = now() + make_interval(secs => $13)
+             WHERE id = $11 AND sync_lease_owner = $12 RETURNING id)
+           UPDATE sync_runs SET pages = pages + 1, total = total + $2, successful = successful + $3, failed = failed + $4,
              created = created + $5, updated = updated + $6, unchanged = unchanged + $7,
              checkpoint = $8::jsonb, total_pages = COALESCE($9, total_pages), heartbeat_at = now(),
              -- The first 100 failures, with their reasons: the discrepancy report.
              details = CASE WHEN jsonb_array_length($10::jsonb) = 0
                               OR jsonb_array_length(COALESCE(details->'failures', '[]'::jsonb)) >= 100 THEN details
                             ELSE jsonb_set(details, '{failures}', (COALESCE(details->'failures', '[]'::jsonb) || $10::jsonb)) END
-           WHERE id = $1`,
+           WHERE id = $1 AND EXISTS (SELECT 1 FROM lease)`,
           a.runId,
           docs.length + a.failures.length,
           docs.length,
@@ -339,11 +349,6 @@ export function createPullRepository(
           JSON.stringify(a.checkpoint),
           a.totalPages,
           JSON.stringify(a.failures),
-        );
-        // The lease is renewed with the work, so a live run keeps it; if it was taken, this
-        // page is rolled back and the run stops.
-        const renewed = await tx.$executeRawUnsafe(
-          'UPDATE integrations SET sync_lease_until = now() + make_interval(secs => $3) WHERE id = $1 AND sync_lease_owner = $2',
           a.integrationId,
           a.leaseOwner,
           a.leaseSeconds,
@@ -379,6 +384,9 @@ export function createPullRepository(
         select: { total: true, created: true, updated: true, unchanged: true, failed: true, deleted: true, pages: true },
       });
       return r;
+    },
+    async analyze() {
+      await db.$executeRawUnsafe('ANALYZE users, user_identities');
     },
     async updateIntegrationAfterRun(integrationId, data) {
       await db.integration.update({ where: { id: integrationId }, data });

@@ -1,0 +1,120 @@
+/**
+ * npm run demo: the service's main job with no CRM credentials. Starts the service on an
+ * embedded PostgreSQL (.data/demo-postgres, a fresh database each time) and a fake Wealthbox
+ * with a few thousand contacts, then through the API: creates an organization, an API key
+ * and a Wealthbox integration, tests the connection, runs a full sync (its progress is
+ * logged), prints the counts and a few curl commands, and keeps running until Ctrl-C.
+ *
+ * DEMO_PORT (3000), DEMO_CONTACTS (3000).
+ */
+import type { AddressInfo } from 'node:net';
+import pg from 'pg';
+import { FakeWealthbox } from '../fake-crm/wealthbox/fake-wealthbox';
+import { bootstrap, createApp, createServices } from '../src/app';
+import { loadConfig } from '../src/config/config';
+import { startEmbeddedPostgres } from '../src/db/embedded';
+import { migrate } from '../src/db/migrator';
+import { createPrismaClient } from '../src/db/prisma';
+import { developmentEncryptionKey } from '../src/lib/dev-encryption-key';
+import { createLogger } from '../src/lib/logger';
+
+const PORT = Number(process.env.DEMO_PORT ?? 3000);
+const CONTACTS = Number(process.env.DEMO_CONTACTS ?? 3000);
+
+async function main(): Promise<void> {
+  const logger = createLogger({ level: 'info', json: false });
+  const say = (text: string) => process.stdout.write(`\n\x1b[1m${text}\x1b[0m\n`);
+
+  say('1. Embedded PostgreSQL (.data/demo-postgres) and a fresh "crm_demo" database');
+  const db = await startEmbeddedPostgres({ dir: '.data/demo-postgres', port: 54339, database: 'postgres', logger });
+  const admin = new pg.Client({ connectionString: db.url });
+  await admin.connect();
+  await admin.query('DROP DATABASE IF EXISTS crm_demo WITH (FORCE)');
+  await admin.query('CREATE DATABASE crm_demo');
+  await admin.end();
+  const url = db.url.replace(/\/postgres$/, '/crm_demo');
+  await migrate(url, logger);
+
+  say(`2. A fake Wealthbox with ${CONTACTS.toLocaleString('en-US')} contacts (fake-crm/wealthbox)`);
+  const fake = await new FakeWealthbox({ contacts: CONTACTS, staff: 5 }).start();
+  logger.info(`fake Wealthbox at ${fake.url}`);
+
+  say(`3. The service on http://localhost:${PORT}`);
+  const config = loadConfig({ ...process.env, DATABASE_URL: url, PORT: String(PORT), CRON_ENABLED: 'false', LOG_LEVEL: 'warn' });
+  config.encryption.key ??= developmentEncryptionKey('.data').key;
+  const prisma = createPrismaClient(url, config.database);
+  const services = createServices({ config, prisma, logger });
+  await bootstrap({ config, logger }, services);
+  const app = createApp({ config, prisma, logger: createLogger({ level: 'warn', json: false }) }, services);
+  const server = app.listen(PORT, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const base = `http://localhost:${(server.address() as AddressInfo).port}`;
+  const { key: adminKey } = await services.apiKeys.create({ name: 'demo admin', scope: 'admin' });
+
+  const call = async (method: string, path: string, body?: unknown, key = adminKey) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'x-api-key': key, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = (await res.json()) as Record<string, unknown>;
+    if (!res.ok) throw new Error(`${method} ${path} answered ${res.status}: ${JSON.stringify(json)}`);
+    return json;
+  };
+
+  say('4. Through the API: an organization, its API key, a Wealthbox integration, a connection test');
+  const org = (await call('POST', '/api/organizations', { name: 'Acme Wealth Advisors' })).data as { id: number };
+  const orgKey = (
+    (await call('POST', '/api/api-keys', { name: 'acme', scope: 'organization', organizationId: org.id })).data as { key: string }
+  ).key;
+  const integration = (
+    await call(
+      'POST',
+      '/api/integrations',
+      { provider: 'wealthbox', name: 'Acme Wealthbox', config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 } },
+      orgKey,
+    )
+  ).data as { id: number };
+  const test = await call('POST', `/api/integrations/${integration.id}/test`, undefined, orgKey);
+  logger.info(`connection test: ${test.message}`);
+
+  say('5. A full sync (progress is logged while it runs)');
+  const run = (await call('POST', `/api/integrations/${integration.id}/sync?mode=full&wait=true`, undefined, orgKey)).data as Record<
+    string,
+    number
+  >;
+  logger.info(
+    `sync ${run.status}: ${run.total} people read, ${run.created} created, ${run.updated} updated, ${run.unchanged} unchanged, ${run.failed} failed`,
+  );
+  const stats = (await call('GET', `/api/organizations/${org.id}/stats`, undefined, orgKey)).data as { users: Record<string, number> };
+  logger.info(`organization now has ${stats.users.total} users (${stats.users.active} active)`);
+
+  say('6. Explore (the service keeps running; Ctrl-C stops everything)');
+  process.stdout.write(
+    [
+      `export API_KEY=${orgKey}    # the organization's key; admin key: ${adminKey}`,
+      `curl -s "${base}/api/users?limit=5&search=nguyen" -H "x-api-key: $API_KEY"`,
+      `curl -s "${base}/api/organizations/${org.id}/stats" -H "x-api-key: $API_KEY"`,
+      `curl -s "${base}/api/sync/runs?limit=5" -H "x-api-key: $API_KEY"`,
+      `curl -s -X POST "${base}/api/integrations/${integration.id}/sync?mode=incremental&wait=true" -H "x-api-key: $API_KEY"`,
+      '',
+    ].join('\n'),
+  );
+
+  const stop = async () => {
+    server.close();
+    await services.pull.stop();
+    await prisma.$disconnect();
+    await fake.stop();
+    await db.stop();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  if (process.env.DEMO_EXIT === 'true') await stop();
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
