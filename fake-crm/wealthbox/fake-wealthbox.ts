@@ -50,6 +50,8 @@ export interface FakeWealthboxOptions {
   seed?: number;
   /** Time of the first generated contact; each next one is a second later. Default: a week ago. */
   epoch?: Date;
+  /** Also generate Household (5%) and Organization (5%) contacts; default: Person contacts only. */
+  mixedTypes?: boolean;
 }
 
 export class FakeWealthbox {
@@ -66,10 +68,12 @@ export class FakeWealthbox {
   private hangs = 0;
   private delayMs = 0;
   private cache = new Map<string, FakeContact[]>();
+  private readonly mixedTypes: boolean;
 
   constructor(opts: FakeWealthboxOptions = {}) {
     this.token = opts.token ?? 'fake-wealthbox-token';
     this.random = prng(opts.seed ?? 42);
+    this.mixedTypes = opts.mixedTypes ?? false;
     this.clock = (opts.epoch ?? new Date(Date.now() - 7 * 86_400_000)).getTime();
     for (let i = 1; i <= (opts.staff ?? 3); i++) this.staff.push({ id: i, name: `Staff Member ${i}`, email: `staff${i}@advisors.example` });
     this.addContacts(opts.contacts ?? 0);
@@ -149,7 +153,7 @@ export class FakeWealthbox {
       const first = FIRST[Math.floor(r() * FIRST.length)];
       const last = LAST[Math.floor(r() * LAST.length)];
       const kind = r();
-      const type: FakeContact['type'] = kind < 0.9 ? 'Person' : kind < 0.95 ? 'Household' : 'Organization';
+      const type: FakeContact['type'] = !this.mixedTypes || kind < 0.9 ? 'Person' : kind < 0.95 ? 'Household' : 'Organization';
       const at = new Date(this.tick());
       const contact: FakeContact = {
         id,

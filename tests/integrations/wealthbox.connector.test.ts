@@ -3,12 +3,13 @@ import { createLogger } from '../../src/lib/logger';
 import { CrmAuthError, CrmUnavailableError, type CrmConnector } from '../../src/modules/integrations/connectors/connector';
 import { createConnectorFactory } from '../../src/modules/integrations/connectors/registry';
 import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.time';
+import { mapContact } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.mapping';
 
 const logger = createLogger({ level: 'error', json: true, silent: true });
 
 let fake: FakeWealthbox;
 beforeAll(async () => {
-  fake = await new FakeWealthbox({ contacts: 250, staff: 3 }).start();
+  fake = await new FakeWealthbox({ contacts: 250, staff: 3, mixedTypes: true }).start();
 });
 afterAll(() => fake.stop());
 
@@ -62,17 +63,50 @@ describe('WealthboxConnector against the fake server', () => {
     expect(info).toMatchObject({ account: 'Fake Advisors LLC', user: 'Fake Owner' });
   });
 
-  it('when contacts are listed, then every page is read to the last one and mapped', async () => {
+  it('when contacts are listed, then only Person contacts come back, every page to the last, mapped', async () => {
+    const persons = [...fake.contacts.values()].filter((c) => c.type === 'Person' && !c.deletedAt);
+    expect(persons.length).toBeLessThan(250);
     const { all, pages } = await readAll(connector(), 'contacts');
-    expect(pages).toBe(3);
-    expect(all).toHaveLength(250);
-    expect(new Set(all.map((r) => r.externalId)).size).toBe(250);
-    const person = all.find((r) => r.firstName !== null) as (typeof all)[number];
-    expect(person).toMatchObject({ provider: 'wealthbox', name: `${person.firstName} ${person.lastName}` });
+    expect(pages).toBe(Math.ceil(persons.length / 100));
+    expect(all.map((r) => r.externalId).sort()).toEqual(persons.map((c) => String(c.id)).sort());
+    const person = all[0];
+    expect(person).toMatchObject({ provider: 'wealthbox', name: `${person.firstName} ${person.lastName}`, data: { type: 'Person' } });
     expect(person.updatedAt).toBeInstanceOf(Date);
     expect(all.some((r) => r.email === null)).toBe(true);
-    const org = all.find((r) => r.data.type === 'Organization');
-    expect(org?.name).toMatch(/Holdings/);
+  });
+
+  it('when a Household or Organization contact is mapped, then its name field is used', () => {
+    expect(mapContact({ id: 9, type: 'Organization', name: 'Acme Holdings', email_addresses: [] }).name).toBe('Acme Holdings');
+    const hh = mapContact({ id: 8, type: 'Household', name: 'The Andersons', household: { id: 7, name: 'The Andersons', title: 'Head' } });
+    expect(hh).toMatchObject({
+      name: 'The Andersons',
+      firstName: null,
+      data: { household: { id: 7, name: 'The Andersons', title: 'Head' } },
+    });
+    const p = mapContact({
+      id: 1,
+      first_name: 'Kevin',
+      last_name: 'Anderson',
+      job_title: 'CEO',
+      company_name: 'Acme Co.',
+      contact_type: 'Client',
+      status: 'Active',
+      tags: [{ id: 1, name: 'Clients' }],
+      email_addresses: [
+        { address: 'other@example.com', principal: false },
+        { address: 'Kevin@Example.com', principal: true },
+      ],
+      phone_numbers: [{ address: '(555) 555-5555', principal: true }],
+      updated_at: '2015-10-12 11:30 PM -0400',
+    });
+    expect(p).toMatchObject({
+      email: 'kevin@example.com',
+      phone: '(555) 555-5555',
+      title: 'CEO',
+      isActive: true,
+      data: { companyName: 'Acme Co.', contactType: 'Client', tags: ['Clients'] },
+    });
+    expect(p.updatedAt?.toISOString()).toBe('2015-10-13T03:30:00.000Z');
   });
 
   it('when the firm’s users are listed, then they come back as staff', async () => {
@@ -84,17 +118,19 @@ describe('WealthboxConnector against the fake server', () => {
   it('when updated_since is given, then only contacts changed since then come back', async () => {
     // updated_since is inclusive; start just after the newest existing change.
     const since = new Date(fake.now().getTime() + 1);
-    fake.updateContact(5, { jobTitle: 'Changed' });
-    fake.updateContact(7, { status: 'Inactive' });
+    const [a, b] = [...fake.contacts.values()].filter((c) => c.type === 'Person').map((c) => c.id);
+    fake.updateContact(a, { jobTitle: 'Changed' });
+    fake.updateContact(b, { status: 'Inactive' });
     const { all } = await readAll(connector(), 'contacts', since);
-    expect(all.map((r) => r.externalId).sort()).toEqual(['5', '7']);
-    expect(all.find((r) => r.externalId === '7')?.isActive).toBe(false);
+    expect(all.map((r) => r.externalId).sort()).toEqual([String(a), String(b)].sort());
+    expect(all.find((r) => r.externalId === String(b))?.isActive).toBe(false);
   });
 
   it('when contacts are deleted, then deleted=true&deleted_since lists them', async () => {
     const since = fake.now();
-    fake.deleteContact(11);
-    expect(await connector().listDeletedSince(since)).toEqual([{ provider: 'wealthbox', externalId: '11' }]);
+    const person = [...fake.contacts.values()].filter((c) => c.type === 'Person')[5].id;
+    fake.deleteContact(person);
+    expect(await connector().listDeletedSince(since)).toEqual([{ provider: 'wealthbox', externalId: String(person) }]);
   });
 
   it('when the token is wrong, then a CrmAuthError says so without the token', async () => {

@@ -56,7 +56,8 @@ export class WealthboxConnector implements CrmConnector {
       const { data } = await this.http.get<ListResponse>('/users', { params: { page, per_page: this.pageSize } });
       return this.page((data.users ?? []).map(mapUser), page, data);
     }
-    const params: Record<string, string | number> = { page, per_page: this.pageSize, order: 'created' };
+    // Only people become users; Household, Organization and Trust contacts are not people.
+    const params: Record<string, string | number> = { page, per_page: this.pageSize, order: 'created', type: 'Person' };
     if (opts.updatedSince) params.updated_since = opts.updatedSince.toISOString();
     const { data } = await this.http.get<ListResponse>('/contacts', { params });
     return this.page((data.contacts ?? []).map(mapContact), page, data);
@@ -66,7 +67,7 @@ export class WealthboxConnector implements CrmConnector {
     const out: { provider: string; externalId: string }[] = [];
     for (let page = 1; ; page++) {
       const { data } = await this.http.get<ListResponse>('/contacts', {
-        params: { deleted: 'true', deleted_since: since.toISOString(), page, per_page: this.pageSize },
+        params: { deleted: 'true', deleted_since: since.toISOString(), type: 'Person', page, per_page: this.pageSize },
       });
       const contacts = data.contacts ?? [];
       out.push(...contacts.map((c) => ({ provider: CONTACT_PROVIDER, externalId: String(c.id) })));

@@ -47,7 +47,7 @@ function principal(entries: Entry[] | undefined): string | null {
 
 const clean = (v: string | null | undefined) => (v && v.trim() ? v.trim() : null);
 
-/** Any contact type maps; Organization and Household contacts carry `name` instead of first/last. */
+/** The connector asks for Person contacts; others map too (they carry `name` instead of first/last). */
 export function mapContact(c: WealthboxContact): PersonRecord {
   const first = clean(c.first_name);
   const last = clean(c.last_name);
