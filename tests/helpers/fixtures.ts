@@ -62,3 +62,23 @@ export function push(ctx: TestContext, tenantId: string, body: unknown, headers:
     .set({ 'X-Internal-API-Key': INTERNAL_KEY, 'X-Tenant-ID': tenantId, 'X-Sync-Source': 'wrapper', ...headers })
     .send(body as object);
 }
+
+/** A new organization with a Wealthbox integration pointed at `fake` (no client-side rate limit). */
+export async function createWealthboxIntegration(
+  ctx: TestContext,
+  fake: { token: string; url: string },
+  config: Record<string, unknown> = {},
+): Promise<{ orgId: number; id: number; body: Record<string, unknown> }> {
+  const org = await createOrganization(ctx);
+  const res = await ctx.http
+    .post('/api/integrations')
+    .set('x-api-key', ADMIN_KEY)
+    .send({
+      organizationId: org.id,
+      provider: 'wealthbox',
+      name: 'WB',
+      config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0, ...config },
+    });
+  if (res.status !== 201) throw new Error(`createWealthboxIntegration: ${res.status} ${JSON.stringify(res.body)}`);
+  return { orgId: org.id, id: res.body.data.id, body: res.body.data };
+}

@@ -5,7 +5,7 @@ import { createPrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/lib/logger';
 import { keyId, SecretBox } from '../../src/lib/secret-box';
 import { ADMIN_KEY, createTestContext, ENCRYPTION_KEY, type TestContext } from '../helpers/test-app';
-import { createOrganization, createOrganizationKey } from '../helpers/fixtures';
+import { createOrganization, createOrganizationKey, createWealthboxIntegration } from '../helpers/fixtures';
 
 let ctx: TestContext;
 let fake: FakeWealthbox;
@@ -31,17 +31,8 @@ const admin = {
 const TOKEN = () => fake.token;
 
 /** A Wealthbox integration in a new organization (one per provider per organization). */
-async function createWealthbox(config: Record<string, unknown> = {}) {
-  const organizationId = (await createOrganization(ctx)).id;
-  const res = await admin.post('/api/integrations', {
-    organizationId,
-    provider: 'wealthbox',
-    name: 'Our Wealthbox',
-    config: { apiKey: TOKEN(), baseUrl: fake.url, requestsPerSecond: 0, ...config },
-  });
-  if (res.status !== 201) throw new Error(`create integration: ${res.status} ${JSON.stringify(res.body)}`);
-  return res.body.data as { id: number; status: string; config: Record<string, unknown> };
-}
+const createWealthbox = async (config: Record<string, unknown> = {}) =>
+  (await createWealthboxIntegration(ctx, fake, config)).body as { id: number; status: string; config: Record<string, unknown> };
 
 describe('/api/integration-templates', () => {
   it('is protected: no key → 401; organization keys cannot write → 403', async () => {

@@ -1,6 +1,6 @@
 import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
-import { createOrganization } from '../helpers/fixtures';
+import { createWealthboxIntegration } from '../helpers/fixtures';
 import { createServices } from '../../src/app';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/lib/logger';
@@ -16,19 +16,7 @@ afterAll(async () => {
   await ctx.close();
 });
 
-async function integration(): Promise<number> {
-  const org = await createOrganization(ctx);
-  const res = await ctx.http
-    .post('/api/integrations')
-    .set('x-api-key', ADMIN_KEY)
-    .send({
-      organizationId: org.id,
-      provider: 'wealthbox',
-      name: 'WB',
-      config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 },
-    });
-  return res.body.data.id;
-}
+const integration = async () => (await createWealthboxIntegration(ctx, fake)).id;
 
 describe('scheduled sync jobs', () => {
   it('when two app instances fire the same job at once, then each integration is synced once', async () => {

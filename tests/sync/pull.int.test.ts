@@ -3,7 +3,7 @@ import { createServices } from '../../src/app';
 import { createLogger } from '../../src/lib/logger';
 import { createPrismaClient } from '../../src/db/prisma';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
-import { createOrganization, createOrganizationKey, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
+import { createOrganizationKey, createWealthboxIntegration, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
 
 let ctx: TestContext;
 const fakes: FakeWealthbox[] = [];
@@ -20,18 +20,8 @@ afterAll(async () => {
 async function setup(contacts = 250, config: Record<string, unknown> = {}) {
   const fake = await new FakeWealthbox({ contacts, staff: 3 }).start();
   fakes.push(fake);
-  const org = await createOrganization(ctx);
-  const res = await ctx.http
-    .post('/api/integrations')
-    .set('x-api-key', ADMIN_KEY)
-    .send({
-      organizationId: org.id,
-      provider: 'wealthbox',
-      name: 'WB',
-      config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0, ...config },
-    });
-  if (res.status !== 201) throw new Error(JSON.stringify(res.body));
-  return { fake, orgId: org.id as number, id: res.body.data.id as number };
+  const { orgId, id } = await createWealthboxIntegration(ctx, fake, config);
+  return { fake, orgId, id };
 }
 
 const sync = (id: number, mode = 'full', wait = true) =>

@@ -20,6 +20,17 @@ export function scopeOrganization(p: Principal, requested: number | undefined): 
   return p.organizationId;
 }
 
+/** As scopeOrganization, for creating things: an admin key must name the organization. */
+export function targetOrganization(p: Principal, requested: number | undefined): number {
+  const organizationId = scopeOrganization(p, requested);
+  if (organizationId === undefined) {
+    throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
+      { path: 'body.organizationId', message: 'required with an admin key' },
+    ]);
+  }
+  return organizationId;
+}
+
 export function assertCanSeeOrganization(p: Principal, organizationId: number): void {
   if (p.kind === 'organization' && p.organizationId !== organizationId) throw AppError.notFound('Organization', organizationId);
 }

@@ -1,7 +1,7 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, requireAdminPrincipal, scopeOrganization } from '../auth/principal';
+import { assertCanSeeOrganization, principalOf, requireAdminPrincipal, scopeOrganization, targetOrganization } from '../auth/principal';
 import { createIntegrationBody, listIntegrationsQuery, updateIntegrationBody } from './integrations.schemas';
 import type { IntegrationService } from './integrations.service';
 
@@ -17,12 +17,7 @@ export function integrationsRouter(service: IntegrationService): Router {
 
   router.post('/', async (req, res) => {
     const { organizationId: requested, ...input } = parse(createIntegrationBody, req.body, 'body');
-    const organizationId = scopeOrganization(principalOf(res), requested);
-    if (organizationId === undefined) {
-      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
-        { path: 'body.organizationId', message: 'required with an admin key' },
-      ]);
-    }
+    const organizationId = targetOrganization(principalOf(res), requested);
     res.status(201).json({ data: await service.create(organizationId, input) });
   });
 

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
+import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
 import { createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
 
@@ -21,12 +21,7 @@ export function usersRouter(service: UserService): Router {
 
   router.post('/', async (req, res) => {
     const { organizationId: requested, ...input } = parse(createUserBody, req.body, 'body');
-    const organizationId = scopeOrganization(principalOf(res), requested);
-    if (organizationId === undefined) {
-      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
-        { path: 'body.organizationId', message: 'required with an admin key' },
-      ]);
-    }
+    const organizationId = targetOrganization(principalOf(res), requested);
     res.status(201).json({ data: await service.create(organizationId, input) });
   });
 
