@@ -65,13 +65,16 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 25_000);
     forced.unref();
+    // First no new scheduled runs, and running syncs stop after their current page
+    // (checkpointed), so a request waiting on one (?wait=true) gets its answer; meanwhile the
+    // server stops accepting and finishes the requests in flight.
+    await services.jobs.stop();
+    const syncsStopped = services.pull.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
     });
-    // No new scheduled runs; runs in progress stop after their current page (checkpointed).
-    await services.jobs.stop();
-    await services.pull.stop();
+    await syncsStopped;
     await prisma.$disconnect();
     await database.stop();
     logger.info('stopped');

