@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     config.encryption.key = dev.key;
     if (dev.created) {
       process.stdout.write(
-        `\n  No ENCRYPTION_KEY was set, so a development key was made and saved in ${dev.file}.\n  Integration secrets are encrypted with it; keep that file with the database.\n\n`,
+        `\n  No ENCRYPTION_KEY was set, so a development key was made and saved in ${dev.file}.\n  Integration secrets are encrypted with it; keep that file with the database. Shown only this once:\n\n    ENCRYPTION_KEY=${dev.key.toString('base64')}\n\n`,
       );
     }
   }
