@@ -31,8 +31,14 @@ export function targetOrganization(p: Principal, requested: number | undefined):
   return organizationId;
 }
 
-export function assertCanSeeOrganization(p: Principal, organizationId: number): void {
-  if (p.kind === 'organization' && p.organizationId !== organizationId) throw AppError.notFound('Organization', organizationId);
+/**
+ * Whether `p` may see something of `organizationId`; if not, throws `notFound` (the thing's
+ * own 404, as if it did not exist), or the organization's 404.
+ */
+export function assertCanSeeOrganization(p: Principal, organizationId: number | null, notFound?: AppError): void {
+  if (p.kind === 'organization' && p.organizationId !== organizationId) {
+    throw notFound ?? AppError.notFound('Organization', organizationId ?? undefined);
+  }
 }
 
 export function requireAdminPrincipal(p: Principal): void {

@@ -64,10 +64,6 @@ export function integrationsRouter(service: IntegrationService): Router {
 export async function visible(service: IntegrationService, params: unknown, res: Response) {
   const { id } = parse(idParams, params, 'params');
   const row = await service.getRow(id);
-  try {
-    assertCanSeeOrganization(principalOf(res), row.organizationId);
-  } catch {
-    throw AppError.notFound('Integration', id);
-  }
+  assertCanSeeOrganization(principalOf(res), row.organizationId, AppError.notFound('Integration', id));
   return row;
 }

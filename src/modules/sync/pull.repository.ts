@@ -1,5 +1,6 @@
 import type { Db, Prisma } from '../../db/prisma';
 import type { PersonRecord } from '../integrations/connectors/connector';
+import { UPSERT_IDENTITIES } from './identities.sql';
 
 /** Where a pull run stands; stored on the run after every page so another run can resume. */
 export interface Checkpoint {
@@ -53,8 +54,8 @@ export interface PullRepository {
   /** Takes (or renews) the integration's lease; false when another holder's lease is live. */
   acquireLease(integrationId: number, owner: string, seconds: number): Promise<boolean>;
   releaseLease(integrationId: number, owner: string): Promise<void>;
-  /** Runs left `running` by a process that is gone: marks them abandoned, returns the newest. */
-  abandonStaleRuns(integrationId: number): Promise<RunRow | null>;
+  /** Runs left `running` by a process that is gone: marks them abandoned. */
+  abandonStaleRuns(integrationId: number): Promise<void>;
   latestResumable(integrationId: number): Promise<RunRow | null>;
   createRun(start: RunStart): Promise<number>;
   /** Applies one page of people and records the run's progress, in one transaction. */
@@ -96,8 +97,7 @@ export interface PullRepository {
 }
 
 /** Provider names are [a-z0-9_], so "provider:id" is unambiguous. */
-const seenKey = (provider: string, externalId: string) => `${provider}:${externalId}`;
-export { seenKey };
+export const seenKey = (provider: string, externalId: string) => `${provider}:${externalId}`;
 
 /**
  * Which existing user each record belongs to: its identity first, else a user with its email.
@@ -152,20 +152,6 @@ const UPDATE_OWNED = `
     AND (u.email, u.name, u.first_name, u.last_name, u.phone, u.title, u.is_active, u.deleted_at IS NULL)
         IS DISTINCT FROM (m.email, m.name, m.first_name, m.last_name, m.phone, m.title, m.is_active, true)
   RETURNING u.id`;
-
-// Links already exactly as stored are skipped (ON CONFLICT DO UPDATE would lock them).
-const UPSERT_IDENTITIES = `
-  INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data)
-  SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', d->'data'
-  FROM jsonb_array_elements($2::jsonb) AS i(d)
-  WHERE NOT EXISTS (
-    SELECT 1 FROM user_identities x
-    WHERE x.organization_id = $1 AND x.provider = d->>'provider' AND x.external_id = d->>'externalId'
-      AND x.user_id = (d->>'userId')::int AND x.data IS NOT DISTINCT FROM d->'data')
-  ORDER BY d->>'provider', d->>'externalId'
-  ON CONFLICT (organization_id, provider, external_id) DO UPDATE
-    SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, updated_at = now()
-  RETURNING ui.external_id, ui.provider`;
 
 /**
  * Removes people the source no longer has: users this source created are soft-deleted
@@ -226,14 +212,12 @@ export function createPullRepository(
     },
     async abandonStaleRuns(integrationId) {
       // Called while holding the lease: any run still marked running has lost its process.
-      const rows = await db.$queryRawUnsafe<RunRow[]>(
+      await db.$executeRawUnsafe(
         `UPDATE sync_runs SET status = 'abandoned', finished_at = now(),
                 error = COALESCE(error, 'abandoned: the process running it stopped without finishing')
-         WHERE integration_id = $1 AND status = 'running'
-         RETURNING id, operation, status, checkpoint, started_at AS "startedAt"`,
+         WHERE integration_id = $1 AND status = 'running'`,
         integrationId,
       );
-      return rows.sort((a, b) => b.id - a.id)[0] ?? null;
     },
     async latestResumable(integrationId) {
       const last = await db.syncRun.findFirst({

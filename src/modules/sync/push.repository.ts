@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { UPSERT_IDENTITIES } from './identities.sql';
 
 /** A user as the SQL below reads it: only the keys present in the push are set. */
 export interface UserDoc {
@@ -64,11 +65,9 @@ export interface PushRepository {
   recordRun(run: SyncRunInput): Promise<number>;
 }
 
-const t = (sql: string) => sql;
-
 // jsonb in, one statement out. `doc ? 'key'` tells "field left out" (keep the stored value)
 // from "field sent as null" (clear it).
-const INSERT_NEW = t(`
+const INSERT_NEW = `
   INSERT INTO users AS u (organization_id, email, name, avatar_url, is_active, is_admin, department, title,
                           last_active_at, roles, permissions, source, last_synced_at)
   SELECT $1, d->>'email', d->>'name', d->>'avatarUrl',
@@ -78,9 +77,9 @@ const INSERT_NEW = t(`
   FROM jsonb_array_elements($3::jsonb) AS i(d)
   ORDER BY d->>'email'
   ON CONFLICT (organization_id, email) DO NOTHING
-  RETURNING u.id, u.email`);
+  RETURNING u.id, u.email`;
 
-const UPDATE_CHANGED = t(`
+const UPDATE_CHANGED = `
   WITH merged AS (
     SELECT u.id,
       CASE WHEN d ? 'name' THEN d->>'name' ELSE u.name END AS name,
@@ -108,27 +107,11 @@ const UPDATE_CHANGED = t(`
         IS DISTINCT FROM
         (m.name, m.avatar_url, m.is_active, m.is_admin, m.department, m.title, m.last_active_at,
          m.roles, m.permissions, true)
-  RETURNING u.id, u.email`);
+  RETURNING u.id, u.email`;
 
-const IDS_BY_EMAIL = t(`
+const IDS_BY_EMAIL = `
   SELECT u.id, u.email FROM users u
-  WHERE u.organization_id = $1 AND u.email IN (SELECT jsonb_array_elements_text($2::jsonb))`);
-
-// Links already exactly as stored are filtered out first: ON CONFLICT DO UPDATE would lock
-// (and so write) every conflicting row even when its WHERE then skips the update.
-const UPSERT_IDENTITIES = t(`
-  INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data)
-  SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', NULLIF(d->'data', 'null'::jsonb)
-  FROM jsonb_array_elements($2::jsonb) AS i(d)
-  WHERE NOT EXISTS (
-    SELECT 1 FROM user_identities x
-    WHERE x.organization_id = $1 AND x.provider = d->>'provider' AND x.external_id = d->>'externalId'
-      AND x.user_id = (d->>'userId')::int AND x.data IS NOT DISTINCT FROM NULLIF(d->'data', 'null'::jsonb))
-  ORDER BY d->>'provider', d->>'externalId'
-  ON CONFLICT (organization_id, provider, external_id) DO UPDATE
-    SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, updated_at = now()
-    WHERE (ui.user_id, ui.data) IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.data)
-  RETURNING ui.user_id`);
+  WHERE u.organization_id = $1 AND u.email IN (SELECT jsonb_array_elements_text($2::jsonb))`;
 
 export function createPushRepository(db: Db): PushRepository {
   return {

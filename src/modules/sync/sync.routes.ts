@@ -73,13 +73,6 @@ async function visibleRun(runs: SyncRunRepository, params: unknown, res: Respons
   const { id } = parse(idParams, params, 'params');
   const run = await runs.get(id);
   if (!run) throw AppError.notFound('Sync run', id);
-  const p = principalOf(res);
-  if (p.kind === 'organization') {
-    try {
-      assertCanSeeOrganization(p, run.organizationId ?? -1);
-    } catch {
-      throw AppError.notFound('Sync run', id);
-    }
-  }
+  assertCanSeeOrganization(principalOf(res), run.organizationId, AppError.notFound('Sync run', id));
   return run;
 }

@@ -44,10 +44,6 @@ export function usersRouter(service: UserService): Router {
 async function visibleUser(service: UserService, params: unknown, res: import('express').Response) {
   const { id } = parse(idParams, params, 'params');
   const user = await service.get(id);
-  try {
-    assertCanSeeOrganization(principalOf(res), user.organizationId);
-  } catch {
-    throw AppError.notFound('User', id);
-  }
+  assertCanSeeOrganization(principalOf(res), user.organizationId, AppError.notFound('User', id));
   return user;
 }
