@@ -35,6 +35,17 @@ import { syncRouter } from './modules/sync/sync.routes';
 import { createUserRepository } from './modules/users/users.repository';
 import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
+import { createMetrics, type Metrics } from './lib/metrics';
+import { connectors } from './modules/integrations/connectors/registry';
+import { DeliveryWorker } from './modules/webhooks/delivery.worker';
+import { envelopeWebhook } from './modules/webhooks/envelope';
+import { inboundEventsRouter, inboundWebhooksRouter } from './modules/webhooks/inbound.routes';
+import { InboundWebhookService } from './modules/webhooks/inbound.service';
+import { createInboxRepository, type InboxRepository } from './modules/webhooks/inbox.repository';
+import { InboxWorker } from './modules/webhooks/inbox.worker';
+import { createSubscriptionRepository } from './modules/webhooks/subscriptions.repository';
+import { subscriptionsRouter } from './modules/webhooks/subscriptions.routes';
+import { SubscriptionService } from './modules/webhooks/subscriptions.service';
 
 export interface AppDeps {
   config: Config;
@@ -52,7 +63,18 @@ export interface Services {
   pull: PullService;
   syncRuns: SyncRunRepository;
   jobs: SyncJobs;
+  metrics: Metrics;
+  subscriptions: SubscriptionService;
+  deliveries: DeliveryWorker;
+  inbound: InboundWebhookService;
+  inbox: InboxRepository;
+  inboxWorker: InboxWorker;
+  /** Starts and stops the background workers (cron jobs, webhook workers). */
+  workers: { start(): void; stop(): Promise<void> };
 }
+
+/** Webhook formats by channel: a connector's own, or seed 002's envelope. */
+const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : connectors[channel]?.webhook);
 
 /** The composition root: repositories, then services, then routers. */
 export function createServices({ config, prisma, logger }: AppDeps): Services {
@@ -88,7 +110,50 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     incrementalCron: config.sync.incrementalCron,
     timezone: config.sync.timezone,
   });
-  return { apiKeys, organizations, users, push, templates, integrations, pull, syncRuns, jobs };
+  const metrics = createMetrics();
+  const wh = config.webhooks;
+  const subscriptions = new SubscriptionService(createSubscriptionRepository(prisma), organizations, box, logger, {
+    allowPrivateUrls: wh.delivery.allowPrivateUrls,
+    secretGraceHours: wh.delivery.secretGraceHours,
+  });
+  const deliveries = new DeliveryWorker(prisma, box, logger, { ...wh.delivery, pollMs: wh.pollMs });
+  const inbox = createInboxRepository(prisma);
+  const inboxWorker = new InboxWorker(prisma, webhookAdapter, metrics, logger, { ...wh.inbox, pollMs: wh.pollMs });
+  const inbound = new InboundWebhookService(inbox, integrations, metrics, logger, {
+    defaultWealthboxSecret: config.wealthbox.webhookSecret,
+    onStored: () => inboxWorker.poke(),
+  });
+  const workers = {
+    start() {
+      jobs.start();
+      if (wh.workersEnabled) {
+        inboxWorker.start();
+        deliveries.start();
+      }
+    },
+    async stop() {
+      await jobs.stop();
+      await Promise.all([inboxWorker.stop(), deliveries.stop()]);
+    },
+  };
+  return {
+    apiKeys,
+    organizations,
+    users,
+    push,
+    templates,
+    integrations,
+    pull,
+    syncRuns,
+    jobs,
+    metrics,
+    subscriptions,
+    deliveries,
+    inbound,
+    inbox,
+    inboxWorker,
+    workers,
+  };
 }
 
 /** What must exist before serving: built-in templates, and seed 000's default integration. */
@@ -123,7 +188,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     }
   });
 
-  const { windowMs, max, syncMax } = config.http.rateLimit;
+  const { windowMs, max, syncMax, webhookMax } = config.http.rateLimit;
   const api = Router();
   // The upstream push authenticates with its own key and may carry a large body.
   api.use(
@@ -131,6 +196,15 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     createRateLimit({ windowMs, limit: syncMax, name: 'internal-sync' }),
     requireInternalKey(config.auth.internalApiKey),
     pushRouter(services.push, config.push.maxBody),
+  );
+  // CRMs post here without an API key: the signature authenticates. Raw bodies, own limit.
+  api.use(
+    inboundWebhooksRouter(
+      services.inbound,
+      { envelope: envelopeWebhook, byProvider: (p) => connectors[p]?.webhook },
+      config.webhooks.bodyLimit,
+      createRateLimit({ windowMs, limit: webhookMax, name: 'webhooks' }),
+    ),
   );
   api.use(createRateLimit({ windowMs, limit: max, name: 'api' }));
   api.use(express.json({ limit: config.http.jsonLimit }));
@@ -142,6 +216,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
   api.use('/integrations', integrationsRouter(services.integrations));
+  api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker));
+  api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));
   app.use('/api', api);
 
   app.use(notFoundHandler);

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
-  services.jobs.start();
+  services.workers.start();
   logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: database.embedded });
 
   let stopping = false;
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     // First no new scheduled runs, and running syncs stop after their current page
     // (checkpointed), so a request waiting on one (?wait=true) gets its answer; meanwhile the
     // server stops accepting and finishes the requests in flight.
-    await services.jobs.stop();
+    await services.workers.stop();
     const syncsStopped = services.pull.stop();
     await new Promise<void>((resolve) => {
       server.close(() => resolve());

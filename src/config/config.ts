@@ -81,13 +81,54 @@ export const envSchema = z.object({
   // First backoff step; doubles per retry, with jitter.
   CRM_RETRY_BASE_MS: int(0).default(500),
 
+  // Webhooks. Inbound: body limit, processing attempts before an event is parked as failed.
+  WEBHOOK_BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must look like 1mb')
+    .default('1mb'),
+  WEBHOOK_INBOX_MAX_ATTEMPTS: int(1).default(8),
+  WEBHOOK_INBOX_RETRY_BASE_MS: int(0).default(1000),
+  WEBHOOK_INBOX_BATCH: int(1).max(1000).default(200),
+  // Outbound: "seed" (immediately, then 2, 4, 8, 16 s), "standard" (Standard Webhooks: 5 s,
+  // 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) or a comma-separated list of seconds.
+  WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .refine((v) => parseSchedule(v) !== undefined, 'must be "seed", "standard" or comma-separated seconds such as 0,2,4,8,16')
+    .default('seed'),
+  // Each delay is moved by up to this fraction either way, so retries of many events spread out.
+  WEBHOOK_RETRY_JITTER: z.coerce.number().min(0).max(1).default(0.1),
+  WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
+  WEBHOOK_DISABLE_AFTER_FAILURES: int(1).default(10),
+  WEBHOOK_DELIVERY_CONCURRENCY: int(1).max(500).default(64),
+  WEBHOOK_POLL_MS: int(10).default(500),
+  WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
+  // Subscription URLs resolving to loopback, private or link-local addresses are refused
+  // unless this is true (local development, tests).
+  WEBHOOK_ALLOW_PRIVATE_URLS: bool.default(false),
+  // Workers that process inbound events and send outbound ones, in this process.
+  WEBHOOK_WORKERS_ENABLED: bool.default(true),
+
   RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
   RATE_LIMIT_MAX: int(1).default(600),
   SYNC_RATE_LIMIT_MAX: int(1).default(60),
+  // Inbound webhooks, per sender IP: CRMs send in bursts from few addresses.
+  WEBHOOK_RATE_LIMIT_MAX: int(1).default(120_000),
   TRUST_PROXY: bool.default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+const SCHEDULES: Record<string, number[]> = {
+  seed: [0, 2, 4, 8, 16],
+  standard: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+};
+
+/** Seconds before each attempt (the first is usually 0); undefined when malformed. */
+export function parseSchedule(text: string): number[] | undefined {
+  if (SCHEDULES[text]) return SCHEDULES[text];
+  const parts = text.split(',').map((p) => Number(p.trim()));
+  return parts.length > 0 && parts.every((n) => Number.isFinite(n) && n >= 0) ? parts : undefined;
+}
 
 /** A 32-byte key from base64 or hex, or undefined when it is neither. */
 export function decodeKey(text: string): Buffer | undefined {
@@ -115,7 +156,7 @@ export interface Config {
   http: {
     jsonLimit: string;
     trustProxy: boolean;
-    rateLimit: { windowMs: number; max: number; syncMax: number };
+    rateLimit: { windowMs: number; max: number; syncMax: number; webhookMax: number };
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
@@ -130,6 +171,21 @@ export interface Config {
     pageSize: number;
   };
   crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number };
+  webhooks: {
+    bodyLimit: string;
+    inbox: { maxAttempts: number; retryBaseMs: number; batch: number };
+    delivery: {
+      schedule: number[];
+      jitter: number;
+      timeoutMs: number;
+      disableAfter: number;
+      concurrency: number;
+      secretGraceHours: number;
+      allowPrivateUrls: boolean;
+    };
+    pollMs: number;
+    workersEnabled: boolean;
+  };
 }
 
 export class ConfigError extends Error {
@@ -165,7 +221,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     http: {
       jsonLimit: e.JSON_BODY_LIMIT,
       trustProxy: e.TRUST_PROXY,
-      rateLimit: { windowMs: e.RATE_LIMIT_WINDOW_MS, max: e.RATE_LIMIT_MAX, syncMax: e.SYNC_RATE_LIMIT_MAX },
+      rateLimit: {
+        windowMs: e.RATE_LIMIT_WINDOW_MS,
+        max: e.RATE_LIMIT_MAX,
+        syncMax: e.SYNC_RATE_LIMIT_MAX,
+        webhookMax: e.WEBHOOK_RATE_LIMIT_MAX,
+      },
     },
     push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
     encryption: {
@@ -187,5 +248,20 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pageSize: e.SYNC_PAGE_SIZE,
     },
     crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS },
+    webhooks: {
+      bodyLimit: e.WEBHOOK_BODY_LIMIT,
+      inbox: { maxAttempts: e.WEBHOOK_INBOX_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_INBOX_RETRY_BASE_MS, batch: e.WEBHOOK_INBOX_BATCH },
+      delivery: {
+        schedule: parseSchedule(e.WEBHOOK_RETRY_SCHEDULE) as number[],
+        jitter: e.WEBHOOK_RETRY_JITTER,
+        timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+        disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
+        concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
+        secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
+        allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS,
+      },
+      pollMs: e.WEBHOOK_POLL_MS,
+      workersEnabled: e.WEBHOOK_WORKERS_ENABLED,
+    },
   };
 }

@@ -52,7 +52,8 @@ export async function createTestDatabase(from: 'template' | 'empty' = 'template'
 
 /** The whole app on its own database, with test keys and optional env overrides. */
 export async function createTestContext(env: Record<string, string> = {}, logger?: Logger): Promise<TestContext> {
-  const url = await createTestDatabase();
+  // A DATABASE_URL in `env` reuses that database (a second instance, a restart).
+  const url = env.DATABASE_URL ?? (await createTestDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: url,
@@ -66,6 +67,9 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     LOG_LEVEL: 'error',
     RATE_LIMIT_MAX: '100000',
     SYNC_RATE_LIMIT_MAX: '100000',
+    // Receivers in tests listen on 127.0.0.1.
+    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    WEBHOOK_POLL_MS: '20',
     ...env,
   });
   logger ??= createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'error', json: true, silent: !process.env.TEST_LOG_LEVEL });
@@ -83,7 +87,7 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     databaseUrl: url,
     sql: async (text, params) => (await pool.query(text, params as unknown[])).rows,
     close: async () => {
-      await services.jobs.stop();
+      await services.workers.stop();
       await services.pull.stop();
       await prisma.$disconnect();
       await pool.end();

@@ -5,6 +5,19 @@ export class FakePushRepository implements PushRepository {
   users = new Map<string, UserDoc & { id: number }>();
   identities = new Map<string, number>();
   runs: SyncRunInput[] = [];
+  /** Outbound events the service asked for: [type, user ids or data]. */
+  recorded: [string, unknown][] = [];
+  readonly events = {
+    users: async (_org: number, type: string, ids: Iterable<number>) => {
+      const list = [...ids];
+      if (list.length) this.recorded.push([type, list]);
+      return list.length;
+    },
+    record: async (_org: number, type: string, data: Record<string, unknown>) => {
+      this.recorded.push([type, data]);
+      return 1;
+    },
+  };
   organization: { id: number; deleted: boolean } = { id: 1, deleted: false };
   calls = 0;
   private nextId = 1;

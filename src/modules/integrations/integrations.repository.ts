@@ -1,4 +1,5 @@
-import type { Db, Prisma } from '../../db/prisma';
+import type { Prisma, TxDb } from '../../db/prisma';
+import { eventRecorder } from '../webhooks/outbox';
 
 export const integrationSelect = {
   id: true,
@@ -43,7 +44,7 @@ export interface IntegrationRepository {
   existsFor(organizationId: number, provider: string): Promise<boolean>;
 }
 
-export function createIntegrationRepository(db: Db): IntegrationRepository {
+export function createIntegrationRepository(db: TxDb): IntegrationRepository {
   return {
     async list(f) {
       const where: Prisma.IntegrationWhereInput = {
@@ -60,7 +61,7 @@ export function createIntegrationRepository(db: Db): IntegrationRepository {
     },
     get: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
     create: (data) => db.integration.create({ data, select: integrationSelect }),
-    update: (id, data) => db.integration.update({ where: { id }, data, select: integrationSelect }),
+    update: (id, data) => updateIntegration(db, id, data),
     async delete(id) {
       await db.integration.delete({ where: { id } });
     },
@@ -86,4 +87,28 @@ export function createIntegrationRepository(db: Db): IntegrationRepository {
       return (await db.integration.count({ where: { id, syncLeaseUntil: { gt: new Date() } } })) > 0;
     },
   };
+}
+
+/**
+ * Updates an integration; a change of status writes integration.status_changed in the same
+ * transaction (the row lock orders concurrent changes, so each event has the right `from`).
+ */
+export function updateIntegration(db: TxDb, id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow> {
+  if (data.status === undefined) return db.integration.update({ where: { id }, data, select: integrationSelect });
+  return db.$transaction(async (tx) => {
+    const [before] = await tx.$queryRawUnsafe<{ status: string }[]>('SELECT status FROM integrations WHERE id = $1 FOR UPDATE', id);
+    const row = await tx.integration.update({ where: { id }, data, select: integrationSelect });
+    if (before && before.status !== row.status) {
+      await eventRecorder(tx).record(row.organizationId, 'integration.status_changed', {
+        integrationId: row.id,
+        organizationId: row.organizationId,
+        provider: row.provider,
+        name: row.name,
+        from: before.status,
+        to: row.status,
+        errorMessage: row.errorMessage,
+      });
+    }
+    return row;
+  });
 }

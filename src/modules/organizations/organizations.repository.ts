@@ -1,4 +1,5 @@
-import type { Db, Prisma } from '../../db/prisma';
+import type { Prisma, TxDb } from '../../db/prisma';
+import { eventRecorder } from '../webhooks/outbox';
 import { escapeLike } from '../../lib/http';
 
 export interface OrganizationRecord {
@@ -53,7 +54,7 @@ const select = {
 
 const userSummary = { id: true, name: true, email: true, createdAt: true } as const;
 
-export function createOrganizationRepository(db: Db): OrganizationRepository {
+export function createOrganizationRepository(db: TxDb): OrganizationRepository {
   return {
     async list({ search, onlyId, page, limit }) {
       const where: Prisma.OrganizationWhereInput = {
@@ -84,7 +85,12 @@ export function createOrganizationRepository(db: Db): OrganizationRepository {
       return (await db.organization.count({ where: { slug, ...(exceptId ? { NOT: { id: exceptId } } : {}) } })) > 0;
     },
     create: (data) => db.organization.create({ data, select }),
-    update: (id, data) => db.organization.update({ where: { id }, data, select }),
+    update: (id, data) =>
+      db.$transaction(async (tx) => {
+        const org = await tx.organization.update({ where: { id }, data, select });
+        await eventRecorder(tx).record(id, 'organization.updated', org as unknown as Record<string, unknown>);
+        return org;
+      }),
     async softDelete(id) {
       await db.organization.update({ where: { id }, data: { deletedAt: new Date() } });
     },

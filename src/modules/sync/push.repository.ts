@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { eventRecorder, type EventRecorder } from '../webhooks/outbox';
 import { UPSERT_IDENTITIES } from './identities.sql';
 
 /** A user as the SQL below reads it: only the keys present in the push are set. */
@@ -63,6 +64,8 @@ export interface PushRepository {
   /** Returns the ids of users whose identity links changed. */
   upsertIdentities(organizationId: number, docs: IdentityDoc[]): Promise<Set<number>>;
   recordRun(run: SyncRunInput): Promise<number>;
+  /** Outbound events, written in the push's transaction. */
+  readonly events: EventRecorder;
 }
 
 // jsonb in, one statement out. `doc ? 'key'` tells "field left out" (keep the stored value)
@@ -115,6 +118,7 @@ const IDS_BY_EMAIL = `
 
 export function createPushRepository(db: Db): PushRepository {
   return {
+    events: eventRecorder(db),
     async lockOrganization(tn) {
       const lock = () =>
         db.$queryRawUnsafe<{ id: number; deleted: boolean }[]>(

@@ -82,23 +82,28 @@ export class PushService {
         const idOf = (email: string) => (inserted.get(email) ?? changed.get(email) ?? untouched.get(email)) as number;
         const identities = chunk.flatMap((a) => identityDocs(a.user, idOf(a.doc.email), source));
         const relinked = await repo.upsertIdentities(org.id, identities);
+        const updatedIds: number[] = [];
         for (const a of chunk) {
           const id = idOf(a.doc.email);
           const status = inserted.has(a.doc.email) ? 'created' : changed.has(a.doc.email) || relinked.has(id) ? 'updated' : 'unchanged';
           if (status === 'created') created++;
-          if (status === 'updated') updated++;
+          if (status === 'updated') updatedIds.push(id);
           results[a.index] = { userId: a.user.id ?? null, email: a.doc.email, status, crmUserId: id, message: messages[status] };
         }
+        updated += updatedIds.length;
+        await repo.events.users(org.id, 'user.created', inserted.values());
+        await repo.events.users(org.id, 'user.updated', updatedIds);
       }
       const failed = body.users.length - accepted.length;
       const unchanged = accepted.length - created - updated;
       const failures = results.filter((r) => r.status === 'failed').slice(0, MAX_REPORTED_FAILURES);
+      const status = failed === 0 ? 'succeeded' : accepted.length === 0 ? 'failed' : 'partial';
       const syncRunId = await repo.recordRun({
         organizationId: org.id,
         operation: body.operation,
         trigger: 'push',
         source,
-        status: failed === 0 ? 'succeeded' : accepted.length === 0 ? 'failed' : 'partial',
+        status,
         total: body.users.length,
         successful: accepted.length,
         failed,
@@ -107,6 +112,20 @@ export class PushService {
         unchanged,
         details: { metadata: body.metadata ?? null, failures, durationMs: Date.now() - startedAt.getTime() },
         startedAt,
+      });
+      await repo.events.record(org.id, status === 'failed' ? 'sync.failed' : 'sync.completed', {
+        syncRunId,
+        organizationId: org.id,
+        integrationId: null,
+        operation: body.operation,
+        trigger: 'push',
+        source,
+        status,
+        total: body.users.length,
+        created,
+        updated,
+        unchanged,
+        failed,
       });
       return { organizationId: org.id, syncRunId, created, updated, unchanged, failed };
     });

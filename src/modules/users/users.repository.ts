@@ -1,4 +1,5 @@
-import type { Db, Prisma } from '../../db/prisma';
+import type { Prisma, TxDb } from '../../db/prisma';
+import { eventRecorder, type UserEventType } from '../webhooks/outbox';
 import { escapeLike } from '../../lib/http';
 import type { SortField } from './users.schemas';
 
@@ -71,7 +72,14 @@ export interface UserRepository {
   softDelete(id: number): Promise<void>;
 }
 
-export function createUserRepository(db: Db): UserRepository {
+export function createUserRepository(db: TxDb): UserRepository {
+  /** A write and its outbound event, in one transaction. */
+  const write = (type: UserEventType, fn: (tx: Prisma.TransactionClient) => Promise<UserRecord>) =>
+    db.$transaction(async (tx) => {
+      const user = await fn(tx);
+      await eventRecorder(tx).users(user.organizationId, type, [user.id]);
+      return user;
+    });
   return {
     async list(f) {
       // Plain SQL so the search can use users_search_trgm_idx, an expression index that
@@ -124,10 +132,12 @@ export function createUserRepository(db: Db): UserRepository {
       const found = await db.user.findFirst({ where: { organizationId, email, NOT: { deletedAt: null } }, select: { id: true } });
       return found?.id ?? null;
     },
-    create: (data) => db.user.create({ data, select: userSelect }),
-    update: (id, data) => db.user.update({ where: { id }, data, select: userSelect }),
+    create: (data) => write('user.created', (tx) => tx.user.create({ data, select: userSelect })),
+    update: (id, data) => write('user.updated', (tx) => tx.user.update({ where: { id }, data, select: userSelect })),
     async softDelete(id) {
-      await db.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false } });
+      await write('user.deleted', (tx) =>
+        tx.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),
+      );
     },
   };
 }

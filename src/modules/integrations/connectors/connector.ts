@@ -67,3 +67,46 @@ export class CrmUnavailableError extends Error {
     this.name = 'CrmUnavailableError';
   }
 }
+
+/** What one inbound webhook asks of us, already in our terms. */
+export type InboundChange =
+  | { kind: 'upsert'; person: PersonRecord }
+  /** `at`: when the source deleted it, if it says. */
+  | { kind: 'delete'; provider: string; externalId: string; at: Date | null }
+  | {
+      kind: 'activity';
+      provider: string;
+      /** The person it is about. */
+      externalId: string;
+      activityType: string;
+      data: Record<string, unknown>;
+      occurredAt: Date | null;
+    }
+  /** Signed and well-formed, but nothing for us (another contact type, an unknown event type). */
+  | { kind: 'ignore'; reason: string };
+
+export interface ParsedWebhook {
+  /** The sender's own event id, when it sends one: the deduplication key. */
+  eventId: string | null;
+  type: string;
+  change: InboundChange;
+}
+
+/** A well-signed body that does not have the shape the sender documents: a 400, never retried. */
+export class WebhookPayloadError extends Error {
+  constructor(public readonly problems: { path: string; message: string }[]) {
+    super(`webhook payload rejected: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    this.name = 'WebhookPayloadError';
+  }
+}
+
+/**
+ * How a CRM's webhooks are checked and read. `verify` gets the raw bytes as received and
+ * every secret that may have signed them; `parse` gets the JSON and the integration's
+ * provider, and throws WebhookPayloadError.
+ */
+export interface WebhookAdapter {
+  readonly signatureHeader: string;
+  verify(raw: Buffer, signature: string, secrets: string[]): boolean;
+  parse(body: unknown, provider: string): ParsedWebhook;
+}

@@ -1,8 +1,9 @@
 import type { Logger } from 'winston';
-import type { CrmConnector } from './connector';
+import type { CrmConnector, WebhookAdapter } from './connector';
 import { createCrmHttpClient } from './http-client';
 import { WEALTHBOX_DEFAULT_URL, WealthboxConnector, wealthboxHeaders, type WealthboxConfig } from './wealthbox/wealthbox.connector';
 import { wealthboxTemplate } from './wealthbox/wealthbox.template';
+import { wealthboxWebhook } from './wealthbox/wealthbox.webhook';
 
 /** A template that exists at start because its connector does. */
 export interface BuiltInTemplate {
@@ -28,12 +29,15 @@ type Factory = (config: Record<string, unknown>, deps: ConnectorDeps) => CrmConn
 interface ConnectorEntry {
   template: BuiltInTemplate;
   create: Factory;
+  /** Its inbound webhooks, served at POST /api/webhooks/<provider>, when the CRM sends any. */
+  webhook?: WebhookAdapter;
 }
 
 /** Every CRM the service can talk to. Adding one: a folder under connectors/ and a line here. */
 export const connectors: Record<string, ConnectorEntry> = {
   wealthbox: {
     template: wealthboxTemplate,
+    webhook: wealthboxWebhook,
     create: (raw, deps) => {
       const config = raw as unknown as WealthboxConfig;
       const http = createCrmHttpClient({

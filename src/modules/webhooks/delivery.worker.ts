@@ -1,0 +1,318 @@
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import axios, { type AxiosInstance } from 'axios';
+import type { Logger } from 'winston';
+import type { TxDb } from '../../db/prisma';
+import type { SealedValue, SecretBox } from '../../lib/secret-box';
+import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
+import { signDelivery } from './signing';
+
+export interface DeliveryOptions {
+  /** Seconds before each attempt; its length is the number of attempts. */
+  schedule: number[];
+  jitter: number;
+  timeoutMs: number;
+  disableAfter: number;
+  concurrency: number;
+  allowPrivateUrls: boolean;
+  pollMs: number;
+}
+
+interface Claimed {
+  id: number;
+  attempts: number;
+  event_id: string;
+  type: string;
+  data: unknown;
+  created_at: Date;
+  subscription_id: number;
+  url: string;
+  is_active: boolean;
+  secret: SealedValue;
+  previous_secret: SealedValue | null;
+  previous_secret_expires_at: Date | null;
+}
+
+type Verdict =
+  | { kind: 'succeeded' }
+  | { kind: 'gone' }
+  | { kind: 'retry'; retryAfterMs: number | null }
+  | { kind: 'blocked' /* SSRF guard: retrying cannot help */ };
+
+const RESPONSE_BODY_LIMIT = 1024;
+const MAX_RETRY_AFTER_MS = 24 * 3600_000;
+
+// Claims due deliveries (and those whose sender died mid-attempt) for this worker: a row is
+// locked, marked `sending` with a deadline and committed, so no other instance sends it.
+const CLAIM = `
+  WITH due AS (
+    SELECT id FROM webhook_deliveries
+    WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now())
+    ORDER BY next_attempt_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE webhook_deliveries d
+  SET status = 'sending', attempts = d.attempts + 1, locked_until = now() + make_interval(secs => $2), updated_at = now()
+  FROM due, webhook_events e, webhook_subscriptions s
+  WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
+  RETURNING d.id, d.attempts, e.id AS event_id, e.type, e.data, e.created_at, s.id AS subscription_id, s.url, s.is_active,
+            s.secret, s.previous_secret, s.previous_secret_expires_at`;
+
+// One attempt's result: the log row, the delivery's next state, and the subscription's failure
+// count (reset by a success; a final failure counts one; reaching the limit or a 410 disables).
+const RECORD = `
+  WITH att AS (
+    INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, response_body, error)
+    VALUES ($1, $2, $3::timestamptz, $4::int, $5, $6, $7)
+  ), d AS (
+    UPDATE webhook_deliveries SET status = $8, next_attempt_at = $9::timestamptz, locked_until = NULL,
+      last_status_code = $4::int, last_error = $7,
+      delivered_at = CASE WHEN $8 = 'succeeded' THEN now() ELSE delivered_at END, updated_at = now()
+    WHERE id = $1 AND status = 'sending'
+    RETURNING subscription_id
+  )
+  UPDATE webhook_subscriptions s SET
+    consecutive_failures = CASE WHEN $10 = 'reset' THEN 0 ELSE s.consecutive_failures + 1 END,
+    is_active = CASE WHEN $10 = 'gone' OR ($10 = 'fail' AND s.consecutive_failures + 1 >= $11) THEN false ELSE s.is_active END,
+    disabled_at = CASE WHEN s.is_active AND ($10 = 'gone' OR ($10 = 'fail' AND s.consecutive_failures + 1 >= $11))
+                       THEN now() ELSE s.disabled_at END,
+    disabled_reason = CASE
+      WHEN s.is_active AND $10 = 'gone' THEN 'the endpoint answered 410 Gone'
+      WHEN s.is_active AND $10 = 'fail' AND s.consecutive_failures + 1 >= $11
+        THEN (s.consecutive_failures + 1) || ' consecutive deliveries failed; the last: ' || COALESCE($7, 'HTTP ' || $4::int)
+      ELSE s.disabled_reason END,
+    updated_at = now()
+  FROM d
+  WHERE s.id = d.subscription_id AND ($10 IN ('fail', 'gone') OR ($10 = 'reset' AND s.consecutive_failures <> 0))
+  RETURNING s.id, s.is_active, s.disabled_reason`;
+
+/**
+ * Sends outbound webhooks from the deliveries table. Several instances may run it: claims
+ * use FOR UPDATE SKIP LOCKED, and a claim left by a crashed instance is taken again after its
+ * deadline (so an attempt may repeat after a crash, never in normal running).
+ */
+export class DeliveryWorker {
+  private readonly http: AxiosInstance;
+  private inFlight = 0;
+  private running = false;
+  private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
+  private readonly sends = new Set<Promise<void>>();
+
+  constructor(
+    private readonly prisma: TxDb,
+    private readonly box: SecretBox,
+    private readonly logger: Logger,
+    private readonly opts: DeliveryOptions,
+  ) {
+    const agentOptions = { keepAlive: true, maxSockets: opts.concurrency, ...(opts.allowPrivateUrls ? {} : { lookup: publicOnlyLookup }) };
+    this.http = axios.create({
+      timeout: opts.timeoutMs,
+      // A redirect could lead anywhere, past the SSRF guard; receivers must answer themselves.
+      maxRedirects: 0,
+      validateStatus: () => true,
+      responseType: 'text',
+      transformResponse: (x) => x,
+      maxContentLength: 1024 * 1024,
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+      headers: { 'User-Agent': 'crm-integration-service-webhooks/1' },
+    });
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    // Attempts in flight finish and are recorded; nothing new starts.
+    await Promise.allSettled([...this.sends]);
+  }
+
+  /** Nudges the loop (e.g. after a retry was queued) instead of waiting for the next poll. */
+  poke(): void {
+    this.wake?.();
+  }
+
+  /** Sends everything due now, then returns (tests, scripts). */
+  async drain(): Promise<number> {
+    let sent = 0;
+    for (;;) {
+      const batch = await this.claim(this.opts.concurrency);
+      if (batch.length === 0) return sent;
+      await Promise.all(batch.map((d) => this.deliver(d)));
+      sent += batch.length;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      const free = this.opts.concurrency - this.inFlight;
+      let claimed = 0;
+      // Claim in bulk: one query per half-emptied pool, not one per finished send.
+      if (free >= Math.max(1, this.opts.concurrency / 2)) {
+        try {
+          const batch = await this.claim(free);
+          claimed = batch.length;
+          for (const d of batch) this.track(this.deliver(d));
+        } catch (err) {
+          this.logger.error('webhook delivery claim failed', { err: (err as Error).message });
+        }
+      }
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = null;
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight++;
+    this.sends.add(p);
+    void p.finally(() => {
+      this.inFlight--;
+      this.sends.delete(p);
+      if (this.inFlight <= this.opts.concurrency / 2) this.wake?.();
+    });
+  }
+
+  private claim(limit: number): Promise<Claimed[]> {
+    return this.prisma.$queryRawUnsafe<Claimed[]>(CLAIM, limit, Math.ceil(this.opts.timeoutMs / 1000) + 30);
+  }
+
+  private async deliver(d: Claimed): Promise<void> {
+    try {
+      if (!d.is_active) {
+        // Disabled since it was queued: kept for recovery, not sent.
+        await this.prisma.$executeRawUnsafe(
+          `UPDATE webhook_deliveries SET status = 'skipped', attempts = attempts - 1, next_attempt_at = NULL, locked_until = NULL,
+             last_error = 'subscription disabled', updated_at = now() WHERE id = $1`,
+          d.id,
+        );
+        return;
+      }
+      await this.attempt(d);
+    } catch (err) {
+      // The database failed us; the claim's deadline hands the delivery to a later pass.
+      this.logger.error('webhook delivery bookkeeping failed', { deliveryId: d.id, err: (err as Error).message });
+    }
+  }
+
+  private async attempt(d: Claimed): Promise<void> {
+    const body = JSON.stringify({ id: d.event_id, event: d.type, timestamp: d.created_at.toISOString(), data: d.data });
+    const secrets = [this.box.open(d.secret)];
+    if (d.previous_secret && d.previous_secret_expires_at && d.previous_secret_expires_at > new Date()) {
+      secrets.push(this.box.open(d.previous_secret));
+    }
+    const startedAt = new Date();
+    const signed = signDelivery(secrets, d.event_id, Math.floor(startedAt.getTime() / 1000), body);
+    let statusCode: number | null = null;
+    let responseBody: string | null = null;
+    let error: string | null = null;
+    let verdict: Verdict;
+    try {
+      const { hostname } = new URL(d.url);
+      // IP-literal URLs never reach the agent's lookup.
+      if (!this.opts.allowPrivateUrls && net.isIP(hostname.replace(/^\[|\]$/g, ''))) await assertPublicHost(hostname);
+      const res = await this.http.post(d.url, body, {
+        headers: {
+          'Content-Type': 'application/json',
+          'X-Webhook-Id': String(d.subscription_id),
+          'X-Webhook-Event': d.type,
+          ...signed,
+        },
+      });
+      statusCode = res.status;
+      responseBody = typeof res.data === 'string' ? res.data.slice(0, RESPONSE_BODY_LIMIT) : null;
+      verdict = classify(res.status, res.headers['retry-after']);
+      if (verdict.kind !== 'succeeded') error = `HTTP ${res.status}`;
+    } catch (err) {
+      const e = err as Error & { code?: string };
+      error = e.name === 'BlockedAddressError' ? e.message : `${e.code ?? e.name}: ${e.message}`.slice(0, 500);
+      verdict = e.name === 'BlockedAddressError' ? { kind: 'blocked' } : { kind: 'retry', retryAfterMs: null };
+    }
+    const latencyMs = Date.now() - startedAt.getTime();
+    const last = d.attempts >= this.opts.schedule.length;
+    let status: string;
+    let next: Date | null = null;
+    let effect: 'reset' | 'fail' | 'gone' | 'none';
+    if (verdict.kind === 'succeeded') {
+      status = 'succeeded';
+      effect = 'reset';
+    } else if (verdict.kind === 'gone') {
+      status = 'failed';
+      effect = 'gone';
+    } else if (verdict.kind === 'blocked' || last) {
+      status = 'failed';
+      effect = 'fail';
+    } else {
+      status = 'pending';
+      effect = 'none';
+      next = new Date(Date.now() + this.delayMs(d.attempts, verdict.retryAfterMs));
+    }
+    const changed = await this.prisma.$queryRawUnsafe<{ id: number; is_active: boolean; disabled_reason: string | null }[]>(
+      RECORD,
+      d.id,
+      d.attempts,
+      startedAt.toISOString(),
+      statusCode,
+      latencyMs,
+      responseBody,
+      error,
+      status,
+      next?.toISOString() ?? null,
+      effect,
+      this.opts.disableAfter,
+    );
+    const level = status === 'succeeded' ? 'debug' : 'warn';
+    this.logger[level]('webhook delivery attempt', {
+      deliveryId: d.id,
+      subscriptionId: d.subscription_id,
+      event: d.type,
+      attempt: d.attempts,
+      statusCode,
+      latencyMs,
+      outcome: status,
+      error,
+    });
+    const disabled = changed.find((s) => !s.is_active);
+    if (disabled) {
+      this.logger.warn('endpoint.disabled', { subscriptionId: disabled.id, url: d.url, reason: disabled.disabled_reason });
+    }
+  }
+
+  /** Delay before attempt `done + 1`: the schedule with jitter, or longer if the receiver asked. */
+  private delayMs(done: number, retryAfterMs: number | null): number {
+    const base = this.opts.schedule[Math.min(done, this.opts.schedule.length - 1)] * 1000;
+    const jittered = base * (1 + (Math.random() * 2 - 1) * this.opts.jitter);
+    return Math.max(jittered, Math.min(retryAfterMs ?? 0, MAX_RETRY_AFTER_MS));
+  }
+}
+
+function classify(status: number, retryAfter: unknown): Verdict {
+  if (status >= 200 && status < 300) return { kind: 'succeeded' };
+  if (status === 410) return { kind: 'gone' };
+  if (status === 429 || status === 503) return { kind: 'retry', retryAfterMs: parseRetryAfter(retryAfter) };
+  return { kind: 'retry', retryAfterMs: null };
+}
+
+/** Retry-After: seconds, or an HTTP date. */
+export function parseRetryAfter(value: unknown): number | null {
+  if (typeof value !== 'string' || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,76 @@
+import express, { Router } from 'express';
+import { AppError } from '../../lib/errors';
+import { idParams, paginated, parse } from '../../lib/http';
+import type { WebhookAdapter } from '../integrations/connectors/connector';
+import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
+import type { InboundWebhookService, Receipt } from './inbound.service';
+import type { InboxRepository } from './inbox.repository';
+import type { InboxWorker } from './inbox.worker';
+import { listInboundEventsQuery } from './webhooks.schemas';
+
+function answer(res: express.Response, r: Receipt) {
+  // A repeat changes nothing and says so; the sender can stop retrying either way.
+  res.status(r.duplicate ? 200 : 202).json({ received: true, duplicate: r.duplicate, eventId: r.eventId });
+}
+
+/**
+ * The public receiving endpoints (no API key: the signature is the authentication). The body
+ * is kept as raw bytes: signatures are computed over exactly what was sent.
+ */
+export function inboundWebhooksRouter(
+  service: InboundWebhookService,
+  adapters: { envelope: WebhookAdapter; byProvider: (provider: string) => WebhookAdapter | undefined },
+  bodyLimit: string,
+  rateLimit: express.RequestHandler,
+): Router {
+  const router = Router();
+  const raw = express.raw({ type: () => true, limit: bodyLimit });
+
+  router.post('/webhook', rateLimit, raw, async (req, res) => {
+    answer(res, await service.receiveEnvelope(adapters.envelope, req.body as Buffer, (h) => req.get(h)));
+  });
+
+  router.post(['/webhooks/:provider', '/webhooks/:provider/:integrationId'], rateLimit, raw, async (req, res, next) => {
+    const provider = String(req.params.provider);
+    const adapter = adapters.byProvider(provider);
+    if (!adapter) return next();
+    const integrationId =
+      req.params.integrationId === undefined ? undefined : parse(idParams, { id: req.params.integrationId }, 'params').id;
+    answer(res, await service.receiveFromProvider(adapter, provider, req.body as Buffer, (h) => req.get(h), integrationId));
+  });
+
+  return router;
+}
+
+/** The inbox, for people: list, inspect, replay. Behind the API key. */
+export function inboundEventsRouter(repo: InboxRepository, worker: InboxWorker): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = parse(listInboundEventsQuery, req.query, 'query');
+    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
+    const { rows, total } = await repo.list({ ...q, organizationId });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json({ data: await visible(repo, req.params, res) });
+  });
+
+  router.post('/:id/replay', async (req, res) => {
+    const event = await visible(repo, req.params, res);
+    await repo.replay(event.id);
+    worker.poke();
+    res.status(202).json({ data: await repo.get(event.id) });
+  });
+
+  return router;
+}
+
+async function visible(repo: InboxRepository, params: unknown, res: express.Response) {
+  const { id } = parse(idParams, params, 'params');
+  const event = await repo.get(id);
+  if (!event) throw AppError.notFound('Webhook event', id);
+  assertCanSeeOrganization(principalOf(res), event.organizationId, AppError.notFound('Webhook event', id));
+  return event;
+}

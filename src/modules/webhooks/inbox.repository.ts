@@ -1,0 +1,119 @@
+import type { Prisma, TxDb } from '../../db/prisma';
+import type { IntegrationRow } from '../integrations/integrations.repository';
+import { integrationSelect } from '../integrations/integrations.repository';
+import { DEFAULT_ORGANIZATION_SLUG } from '../integrations/default-integration';
+
+export interface NewInboundEvent {
+  integrationId: number;
+  organizationId: number;
+  provider: string;
+  channel: string;
+  eventType: string;
+  dedupeKey: string;
+  payload: string;
+}
+
+export interface InboundEventFilter {
+  organizationId?: number;
+  integrationId?: number;
+  provider?: string;
+  status?: string;
+  from?: Date;
+  to?: Date;
+  page: number;
+  limit: number;
+}
+
+export const inboundEventSelect = {
+  id: true,
+  integrationId: true,
+  organizationId: true,
+  provider: true,
+  channel: true,
+  eventType: true,
+  dedupeKey: true,
+  status: true,
+  outcome: true,
+  attempts: true,
+  nextAttemptAt: true,
+  lastError: true,
+  receivedAt: true,
+  processedAt: true,
+} as const;
+
+export interface InboxRepository {
+  integration(id: number): Promise<IntegrationRow | null>;
+  /** Seed 000's single-tenant integration: the default organization's Wealthbox. */
+  defaultIntegration(provider: string): Promise<IntegrationRow | null>;
+  byLocationId(locationId: string): Promise<IntegrationRow[]>;
+  /** Stores the event; null when the sender already sent it (same dedupe key). */
+  insert(e: NewInboundEvent): Promise<number | null>;
+  list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
+  get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
+  /** Queues the event to be processed again; false when it is being processed right now. */
+  replay(id: number): Promise<boolean>;
+}
+
+export function createInboxRepository(db: TxDb): InboxRepository {
+  return {
+    integration: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
+    defaultIntegration: (provider) =>
+      db.integration.findFirst({
+        where: { provider, organization: { slug: DEFAULT_ORGANIZATION_SLUG, deletedAt: null } },
+        select: integrationSelect,
+        orderBy: { id: 'asc' },
+      }),
+    byLocationId: (locationId) =>
+      db.integration.findMany({
+        where: { config: { path: ['locationId'], equals: locationId }, organization: { deletedAt: null } },
+        select: integrationSelect,
+        take: 2,
+      }),
+    async insert(e) {
+      const rows = await db.$queryRawUnsafe<{ id: number }[]>(
+        `INSERT INTO inbound_events (integration_id, organization_id, provider, channel, event_type, dedupe_key, payload)
+         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+         ON CONFLICT (integration_id, dedupe_key) DO NOTHING
+         RETURNING id`,
+        e.integrationId,
+        e.organizationId,
+        e.provider,
+        e.channel,
+        e.eventType,
+        e.dedupeKey,
+        e.payload,
+      );
+      return rows[0]?.id ?? null;
+    },
+    async list(f) {
+      const where: Prisma.InboundEventWhereInput = {
+        ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
+        ...(f.integrationId !== undefined ? { integrationId: f.integrationId } : {}),
+        ...(f.provider ? { provider: f.provider } : {}),
+        ...(f.status ? { status: f.status } : {}),
+        ...(f.from || f.to ? { receivedAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } } : {}),
+      };
+      const [rows, total] = await Promise.all([
+        db.inboundEvent.findMany({
+          where,
+          select: inboundEventSelect,
+          orderBy: { id: 'desc' },
+          skip: (f.page - 1) * f.limit,
+          take: f.limit,
+        }),
+        db.inboundEvent.count({ where }),
+      ]);
+      return { rows, total };
+    },
+    get: (id) => db.inboundEvent.findUnique({ where: { id }, select: { ...inboundEventSelect, payload: true } }),
+    async replay(id) {
+      // A worker holding the row (FOR UPDATE) makes this wait until it commits; then it is requeued.
+      const n = await db.$executeRawUnsafe(
+        `UPDATE inbound_events SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, processed_at = NULL
+         WHERE id = $1`,
+        id,
+      );
+      return n === 1;
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { Db } from '../../db/prisma';
+
+/** What subscribers can ask for (seed 003, plus what this service does). */
+export const OUTBOUND_EVENT_TYPES = [
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'organization.updated',
+  'sync.completed',
+  'sync.failed',
+  'integration.status_changed',
+] as const;
+export type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
+export type UserEventType = Extract<OutboundEventType, `user.${string}`>;
+
+/**
+ * The transactional outbox. Each call is one statement in the caller's transaction: the
+ * event row and one delivery per subscription that asked for it are written with the change,
+ * or not at all. An organization with no subscription for the type gets no row, so bulk
+ * writes of organizations nobody listens to cost one index probe.
+ */
+export interface EventRecorder {
+  /** One event per user, carrying the user as it is now (after the change). */
+  users(organizationId: number, type: UserEventType, userIds: Iterable<number>): Promise<number>;
+  record(organizationId: number, type: OutboundEventType, data: Record<string, unknown>): Promise<number>;
+}
+
+// Deliveries to a disabled subscription are written as `skipped`: recovery redelivers them.
+const FAN_OUT = `
+  INSERT INTO webhook_deliveries (event_id, subscription_id, status, next_attempt_at)
+  SELECT ev.id, subs.id, CASE WHEN subs.is_active THEN 'pending' ELSE 'skipped' END,
+         CASE WHEN subs.is_active THEN now() END
+  FROM ev CROSS JOIN subs`;
+
+const SUBSCRIBERS = `subs AS (SELECT id, is_active FROM webhook_subscriptions WHERE organization_id = $1 AND $2 = ANY(events))`;
+
+export const USER_JSON = `jsonb_build_object(
+  'id', u.id, 'organizationId', u.organization_id, 'email', u.email, 'name', u.name,
+  'firstName', u.first_name, 'lastName', u.last_name, 'phone', u.phone, 'title', u.title,
+  'department', u.department, 'isActive', u.is_active, 'isAdmin', u.is_admin, 'source', u.source,
+  'createdAt', u.created_at, 'updatedAt', u.updated_at, 'deletedAt', u.deleted_at)`;
+
+const USER_EVENTS = `
+  WITH ${SUBSCRIBERS}, ev AS (
+    INSERT INTO webhook_events (id, organization_id, type, data)
+    SELECT gen_random_uuid(), $1, $2, ${USER_JSON}
+    FROM users u
+    WHERE u.id IN (SELECT jsonb_array_elements_text($3::jsonb)::int) AND u.organization_id = $1
+      AND EXISTS (SELECT 1 FROM subs)
+    ORDER BY u.id
+    RETURNING id
+  )
+  ${FAN_OUT}`;
+
+const ONE_EVENT = `
+  WITH ${SUBSCRIBERS}, ev AS (
+    INSERT INTO webhook_events (id, organization_id, type, data)
+    SELECT gen_random_uuid(), $1, $2, $3::jsonb
+    WHERE EXISTS (SELECT 1 FROM subs)
+    RETURNING id
+  )
+  ${FAN_OUT}`;
+
+export function eventRecorder(db: Db): EventRecorder {
+  return {
+    async users(organizationId, type, userIds) {
+      const ids = [...userIds];
+      if (ids.length === 0) return 0;
+      return db.$executeRawUnsafe(USER_EVENTS, organizationId, type, JSON.stringify(ids));
+    },
+    record: (organizationId, type, data) => db.$executeRawUnsafe(ONE_EVENT, organizationId, type, JSON.stringify(data)),
+  };
+}

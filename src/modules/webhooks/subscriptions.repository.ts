@@ -1,0 +1,155 @@
+import type { Prisma, TxDb } from '../../db/prisma';
+
+export const subscriptionSelect = {
+  id: true,
+  organizationId: true,
+  url: true,
+  events: true,
+  description: true,
+  isActive: true,
+  secret: true,
+  previousSecret: true,
+  previousSecretExpiresAt: true,
+  consecutiveFailures: true,
+  disabledAt: true,
+  disabledReason: true,
+  createdAt: true,
+  updatedAt: true,
+} as const;
+
+export type SubscriptionRow = Prisma.WebhookSubscriptionGetPayload<{ select: typeof subscriptionSelect }>;
+
+export interface DeliveryFilter {
+  subscriptionId: number;
+  status?: string;
+  event?: string;
+  page: number;
+  limit: number;
+}
+
+export interface DeliveryView {
+  id: number;
+  eventId: string;
+  event: string;
+  status: string;
+  attempts: number;
+  nextAttemptAt: Date | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  deliveredAt: Date | null;
+  createdAt: Date;
+  payload: { id: string; event: string; timestamp: Date; data: unknown };
+  attemptLog: {
+    attempt: number;
+    startedAt: Date;
+    statusCode: number | null;
+    latencyMs: number;
+    responseBody: string | null;
+    error: string | null;
+  }[];
+}
+
+export interface SubscriptionRepository {
+  list(f: { organizationId?: number; page: number; limit: number }): Promise<{ rows: SubscriptionRow[]; total: number }>;
+  get(id: number): Promise<SubscriptionRow | null>;
+  create(data: Prisma.WebhookSubscriptionUncheckedCreateInput): Promise<SubscriptionRow>;
+  update(id: number, data: Prisma.WebhookSubscriptionUncheckedUpdateInput): Promise<SubscriptionRow>;
+  delete(id: number): Promise<void>;
+  deliveries(f: DeliveryFilter): Promise<{ rows: DeliveryView[]; total: number }>;
+  /** Queues one delivery again (a new round of attempts); false when it is not finished. */
+  retryDelivery(subscriptionId: number, deliveryId: number): Promise<'queued' | 'not_found' | 'in_progress'>;
+  /** Re-enables the subscription and queues again what failed or was skipped since `since`. */
+  recover(subscriptionId: number, since: Date): Promise<number>;
+}
+
+const ATTEMPT_LOG_LIMIT = 20;
+
+export function createSubscriptionRepository(db: TxDb): SubscriptionRepository {
+  return {
+    async list(f) {
+      const where = f.organizationId !== undefined ? { organizationId: f.organizationId } : {};
+      const [rows, total] = await Promise.all([
+        db.webhookSubscription.findMany({
+          where,
+          select: subscriptionSelect,
+          orderBy: { id: 'asc' },
+          skip: (f.page - 1) * f.limit,
+          take: f.limit,
+        }),
+        db.webhookSubscription.count({ where }),
+      ]);
+      return { rows, total };
+    },
+    get: (id) => db.webhookSubscription.findUnique({ where: { id }, select: subscriptionSelect }),
+    create: (data) => db.webhookSubscription.create({ data, select: subscriptionSelect }),
+    update: (id, data) => db.webhookSubscription.update({ where: { id }, data, select: subscriptionSelect }),
+    async delete(id) {
+      await db.webhookSubscription.delete({ where: { id } });
+    },
+    async deliveries(f) {
+      const where: Prisma.WebhookDeliveryWhereInput = {
+        subscriptionId: f.subscriptionId,
+        ...(f.status ? { status: f.status } : {}),
+        ...(f.event ? { event: { type: f.event } } : {}),
+      };
+      const [rows, total] = await Promise.all([
+        db.webhookDelivery.findMany({
+          where,
+          orderBy: { id: 'desc' },
+          skip: (f.page - 1) * f.limit,
+          take: f.limit,
+          include: {
+            event: { select: { id: true, type: true, data: true, createdAt: true } },
+            attemptLog: {
+              orderBy: { id: 'desc' },
+              take: ATTEMPT_LOG_LIMIT,
+              select: { attempt: true, startedAt: true, statusCode: true, latencyMs: true, responseBody: true, error: true },
+            },
+          },
+        }),
+        db.webhookDelivery.count({ where }),
+      ]);
+      return {
+        total,
+        rows: rows.map((d) => ({
+          id: d.id,
+          eventId: d.eventId,
+          event: d.event.type,
+          status: d.status,
+          attempts: d.attempts,
+          nextAttemptAt: d.nextAttemptAt,
+          lastStatusCode: d.lastStatusCode,
+          lastError: d.lastError,
+          deliveredAt: d.deliveredAt,
+          createdAt: d.createdAt,
+          payload: { id: d.event.id, event: d.event.type, timestamp: d.event.createdAt, data: d.event.data },
+          attemptLog: d.attemptLog.reverse(),
+        })),
+      };
+    },
+    async retryDelivery(subscriptionId, deliveryId) {
+      const found = await db.webhookDelivery.findFirst({ where: { id: deliveryId, subscriptionId }, select: { status: true } });
+      if (!found) return 'not_found';
+      const n = await db.$executeRawUnsafe(
+        `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL, updated_at = now()
+         WHERE id = $1 AND subscription_id = $2 AND status NOT IN ('pending', 'sending')`,
+        deliveryId,
+        subscriptionId,
+      );
+      return n === 1 ? 'queued' : 'in_progress';
+    },
+    recover: (subscriptionId, since) =>
+      db.$transaction(async (tx) => {
+        await tx.webhookSubscription.update({
+          where: { id: subscriptionId },
+          data: { isActive: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null },
+        });
+        return tx.$executeRawUnsafe(
+          `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL, updated_at = now()
+           WHERE subscription_id = $1 AND status IN ('failed', 'skipped') AND created_at >= $2::timestamptz`,
+          subscriptionId,
+          since.toISOString(),
+        );
+      }),
+  };
+}

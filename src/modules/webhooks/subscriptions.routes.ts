@@ -1,0 +1,83 @@
+import { Router, type Response } from 'express';
+import { AppError } from '../../lib/errors';
+import { idParams, paginated, parse } from '../../lib/http';
+import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
+import {
+  createSubscriptionBody,
+  deliveryParams,
+  listDeliveriesQuery,
+  listSubscriptionsQuery,
+  recoverQuery,
+  rotateSecretBody,
+  updateSubscriptionBody,
+} from './subscriptions.schemas';
+import type { SubscriptionService } from './subscriptions.service';
+
+/** Seed 003's webhook management, under /api/webhook-subscriptions. */
+export function subscriptionsRouter(service: SubscriptionService): Router {
+  const router = Router();
+
+  router.get('/', async (req, res) => {
+    const q = parse(listSubscriptionsQuery, req.query, 'query');
+    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
+    const { rows, total } = await service.list({ ...q, organizationId });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.post('/', async (req, res) => {
+    const { organizationId: requested, ...input } = parse(createSubscriptionBody, req.body, 'body');
+    const organizationId = targetOrganization(principalOf(res), requested);
+    res.status(201).json({ data: await service.create(organizationId, input) });
+  });
+
+  router.get('/:id', async (req, res) => {
+    res.json({ data: service.view(await visible(service, req.params, res)) });
+  });
+
+  router.patch('/:id', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    res.json({ data: await service.update(row, parse(updateSubscriptionBody, req.body, 'body')) });
+  });
+
+  router.delete('/:id', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    await service.remove(row.id);
+    res.status(204).end();
+  });
+
+  router.post('/:id/rotate-secret', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    const body = parse(rotateSecretBody, req.body ?? {}, 'body');
+    res.json({ data: await service.rotateSecret(row, body.graceHours) });
+  });
+
+  router.post('/:id/recover', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    const { since } = parse(recoverQuery, req.query, 'query');
+    res.json({ data: await service.recover(row, new Date(since)) });
+  });
+
+  router.get('/:id/deliveries', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    const q = parse(listDeliveriesQuery, req.query, 'query');
+    const { rows, total } = await service.deliveries({ ...q, subscriptionId: row.id });
+    paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.post('/:id/deliveries/:deliveryId/retry', async (req, res) => {
+    const { id, deliveryId } = parse(deliveryParams, req.params, 'params');
+    const row = await visible(service, { id }, res);
+    await service.retryDelivery(row, deliveryId);
+    res.status(202).json({ success: true, message: `Delivery ${deliveryId} queued for another attempt` });
+  });
+
+  return router;
+}
+
+/** Another organization's subscription answers 404, like a missing one. */
+async function visible(service: SubscriptionService, params: unknown, res: Response) {
+  const { id } = parse(idParams, params, 'params');
+  const row = await service.getRow(id);
+  assertCanSeeOrganization(principalOf(res), row.organizationId, AppError.notFound('Webhook subscription', id));
+  return row;
+}

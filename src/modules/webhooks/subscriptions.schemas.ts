@@ -1,0 +1,72 @@
+import { z } from 'zod';
+import { paginationQuery } from '../../lib/http';
+import { OUTBOUND_EVENT_TYPES } from './outbox';
+
+const url = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(2000)
+  .refine((u) => !/^https?:\/\/[^/]*@/.test(u), 'must not carry a user name or password');
+
+const events = z
+  .array(z.enum(OUTBOUND_EVENT_TYPES, { error: `must be one of ${OUTBOUND_EVENT_TYPES.join(', ')}` }))
+  .min(1, 'at least one event is required')
+  .transform((list) => [...new Set(list)]);
+
+export const createSubscriptionBody = z
+  .object({
+    organizationId: z.number().int().positive().optional(),
+    url,
+    events,
+    description: z.string().max(500).nullable().optional(),
+    isActive: z.boolean().optional(),
+  })
+  .strict();
+
+export const updateSubscriptionBody = z
+  .object({
+    url: url.optional(),
+    events: events.optional(),
+    description: z.string().max(500).nullable().optional(),
+    /** true re-enables a disabled subscription and resets its failure count. */
+    isActive: z.boolean().optional(),
+  })
+  .strict()
+  .refine((b) => Object.keys(b).length > 0, 'at least one field is required');
+
+export const listSubscriptionsQuery = z
+  .object({ ...paginationQuery, organizationId: z.coerce.number().int().positive().optional() })
+  .strict();
+
+export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed', 'skipped'] as const;
+
+export const listDeliveriesQuery = z
+  .object({
+    ...paginationQuery,
+    limit: z.coerce.number().int().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').default(50),
+    status: z.enum(DELIVERY_STATUSES).optional(),
+    event: z.enum(OUTBOUND_EVENT_TYPES).optional(),
+  })
+  .strict();
+
+export const rotateSecretBody = z
+  .object({
+    /** How long the old secret keeps signing beside the new one. */
+    graceHours: z.number().min(0).max(720).optional(),
+  })
+  .strict();
+
+export const recoverQuery = z
+  .object({
+    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }),
+  })
+  .strict();
+
+export const deliveryParams = z
+  .object({
+    id: z.coerce.number().int().positive().max(2_147_483_647),
+    deliveryId: z.coerce.number().int().positive().max(2_147_483_647),
+  })
+  .strict();
+
+export type CreateSubscriptionInput = z.infer<typeof createSubscriptionBody>;
+export type UpdateSubscriptionInput = z.infer<typeof updateSubscriptionBody>;

@@ -1,0 +1,123 @@
+import type { Logger } from 'winston';
+import type { Prisma } from '../../db/prisma';
+import { AppError } from '../../lib/errors';
+import { mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
+import { assertPublicHost, BlockedAddressError } from '../../lib/url-guard';
+import type { OrganizationLookup } from '../auth/api-keys.service';
+import { newSubscriptionSecret } from './signing';
+import type { DeliveryFilter, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
+import type { CreateSubscriptionInput, UpdateSubscriptionInput } from './subscriptions.schemas';
+
+/** What the API shows: the secret only as its last characters. */
+export type SubscriptionView = Omit<SubscriptionRow, 'secret' | 'previousSecret'> & {
+  secretPreview: string;
+  previousSecretActive: boolean;
+};
+
+export class SubscriptionService {
+  constructor(
+    private readonly repo: SubscriptionRepository,
+    private readonly organizations: OrganizationLookup,
+    private readonly box: SecretBox,
+    private readonly logger: Logger,
+    private readonly opts: { allowPrivateUrls: boolean; secretGraceHours: number },
+  ) {}
+
+  async list(f: { organizationId?: number; page: number; limit: number }) {
+    const { rows, total } = await this.repo.list(f);
+    return { rows: rows.map((r) => this.view(r)), total };
+  }
+
+  async getRow(id: number): Promise<SubscriptionRow> {
+    const row = await this.repo.get(id);
+    if (!row) throw AppError.notFound('Webhook subscription', id);
+    return row;
+  }
+
+  /** The secret is in this answer and never again. */
+  async create(organizationId: number, input: Omit<CreateSubscriptionInput, 'organizationId'>) {
+    if (!(await this.organizations.exists(organizationId))) throw AppError.notFound('Organization', organizationId);
+    await this.checkUrl(input.url);
+    const secret = newSubscriptionSecret();
+    const row = await this.repo.create({
+      organizationId,
+      url: input.url,
+      events: input.events,
+      description: input.description ?? null,
+      isActive: input.isActive ?? true,
+      secret: this.box.seal(secret) as unknown as Prisma.InputJsonValue,
+    });
+    this.logger.info('webhook subscription created', { subscriptionId: row.id, organizationId, events: input.events });
+    return { ...this.view(row), secret };
+  }
+
+  async update(row: SubscriptionRow, input: UpdateSubscriptionInput): Promise<SubscriptionView> {
+    if (input.url) await this.checkUrl(input.url);
+    // Turning it back on starts afresh: the failure count that disabled it is history.
+    const reenable = input.isActive === true && !row.isActive ? { consecutiveFailures: 0, disabledAt: null, disabledReason: null } : {};
+    return this.view(await this.repo.update(row.id, { ...input, ...reenable }));
+  }
+
+  async remove(id: number): Promise<void> {
+    await this.repo.delete(id);
+  }
+
+  /** A new secret; the old one keeps signing beside it for the grace period. */
+  async rotateSecret(row: SubscriptionRow, graceHours = this.opts.secretGraceHours) {
+    const secret = newSubscriptionSecret();
+    const updated = await this.repo.update(row.id, {
+      secret: this.box.seal(secret) as unknown as Prisma.InputJsonValue,
+      previousSecret: graceHours > 0 ? (row.secret as Prisma.InputJsonValue) : undefined,
+      previousSecretExpiresAt: graceHours > 0 ? new Date(Date.now() + graceHours * 3600_000) : null,
+    });
+    this.logger.info('webhook subscription secret rotated', { subscriptionId: row.id, graceHours });
+    return { ...this.view(updated), secret };
+  }
+
+  deliveries(f: DeliveryFilter) {
+    return this.repo.deliveries(f);
+  }
+
+  async retryDelivery(row: SubscriptionRow, deliveryId: number): Promise<void> {
+    if (!row.isActive) {
+      throw new AppError(
+        'conflict',
+        'subscription_disabled',
+        `Subscription ${row.id} is disabled; enable it (PATCH isActive: true) or use POST /recover first`,
+      );
+    }
+    const result = await this.repo.retryDelivery(row.id, deliveryId);
+    if (result === 'not_found') throw AppError.notFound('Delivery', deliveryId);
+    if (result === 'in_progress')
+      throw new AppError('conflict', 'delivery_in_progress', `Delivery ${deliveryId} is still queued or being sent`);
+  }
+
+  async recover(row: SubscriptionRow, since: Date): Promise<{ requeued: number; subscription: SubscriptionView }> {
+    const requeued = await this.repo.recover(row.id, since);
+    this.logger.info('webhook subscription recovered', { subscriptionId: row.id, since: since.toISOString(), requeued });
+    return { requeued, subscription: this.view(await this.getRow(row.id)) };
+  }
+
+  view(row: SubscriptionRow): SubscriptionView {
+    const { secret, previousSecret, ...rest } = row;
+    return {
+      ...rest,
+      secretPreview: mask(this.box.open(secret as unknown as SealedValue)),
+      previousSecretActive: Boolean(previousSecret && row.previousSecretExpiresAt && row.previousSecretExpiresAt > new Date()),
+    };
+  }
+
+  private async checkUrl(url: string): Promise<void> {
+    if (this.opts.allowPrivateUrls) return;
+    const { hostname } = new URL(url);
+    try {
+      await assertPublicHost(hostname);
+    } catch (err) {
+      const message =
+        err instanceof BlockedAddressError
+          ? `${err.message}; such URLs are refused (WEBHOOK_ALLOW_PRIVATE_URLS=true allows them)`
+          : `cannot resolve ${hostname}`;
+      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [{ path: 'body.url', message }]);
+    }
+  }
+}
