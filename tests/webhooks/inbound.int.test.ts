@@ -13,7 +13,7 @@ const sign = (raw: string, secret = SECRET) => createHmac('sha256', secret).upda
 /** Log lines, to check what a rejection writes. */
 class Capture extends Transport {
   lines: string[] = [];
-  log(info: unknown, next: () => void) {
+  override log(info: unknown, next: () => void) {
     this.lines.push(JSON.stringify(info));
     next();
   }
@@ -256,8 +256,16 @@ describe('inbound webhooks', () => {
       expect(row.outcome).toBe('stale');
 
       // In one batch, arriving old-after-new: the newest wins, the other is superseded.
-      await signed({ id: 'e-602-new', event: 'contact.updated', contact: contact(602, { first_name: 'B', updated_at: '2026-11-21 09:00 AM -0400' }) });
-      await signed({ id: 'e-602-old', event: 'contact.updated', contact: contact(602, { first_name: 'A', updated_at: '2026-11-21 08:00 AM -0400' }) });
+      await signed({
+        id: 'e-602-new',
+        event: 'contact.updated',
+        contact: contact(602, { first_name: 'B', updated_at: '2026-11-21 09:00 AM -0400' }),
+      });
+      await signed({
+        id: 'e-602-old',
+        event: 'contact.updated',
+        contact: contact(602, { first_name: 'A', updated_at: '2026-11-21 08:00 AM -0400' }),
+      });
       await ctx.services.inboxWorker.drain();
       expect((await userByExternal('602')).name).toBe('B Anderson');
     });
@@ -312,7 +320,10 @@ describe('inbound webhooks', () => {
           },
         });
       expect(t.status).toBe(201);
-      const org = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: uniq('GHL org') });
+      const org = await ctx.http
+        .post('/api/organizations')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ name: uniq('GHL org') });
       const i = await ctx.http
         .post('/api/integrations')
         .set('x-api-key', ADMIN_KEY)
@@ -356,7 +367,12 @@ describe('inbound webhooks', () => {
       expect(waiting).toMatchObject({ status: 'pending', outcome: 'retry' });
       expect(waiting.last_error).toContain('c-2');
 
-      await envelope({ id: 'ghl-2', type: 'contact.created', source: 'gohighlevel', payload: { id: 'c-2', locationId: 'loc-123', name: 'Bob' } });
+      await envelope({
+        id: 'ghl-2',
+        type: 'contact.created',
+        source: 'gohighlevel',
+        payload: { id: 'c-2', locationId: 'loc-123', name: 'Bob' },
+      });
       await ctx.sql(`UPDATE inbound_events SET next_attempt_at = now() WHERE id = $1`, [early.body.eventId]);
       await ctx.services.inboxWorker.drain();
       const activities = await ctx.sql(
@@ -380,10 +396,15 @@ describe('inbound webhooks', () => {
 
   describe('GET /api/webhooks/events and replay', () => {
     it('lists with filters, shows one event with its payload, and replays it', async () => {
-      const list = await ctx.http.get('/api/webhooks/events').query({ provider: 'wealthbox', status: 'processed', limit: 5 }).set('x-api-key', ADMIN_KEY);
+      const list = await ctx.http
+        .get('/api/webhooks/events')
+        .query({ provider: 'wealthbox', status: 'processed', limit: 5 })
+        .set('x-api-key', ADMIN_KEY);
       expect(list.status).toBe(200);
       expect(list.body.data.length).toBeGreaterThan(0);
-      expect(list.body.data.every((e: { status: string; provider: string }) => e.status === 'processed' && e.provider === 'wealthbox')).toBe(true);
+      expect(
+        list.body.data.every((e: { status: string; provider: string }) => e.status === 'processed' && e.provider === 'wealthbox'),
+      ).toBe(true);
 
       const id = list.body.data[0].id;
       const one = await ctx.http.get(`/api/webhooks/events/${id}`).set('x-api-key', ADMIN_KEY);
@@ -434,7 +455,9 @@ describe('seed 000 single tenant: POST /api/webhooks/wealthbox with WEALTHBOX_WE
       .send(raw);
     expect(res.status).toBe(202);
     await ctx.services.inboxWorker.drain();
-    const [u] = await ctx.sql(`SELECT o.slug FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = 'kevin901@example.com'`);
+    const [u] = await ctx.sql(
+      `SELECT o.slug FROM users u JOIN organizations o ON o.id = u.organization_id WHERE u.email = 'kevin901@example.com'`,
+    );
     expect(u.slug).toBe('default');
   });
 });
