@@ -2,7 +2,7 @@
  * The load generator of bench:webhooks, in its own process so it does not share the
  * service's event loop: autocannon POSTs a new, validly signed Wealthbox event per request.
  *
- *   tsx bench/processes/webhook-load.ts <url> <seconds> <connections> <secret|-> <prefix>
+ *   tsx bench/processes/webhook-load.ts <url> <seconds> <connections> <secret|-> <prefix> <first contact id>
  *
  * With secret "-" it sends unsigned bodies (the bare Express baseline ignores signatures).
  * Prints autocannon's result as one JSON line.
@@ -10,7 +10,7 @@
 import { createHmac } from 'node:crypto';
 import autocannon from 'autocannon';
 
-const [url, seconds, connections, secret, prefix] = process.argv.slice(2);
+const [url, seconds, connections, secret, prefix, firstId] = process.argv.slice(2);
 let n = 0;
 
 function body(): string {
@@ -19,7 +19,7 @@ function body(): string {
     id: `${prefix}-${i}`,
     event: 'contact.created',
     contact: {
-      id: 1_000_000 + i,
+      id: Number(firstId) + i,
       type: 'Person',
       first_name: 'Load',
       last_name: `Test ${i}`,

@@ -88,7 +88,7 @@ export const envSchema = z.object({
     .default('1mb'),
   WEBHOOK_INBOX_MAX_ATTEMPTS: int(1).default(8),
   WEBHOOK_INBOX_RETRY_BASE_MS: int(0).default(1000),
-  WEBHOOK_INBOX_BATCH: int(1).max(1000).default(200),
+  WEBHOOK_INBOX_BATCH: int(1).max(2000).default(500),
   // Outbound: "seed" (immediately, then 2, 4, 8, 16 s), "standard" (Standard Webhooks: 5 s,
   // 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) or a comma-separated list of seconds.
   WEBHOOK_RETRY_SCHEDULE: z

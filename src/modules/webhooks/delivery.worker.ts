@@ -6,6 +6,7 @@ import type { Logger } from 'winston';
 import type { TxDb } from '../../db/prisma';
 import type { SealedValue, SecretBox } from '../../lib/secret-box';
 import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
+import { GroupBatcher } from '../../lib/group-batcher';
 import { signDelivery } from './signing';
 
 export interface DeliveryOptions {
@@ -60,33 +61,56 @@ const CLAIM = `
   RETURNING d.id, d.attempts, e.id AS event_id, e.type, e.data, e.created_at, s.id AS subscription_id, s.url, s.is_active,
             s.secret, s.previous_secret, s.previous_secret_expires_at`;
 
-// One attempt's result: the log row, the delivery's next state, and the subscription's failure
-// count (reset by a success; a final failure counts one; reaching the limit or a 410 disables).
+// Attempts' results, many at once: the log rows, each delivery's next state, and each
+// subscription's failure count (a success resets it; each final failure counts one; reaching
+// the limit, or a 410, disables the subscription).
 const RECORD = `
-  WITH att AS (
+  WITH r AS (
+    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id int, attempt int, started_at timestamptz, status_code int,
+      latency_ms int, response_body text, error text, status text, next timestamptz)
+  ), att AS (
     INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, response_body, error)
-    VALUES ($1, $2, $3::timestamptz, $4::int, $5, $6, $7)
+    SELECT id, attempt, started_at, status_code, latency_ms, response_body, error FROM r
   ), d AS (
-    UPDATE webhook_deliveries SET status = $8, next_attempt_at = $9::timestamptz, locked_until = NULL,
-      last_status_code = $4::int, last_error = $7,
-      delivered_at = CASE WHEN $8 = 'succeeded' THEN now() ELSE delivered_at END, updated_at = now()
-    WHERE id = $1 AND status = 'sending'
-    RETURNING subscription_id
+    UPDATE webhook_deliveries w SET status = r.status, next_attempt_at = r.next, locked_until = NULL,
+      last_status_code = r.status_code, last_error = r.error,
+      delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE w.delivered_at END, updated_at = now()
+    FROM r WHERE w.id = r.id AND w.status = 'sending'
+  ), a AS (
+    -- Per subscription, in attempt order: reset (a success came last among them), fails (final
+    -- failures after the last success), gone (a 410).
+    SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(subscription_id int, reset boolean, fails int, gone boolean, last_error text)
   )
   UPDATE webhook_subscriptions s SET
-    consecutive_failures = CASE WHEN $10 = 'reset' THEN 0 ELSE s.consecutive_failures + 1 END,
-    is_active = CASE WHEN $10 = 'gone' OR ($10 = 'fail' AND s.consecutive_failures + 1 >= $11) THEN false ELSE s.is_active END,
-    disabled_at = CASE WHEN s.is_active AND ($10 = 'gone' OR ($10 = 'fail' AND s.consecutive_failures + 1 >= $11))
+    consecutive_failures = CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END,
+    is_active = CASE WHEN a.gone OR (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3
+                     THEN false ELSE s.is_active END,
+    disabled_at = CASE WHEN s.is_active AND (a.gone OR (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3)
                        THEN now() ELSE s.disabled_at END,
     disabled_reason = CASE
-      WHEN s.is_active AND $10 = 'gone' THEN 'the endpoint answered 410 Gone'
-      WHEN s.is_active AND $10 = 'fail' AND s.consecutive_failures + 1 >= $11
-        THEN (s.consecutive_failures + 1) || ' consecutive deliveries failed; the last: ' || COALESCE($7, 'HTTP ' || $4::int)
+      WHEN s.is_active AND a.gone THEN 'the endpoint answered 410 Gone'
+      WHEN s.is_active AND (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3
+        THEN (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) || ' consecutive deliveries failed; the last: ' || a.last_error
       ELSE s.disabled_reason END,
     updated_at = now()
-  FROM d
-  WHERE s.id = d.subscription_id AND ($10 IN ('fail', 'gone') OR ($10 = 'reset' AND s.consecutive_failures <> 0))
+  FROM a
+  WHERE s.id = a.subscription_id AND (a.fails > 0 OR a.gone OR (a.reset AND s.consecutive_failures <> 0))
   RETURNING s.id, s.is_active, s.disabled_reason`;
+
+interface AttemptRecord {
+  id: number;
+  attempt: number;
+  started_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  response_body: string | null;
+  error: string | null;
+  status: string;
+  next: string | null;
+  /** Not stored: what it does to the subscription's failure count. */
+  subscriptionId: number;
+  effect: 'reset' | 'fail' | 'gone' | 'none';
+}
 
 /**
  * Sends outbound webhooks from the deliveries table. Several instances may run it: claims
@@ -100,6 +124,10 @@ export class DeliveryWorker {
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private readonly sends = new Set<Promise<void>>();
+  // Results are written in groups: one statement and one commit for many attempts.
+  private readonly results = new GroupBatcher<AttemptRecord, { id: number; is_active: boolean; disabled_reason: string | null }[]>(
+    (batch) => this.recordMany(batch),
+  );
 
   constructor(
     private readonly prisma: TxDb,
@@ -262,20 +290,19 @@ export class DeliveryWorker {
       effect = 'none';
       next = new Date(Date.now() + this.delayMs(d.attempts, verdict.retryAfterMs));
     }
-    const changed = await this.prisma.$queryRawUnsafe<{ id: number; is_active: boolean; disabled_reason: string | null }[]>(
-      RECORD,
-      d.id,
-      d.attempts,
-      startedAt.toISOString(),
-      statusCode,
-      latencyMs,
-      responseBody,
+    const changed = await this.results.add({
+      id: d.id,
+      attempt: d.attempts,
+      started_at: startedAt.toISOString(),
+      status_code: statusCode,
+      latency_ms: latencyMs,
+      response_body: responseBody,
       error,
       status,
-      next?.toISOString() ?? null,
+      next: next?.toISOString() ?? null,
+      subscriptionId: d.subscription_id,
       effect,
-      this.opts.disableAfter,
-    );
+    });
     const level = status === 'succeeded' ? 'debug' : 'warn';
     this.logger[level]('webhook delivery attempt', {
       deliveryId: d.id,
@@ -287,10 +314,30 @@ export class DeliveryWorker {
       outcome: status,
       error,
     });
-    const disabled = changed.find((s) => !s.is_active);
+    const disabled = changed.find((s) => s.id === d.subscription_id && !s.is_active);
     if (disabled) {
       this.logger.warn('endpoint.disabled', { subscriptionId: disabled.id, url: d.url, reason: disabled.disabled_reason });
     }
+  }
+
+  /** Writes a group of results; every caller gets the subscriptions the group changed. */
+  private async recordMany(batch: AttemptRecord[]) {
+    const subs = new Map<number, { subscription_id: number; reset: boolean; fails: number; gone: boolean; last_error: string | null }>();
+    for (const r of batch) {
+      const s = subs.get(r.subscriptionId) ?? { subscription_id: r.subscriptionId, reset: false, fails: 0, gone: false, last_error: null };
+      if (r.effect === 'reset') Object.assign(s, { reset: true, fails: 0 });
+      if (r.effect === 'fail') Object.assign(s, { fails: s.fails + 1, last_error: r.error ?? `HTTP ${r.status_code}` });
+      if (r.effect === 'gone') s.gone = true;
+      subs.set(r.subscriptionId, s);
+    }
+    const rows = batch.map(({ subscriptionId: _s, effect: _e, ...row }) => row);
+    const changed = await this.prisma.$queryRawUnsafe<{ id: number; is_active: boolean; disabled_reason: string | null }[]>(
+      RECORD,
+      JSON.stringify(rows),
+      JSON.stringify([...subs.values()]),
+      this.opts.disableAfter,
+    );
+    return batch.map(() => changed);
   }
 
   /** Delay before attempt `done + 1`: the schedule with jitter, or longer if the receiver asked. */

@@ -5,7 +5,8 @@ import type { Metrics } from '../../lib/metrics';
 import { WebhookPayloadError, type WebhookAdapter } from '../integrations/connectors/connector';
 import type { IntegrationRow } from '../integrations/integrations.repository';
 import type { IntegrationService } from '../integrations/integrations.service';
-import type { InboxRepository } from './inbox.repository';
+import { GroupBatcher } from '../../lib/group-batcher';
+import type { InboxRepository, NewInboundEvent } from './inbox.repository';
 
 /** Who may have sent a request: its integration and the secrets that may have signed it. */
 interface Source {
@@ -37,6 +38,7 @@ const SOURCE_TTL_MS = 5_000;
  */
 export class InboundWebhookService {
   private readonly sources = new Map<string, { until: number; source: Promise<Source | null> }>();
+  private readonly store: GroupBatcher<NewInboundEvent, number | null>;
 
   constructor(
     private readonly repo: InboxRepository,
@@ -44,7 +46,9 @@ export class InboundWebhookService {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: { defaultWealthboxSecret?: string; onStored: () => void },
-  ) {}
+  ) {
+    this.store = new GroupBatcher((events) => this.repo.insertMany(events));
+  }
 
   /** A CRM's own endpoint: /api/webhooks/<provider>[/:integrationId]. */
   receiveFromProvider(adapter: WebhookAdapter, provider: string, raw: Buffer, headers: HeaderGetter, integrationId?: number) {
@@ -160,7 +164,7 @@ export class InboundWebhookService {
       if (!(err instanceof WebhookPayloadError)) throw err;
       return reject('rejected_invalid', new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', err.problems), source);
     }
-    const id = await this.repo.insert({
+    const id = await this.store.add({
       integrationId: source.integrationId,
       organizationId: source.organizationId,
       provider: source.provider,

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import type { Prisma, TxDb } from '../../db/prisma';
 import type { IntegrationRow } from '../integrations/integrations.repository';
 import { integrationSelect } from '../integrations/integrations.repository';
@@ -46,15 +47,15 @@ export interface InboxRepository {
   /** Seed 000's single-tenant integration: the default organization's Wealthbox. */
   defaultIntegration(provider: string): Promise<IntegrationRow | null>;
   byLocationId(locationId: string): Promise<IntegrationRow[]>;
-  /** Stores the event; null when the sender already sent it (same dedupe key). */
-  insert(e: NewInboundEvent): Promise<number | null>;
+  /** Stores events; for each, its id, or null when the sender already sent it (same dedupe key). */
+  insertMany(events: NewInboundEvent[]): Promise<(number | null)[]>;
   list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
   /** Queues the event to be processed again; false when it is being processed right now. */
   replay(id: number): Promise<boolean>;
 }
 
-export function createInboxRepository(db: TxDb): InboxRepository {
+export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository {
   return {
     integration: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
     defaultIntegration: (provider) =>
@@ -69,21 +70,25 @@ export function createInboxRepository(db: TxDb): InboxRepository {
         select: integrationSelect,
         take: 2,
       }),
-    async insert(e) {
-      const rows = await db.$queryRawUnsafe<{ id: number }[]>(
+    async insertMany(events) {
+      // One statement for many requests; a key repeated within the batch is stored once.
+      // Straight to pg: this runs on every inbound request (see poolOf).
+      const { rows } = await pool.query<{ integration_id: number; dedupe_key: string; id: number }>(
         `INSERT INTO inbound_events (integration_id, organization_id, provider, channel, event_type, dedupe_key, payload)
-         VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
+         SELECT (e->>'integrationId')::int, (e->>'organizationId')::int, e->>'provider', e->>'channel', e->>'eventType',
+                e->>'dedupeKey', (e->>'payload')::jsonb
+         FROM jsonb_array_elements($1::jsonb) AS x(e)
          ON CONFLICT (integration_id, dedupe_key) DO NOTHING
-         RETURNING id`,
-        e.integrationId,
-        e.organizationId,
-        e.provider,
-        e.channel,
-        e.eventType,
-        e.dedupeKey,
-        e.payload,
+         RETURNING integration_id, dedupe_key, id`,
+        [JSON.stringify(events)],
       );
-      return rows[0]?.id ?? null;
+      const ids = new Map(rows.map((r) => [`${r.integration_id}:${r.dedupe_key}`, r.id]));
+      return events.map((e) => {
+        const key = `${e.integrationId}:${e.dedupeKey}`;
+        const id = ids.get(key) ?? null;
+        ids.delete(key); // a second copy in the same batch is a duplicate
+        return id;
+      });
     },
     async list(f) {
       const where: Prisma.InboundEventWhereInput = {

@@ -44,6 +44,7 @@ const RECORD = `
   WHERE e.id = (r->>'id')::int`;
 
 const MAX_BACKOFF_MS = 3600_000;
+const POKE_DELAY_MS = 200;
 
 /**
  * Processes stored inbound events. A batch is claimed with FOR UPDATE SKIP LOCKED and its
@@ -59,6 +60,7 @@ export class InboxWorker {
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
+  private pokeTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly prisma: TxDb,
@@ -76,12 +78,22 @@ export class InboxWorker {
 
   async stop(): Promise<void> {
     this.running = false;
+    if (this.pokeTimer) clearTimeout(this.pokeTimer);
+    this.pokeTimer = null;
     this.wake?.();
     await this.loop;
   }
 
+  /**
+   * New events arrived. The wake-up waits a moment so that a stream of events is processed
+   * in batches, not one transaction per event.
+   */
   poke(): void {
-    this.wake?.();
+    if (this.pokeTimer) return;
+    this.pokeTimer = setTimeout(() => {
+      this.pokeTimer = null;
+      this.wake?.();
+    }, POKE_DELAY_MS);
   }
 
   /** Processes everything due now, then returns (tests, scripts). */
