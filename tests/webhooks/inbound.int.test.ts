@@ -380,6 +380,14 @@ describe('inbound webhooks', () => {
          WHERE ui.provider = 'gohighlevel' AND ui.external_id = 'c-2'`,
       );
       expect(activities).toEqual([{ type: 'outbound.message', body: 'Hello' }]);
+      const [{ user_id: userId }] = await ctx.sql(
+        `SELECT user_id FROM user_identities WHERE provider = 'gohighlevel' AND external_id = 'c-2'`,
+      );
+      const api = await ctx.http.get(`/api/users/${userId}/activities`).set('x-api-key', ADMIN_KEY);
+      expect(api.status).toBe(200);
+      expect(api.body.data).toEqual([
+        expect.objectContaining({ type: 'outbound.message', data: expect.objectContaining({ messageType: 'SMS', body: 'Hello' }) }),
+      ]);
     });
 
     it('rejects a wrong signature (401), an unknown locationId (404) and a missing one (400)', async () => {

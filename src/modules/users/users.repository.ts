@@ -70,6 +70,8 @@ export interface UserRepository {
   create(data: Prisma.UserUncheckedCreateInput): Promise<UserRecord>;
   update(id: number, data: Prisma.UserUncheckedUpdateInput): Promise<UserRecord>;
   softDelete(id: number): Promise<void>;
+  /** What CRMs reported about the user besides profile changes (messages, ...), newest first. */
+  activities(userId: number, page: number, limit: number): Promise<{ rows: unknown[]; total: number }>;
 }
 
 export function createUserRepository(db: TxDb): UserRepository {
@@ -134,6 +136,20 @@ export function createUserRepository(db: TxDb): UserRepository {
     },
     create: (data) => write('user.created', (tx) => tx.user.create({ data, select: userSelect })),
     update: (id, data) => write('user.updated', (tx) => tx.user.update({ where: { id }, data, select: userSelect })),
+    async activities(userId, page, limit) {
+      const where = { userId };
+      const [rows, total] = await Promise.all([
+        db.userActivity.findMany({
+          where,
+          orderBy: [{ occurredAt: 'desc' }, { id: 'desc' }],
+          skip: (page - 1) * limit,
+          take: limit,
+          select: { id: true, type: true, data: true, occurredAt: true, integrationId: true, inboundEventId: true, createdAt: true },
+        }),
+        db.userActivity.count({ where }),
+      ]);
+      return { rows, total };
+    },
     async softDelete(id) {
       await write('user.deleted', (tx) =>
         tx.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),

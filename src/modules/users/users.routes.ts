@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { AppError } from '../../lib/errors';
-import { idParams, paginated, parse } from '../../lib/http';
+import { z } from 'zod';
+import { idParams, paginated, paginationQuery, parse } from '../../lib/http';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
 import { createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
@@ -17,6 +18,13 @@ export function usersRouter(service: UserService): Router {
 
   router.get('/:id', async (req, res) => {
     res.json({ data: await visibleUser(service, req.params, res) });
+  });
+
+  router.get('/:id/activities', async (req, res) => {
+    const user = await visibleUser(service, req.params, res);
+    const q = parse(z.object(paginationQuery).strict(), req.query, 'query');
+    const { rows, total } = await service.activities(user.id, q.page, q.limit);
+    paginated(res, rows, q.page, q.limit, total);
   });
 
   router.post('/', async (req, res) => {

@@ -34,6 +34,10 @@ export class UserService {
     return this.repo.update(user.id, input);
   }
 
+  activities(userId: number, page: number, limit: number) {
+    return this.repo.activities(userId, page, limit);
+  }
+
   async remove(id: number): Promise<void> {
     await this.repo.softDelete(id);
   }
