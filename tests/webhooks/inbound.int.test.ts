@@ -390,6 +390,26 @@ describe('inbound webhooks', () => {
       ]);
     });
 
+    it('an event that keeps failing is parked as failed after the last attempt, and replay runs it again', async () => {
+      const res = await envelope({
+        id: 'ghl-msg-never',
+        type: 'outbound.message',
+        payload: { contactId: 'c-never', locationId: 'loc-123', messageType: 'SMS', body: 'Hi' },
+      });
+      // Seven attempts already failed; the eighth (WEBHOOK_INBOX_MAX_ATTEMPTS) is the last.
+      await ctx.sql(`UPDATE inbound_events SET attempts = 7 WHERE id = $1`, [res.body.eventId]);
+      await ctx.services.inboxWorker.drain();
+      const [parked] = await ctx.sql('SELECT status, outcome, attempts, last_error FROM inbound_events WHERE id = $1', [res.body.eventId]);
+      expect(parked).toMatchObject({ status: 'failed', outcome: 'failed', attempts: 8 });
+      expect(parked.last_error).toContain('c-never');
+      const failed = await ctx.http.get('/api/webhooks/events').query({ status: 'failed' }).set('x-api-key', ADMIN_KEY);
+      expect(failed.body.data.map((e: { id: number }) => e.id)).toContain(res.body.eventId);
+      await ctx.http.post(`/api/webhooks/events/${res.body.eventId}/replay`).set('x-api-key', ADMIN_KEY);
+      await ctx.services.inboxWorker.drain();
+      const [again] = await ctx.sql('SELECT status, attempts FROM inbound_events WHERE id = $1', [res.body.eventId]);
+      expect(again).toEqual({ status: 'pending', attempts: 1 });
+    });
+
     it('rejects a wrong signature (401), an unknown locationId (404) and a missing one (400)', async () => {
       const body = { type: 'contact.created', payload: { id: 'c-3', locationId: 'loc-123' } };
       expect((await envelope(body, 'wrong-secret')).status).toBe(401);
