@@ -7,6 +7,7 @@ import type { TxDb } from '../../db/prisma';
 import type { SealedValue, SecretBox } from '../../lib/secret-box';
 import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
 import { GroupBatcher } from '../../lib/group-batcher';
+import { PollingLoop } from '../../lib/polling-loop';
 import { signDelivery } from './signing';
 
 export interface DeliveryOptions {
@@ -120,9 +121,7 @@ interface AttemptRecord {
 export class DeliveryWorker {
   private readonly http: AxiosInstance;
   private inFlight = 0;
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly loop: PollingLoop;
   private readonly sends = new Set<Promise<void>>();
   // Results are written in groups: one statement and one commit for many attempts.
   private readonly results = new GroupBatcher<AttemptRecord, { id: number; is_active: boolean; disabled_reason: string | null }[]>(
@@ -148,25 +147,22 @@ export class DeliveryWorker {
       httpsAgent: new https.Agent(agentOptions),
       headers: { 'User-Agent': 'crm-integration-service-webhooks/1' },
     });
+    this.loop = new PollingLoop(() => this.claimSome(), opts.pollMs);
   }
 
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    await this.loop.stop();
     // Attempts in flight finish and are recorded; nothing new starts.
     await Promise.allSettled([...this.sends]);
   }
 
   /** Nudges the loop (e.g. after a retry was queued) instead of waiting for the next poll. */
   poke(): void {
-    this.wake?.();
+    this.loop.wake();
   }
 
   /** Sends everything due now, then returns (tests, scripts). */
@@ -180,29 +176,18 @@ export class DeliveryWorker {
     }
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      const free = this.opts.concurrency - this.inFlight;
-      let claimed = 0;
-      // Claim in bulk: one query per half-emptied pool, not one per finished send.
-      if (free >= Math.max(1, this.opts.concurrency / 2)) {
-        try {
-          const batch = await this.claim(free);
-          claimed = batch.length;
-          for (const d of batch) this.track(this.deliver(d));
-        } catch (err) {
-          this.logger.error('webhook delivery claim failed', { err: (err as Error).message });
-        }
-      }
-      if (claimed > 0 && claimed === free) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+  /** Fills free sending slots; true when it filled them all (there may be more due). */
+  private async claimSome(): Promise<boolean> {
+    const free = this.opts.concurrency - this.inFlight;
+    // Claim in bulk: one query per half-emptied pool, not one per finished send.
+    if (free < Math.max(1, this.opts.concurrency / 2)) return false;
+    try {
+      const batch = await this.claim(free);
+      for (const d of batch) this.track(this.deliver(d));
+      return batch.length > 0 && batch.length === free;
+    } catch (err) {
+      this.logger.error('webhook delivery claim failed', { err: (err as Error).message });
+      return false;
     }
   }
 
@@ -212,7 +197,7 @@ export class DeliveryWorker {
     void p.finally(() => {
       this.inFlight--;
       this.sends.delete(p);
-      if (this.inFlight <= this.opts.concurrency / 2) this.wake?.();
+      if (this.inFlight <= this.opts.concurrency / 2) this.loop.wake();
     });
   }
 

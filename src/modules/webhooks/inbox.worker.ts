@@ -1,6 +1,7 @@
 import type { Logger } from 'winston';
 import type { Db, TxDb } from '../../db/prisma';
 import type { Metrics } from '../../lib/metrics';
+import { PollingLoop } from '../../lib/polling-loop';
 import type { InboundChange, WebhookAdapter } from '../integrations/connectors/connector';
 import { applyPeople, removePeople, seenKey } from '../sync/people.repository';
 
@@ -57,10 +58,7 @@ const POKE_DELAY_MS = 200;
  * tried alone, so one bad event cannot hold up the others.
  */
 export class InboxWorker {
-  private running = false;
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
-  private pokeTimer: NodeJS.Timeout | null = null;
+  private readonly loop: PollingLoop;
 
   constructor(
     private readonly prisma: TxDb,
@@ -68,20 +66,23 @@ export class InboxWorker {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: { batch: number; maxAttempts: number; retryBaseMs: number; pollMs: number },
-  ) {}
-
-  start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.loop = this.run();
+  ) {
+    this.loop = new PollingLoop(async () => {
+      try {
+        return (await this.processBatch()) === this.opts.batch;
+      } catch (err) {
+        this.logger.error('inbound webhook processing failed', { err: (err as Error).message });
+        return false;
+      }
+    }, opts.pollMs);
   }
 
-  async stop(): Promise<void> {
-    this.running = false;
-    if (this.pokeTimer) clearTimeout(this.pokeTimer);
-    this.pokeTimer = null;
-    this.wake?.();
-    await this.loop;
+  start(): void {
+    this.loop.start();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -89,11 +90,7 @@ export class InboxWorker {
    * in batches, not one transaction per event.
    */
   poke(): void {
-    if (this.pokeTimer) return;
-    this.pokeTimer = setTimeout(() => {
-      this.pokeTimer = null;
-      this.wake?.();
-    }, POKE_DELAY_MS);
+    this.loop.wake(POKE_DELAY_MS);
   }
 
   /** Processes everything due now, then returns (tests, scripts). */
@@ -101,26 +98,6 @@ export class InboxWorker {
     let total = 0;
     for (let n = await this.processBatch(); n > 0; n = await this.processBatch()) total += n;
     return total;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let n = 0;
-      try {
-        n = await this.processBatch();
-      } catch (err) {
-        this.logger.error('inbound webhook processing failed', { err: (err as Error).message });
-      }
-      if (n === this.opts.batch) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.opts.pollMs);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
-    }
   }
 
   /** One claimed batch; returns how many events it took. */
