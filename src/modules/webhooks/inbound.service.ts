@@ -30,6 +30,7 @@ export interface Receipt {
 // Integrations and their decrypted secrets, kept briefly: the request path then costs one
 // INSERT. A changed secret applies within this long.
 const SOURCE_TTL_MS = 5_000;
+const SOURCE_CACHE_MAX = 1_000;
 
 /**
  * The request path of inbound webhooks: verify the signature over the raw bytes, check the
@@ -182,6 +183,8 @@ export class InboundWebhookService {
     const hit = this.sources.get(key);
     if (hit && hit.until > Date.now()) return hit.source;
     const source = load();
+    // Bounded: ids in URLs are the sender's choice, and each one would stay here otherwise.
+    if (this.sources.size >= SOURCE_CACHE_MAX) this.sources.clear();
     this.sources.set(key, { until: Date.now() + SOURCE_TTL_MS, source });
     source.catch(() => this.sources.delete(key));
     return source;
