@@ -10,7 +10,7 @@ import { requestContext } from './lib/request-context';
 import { createApiKeyRepository } from './modules/auth/api-keys.repository';
 import { apiKeysRouter } from './modules/auth/api-keys.routes';
 import { ApiKeyService } from './modules/auth/api-keys.service';
-import { requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
+import { requireAdminKeyOrBearer, requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
 import { createOrganizationRepository } from './modules/organizations/organizations.repository';
 import { organizationsRouter } from './modules/organizations/organizations.routes';
 import { OrganizationService } from './modules/organizations/organizations.service';
@@ -35,7 +35,7 @@ import { syncRouter } from './modules/sync/sync.routes';
 import { createUserRepository } from './modules/users/users.repository';
 import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
-import { createMetrics, type Metrics } from './lib/metrics';
+import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { connectors } from './modules/integrations/connectors/registry';
 import { DeliveryWorker } from './modules/webhooks/delivery.worker';
 import { envelopeWebhook } from './modules/webhooks/envelope';
@@ -78,12 +78,21 @@ const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWe
 
 /** The composition root: repositories, then services, then routers. */
 export function createServices({ config, prisma, logger }: AppDeps): Services {
+  const metrics = createMetrics();
+  metrics.setQueueDepths(async () => {
+    const [row] = await prisma.$queryRawUnsafe<{ inbox: number; deliveries: number }[]>(
+      `SELECT (SELECT count(*) FROM inbound_events WHERE status = 'pending')::int AS inbox,
+              (SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'sending'))::int AS deliveries`,
+    );
+    return row;
+  });
   const organizations = new OrganizationService(createOrganizationRepository(prisma));
   const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
   const users = new UserService(createUserRepository(prisma), organizations);
   const push = new PushService((fn) => prisma.$transaction((tx) => fn(createPushRepository(tx))), logger, {
     maxUsers: config.push.maxUsers,
     batchSize: config.push.batchSize,
+    metrics,
   });
   if (!config.encryption.key) throw new Error('ENCRYPTION_KEY is not set (server.ts provides a development default)');
   const box = new SecretBox(config.encryption.key, config.encryption.previousKeys);
@@ -102,6 +111,7 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
   const pull = new PullService(createPullRepository(prisma), integrations, logger, {
     leaseSeconds: config.sync.leaseSeconds,
     overlapSeconds: config.sync.overlapSeconds,
+    metrics,
   });
   const syncRuns = createSyncRunRepository(prisma);
   const jobs = new SyncJobs(pull, integrations, syncRuns, logger, {
@@ -110,13 +120,12 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     incrementalCron: config.sync.incrementalCron,
     timezone: config.sync.timezone,
   });
-  const metrics = createMetrics();
   const wh = config.webhooks;
   const subscriptions = new SubscriptionService(createSubscriptionRepository(prisma), organizations, box, logger, {
     allowPrivateUrls: wh.delivery.allowPrivateUrls,
     secretGraceHours: wh.delivery.secretGraceHours,
   });
-  const deliveries = new DeliveryWorker(prisma, box, logger, { ...wh.delivery, pollMs: wh.pollMs });
+  const deliveries = new DeliveryWorker(prisma, box, logger, { ...wh.delivery, pollMs: wh.pollMs, metrics });
   const inbox = createInboxRepository(prisma, poolOf(prisma));
   const inboxWorker = new InboxWorker(prisma, webhookAdapter, metrics, logger, { ...wh.inbox, pollMs: wh.pollMs });
   const inbound = new InboundWebhookService(inbox, integrations, metrics, logger, {
@@ -167,7 +176,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.http.trustProxy);
-  app.use(requestContext(logger));
+  app.use(requestContext(logger, services.metrics));
   // CRMs post here without an API key: the signature authenticates. Raw bodies, their own
   // rate limit, and before helmet: the answer is a JSON ack to a server, never rendered by
   // a browser, so only nosniff of helmet's headers applies (measured: helmet's eleven
@@ -204,6 +213,11 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       res.status(503).json({ status: 'not_ready', database: 'unreachable' });
     }
   });
+
+  // On the main port only when no METRICS_PORT is set; then it needs an admin key.
+  if (config.metrics.enabled && config.metrics.port === undefined) {
+    app.get('/metrics', requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
+  }
 
   const { windowMs, max, syncMax } = config.http.rateLimit;
   const api = Router();

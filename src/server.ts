@@ -4,6 +4,8 @@ import { ConfigError, loadConfig, type Config } from './config/config';
 import { openDatabase } from './db/embedded';
 import { migrate } from './db/migrator';
 import { createPrismaClient, type PrismaClient } from './db/prisma';
+import { metricsHandler } from './lib/metrics';
+import express from 'express';
 import { developmentEncryptionKey } from './lib/dev-encryption-key';
 import { createLogger } from './lib/logger';
 
@@ -52,6 +54,17 @@ async function main(): Promise<void> {
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
+  // METRICS_PORT: /metrics on a listener of its own, for a network only Prometheus reaches.
+  let metricsServer: Server | null = null;
+  if (config.metrics.enabled && config.metrics.port !== undefined) {
+    const metricsApp = express();
+    metricsApp.get('/metrics', metricsHandler(services.metrics));
+    const port = config.metrics.port;
+    metricsServer = await new Promise((resolve) => {
+      const s = metricsApp.listen(port, config.metrics.host, () => resolve(s));
+    });
+    logger.info(`metrics on http://${config.metrics.host}:${port}/metrics`);
+  }
   services.workers.start();
   logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: database.embedded });
 
@@ -75,6 +88,7 @@ async function main(): Promise<void> {
       server.closeIdleConnections();
     });
     await syncsStopped;
+    metricsServer?.close();
     await prisma.$disconnect();
     await database.stop();
     logger.info('stopped');

@@ -108,6 +108,13 @@ export const envSchema = z.object({
   // Workers that process inbound events and send outbound ones, in this process.
   WEBHOOK_WORKERS_ENABLED: bool.default(true),
 
+  // GET /metrics (Prometheus). Without METRICS_PORT it is served on PORT and needs an admin
+  // API key (x-api-key, or Authorization: Bearer); with it, on its own listener, open, for a
+  // network only Prometheus reaches.
+  METRICS_ENABLED: bool.default(true),
+  METRICS_PORT: int(1).max(65535).optional(),
+  METRICS_HOST: z.string().default('0.0.0.0'),
+
   RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
   RATE_LIMIT_MAX: int(1).default(600),
   SYNC_RATE_LIMIT_MAX: int(1).default(60),
@@ -171,6 +178,7 @@ export interface Config {
     pageSize: number;
   };
   crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number };
+  metrics: { enabled: boolean; port?: number; host: string };
   webhooks: {
     bodyLimit: string;
     inbox: { maxAttempts: number; retryBaseMs: number; batch: number };
@@ -248,6 +256,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       pageSize: e.SYNC_PAGE_SIZE,
     },
     crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS },
+    metrics: { enabled: e.METRICS_ENABLED, port: e.METRICS_PORT, host: e.METRICS_HOST },
     webhooks: {
       bodyLimit: e.WEBHOOK_BODY_LIMIT,
       inbox: { maxAttempts: e.WEBHOOK_INBOX_MAX_ATTEMPTS, retryBaseMs: e.WEBHOOK_INBOX_RETRY_BASE_MS, batch: e.WEBHOOK_INBOX_BATCH },

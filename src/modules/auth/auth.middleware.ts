@@ -27,3 +27,20 @@ export function requireInternalKey(expected: string | undefined): RequestHandler
     next();
   };
 }
+
+/**
+ * An admin key in `x-api-key`, or as `Authorization: Bearer <key>` (what Prometheus's
+ * scrape config sends): for GET /metrics on the main port.
+ */
+export function requireAdminKeyOrBearer(service: ApiKeyService): RequestHandler {
+  return async (req, res, next) => {
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1];
+    const presented = req.get('x-api-key') ?? bearer;
+    if (!presented) throw new AppError('unauthorized', 'missing_api_key', 'Missing x-api-key header or Authorization: Bearer');
+    const principal = await service.authenticate(presented.trim());
+    if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
+    if (principal.kind !== 'admin') throw new AppError('forbidden', 'admin_key_required', 'Metrics need an admin API key');
+    res.locals.principal = principal;
+    next();
+  };
+}

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { AppError } from '../../lib/errors';
+import type { Metrics } from '../../lib/metrics';
 import { CrmAuthError, type CrmConnector, type PersonRecord } from '../integrations/connectors/connector';
 import { canTransition, type IntegrationStatus } from '../integrations/integration-status';
 import type { IntegrationRow } from '../integrations/integrations.repository';
@@ -45,7 +46,7 @@ export class PullService {
     private readonly repo: PullRepository,
     private readonly integrations: IntegrationService,
     private readonly logger: Logger,
-    private readonly opts: { leaseSeconds: number; overlapSeconds: number },
+    private readonly opts: { leaseSeconds: number; overlapSeconds: number; metrics?: Metrics },
   ) {}
 
   /** Starts a run once the lease is held (409 otherwise); the pages are read in the background. */
@@ -257,6 +258,7 @@ export class PullService {
         },
       });
       this.logger.info('sync finished', { runId, integrationId: row.id, status, ...counts, deleted, durationMs });
+      this.observe(row.provider, a.mode, status, durationMs, { ...counts, deleted });
       return { runId, integrationId: row.id, status, ...counts, deleted, error: null };
     } catch (err) {
       if (err instanceof LeaseLostError) {
@@ -281,10 +283,27 @@ export class PullService {
       }
       this.logger[interrupted ? 'warn' : 'error']('sync stopped', { runId, integrationId: row.id, error: message });
       const counts = await this.repo.runCounts(runId);
+      this.observe(row.provider, a.mode, interrupted ? 'interrupted' : 'failed', Date.now() - started, { ...counts, deleted });
       return { runId, integrationId: row.id, status: interrupted ? 'interrupted' : 'failed', ...counts, deleted, error: message };
     } finally {
       // Only releases a lease this run still holds.
       await this.repo.releaseLease(row.id, a.owner).catch(() => undefined);
+    }
+  }
+
+  private observe(
+    provider: string,
+    operation: string,
+    outcome: string,
+    durationMs: number,
+    counts: { created: number; updated: number; unchanged: number; failed: number; deleted: number },
+  ): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.syncRuns.inc({ provider, operation, outcome });
+    m.syncDuration.observe({ provider, operation }, durationMs / 1000);
+    for (const result of ['created', 'updated', 'unchanged', 'failed', 'deleted'] as const) {
+      if (counts[result] > 0) m.syncRecords.inc({ provider, result }, counts[result]);
     }
   }
 

@@ -1,5 +1,6 @@
 import type { Logger } from 'winston';
 import { AppError, zodDetails } from '../../lib/errors';
+import type { Metrics } from '../../lib/metrics';
 import { sha256Hex } from '../../lib/crypto';
 import { slugify } from '../organizations/organizations.schemas';
 import type { IdentityDoc, PushRepository, UserDoc } from './push.repository';
@@ -39,7 +40,7 @@ export class PushService {
   constructor(
     private readonly transaction: PushTransaction,
     private readonly logger: Logger,
-    private readonly opts: { maxUsers: number; batchSize: number },
+    private readonly opts: { maxUsers: number; batchSize: number; metrics?: Metrics },
   ) {}
 
   async push(body: PushBody, source: string): Promise<PushResponse> {
@@ -127,10 +128,18 @@ export class PushService {
         unchanged,
         failed,
       });
-      return { organizationId: org.id, syncRunId, created, updated, unchanged, failed };
+      return { organizationId: org.id, syncRunId, created, updated, unchanged, failed, status };
     });
 
     const successful = accepted.length;
+    const m = this.opts.metrics;
+    if (m) {
+      m.syncRuns.inc({ provider: 'push', operation: body.operation, outcome: outcome.status });
+      m.syncDuration.observe({ provider: 'push', operation: body.operation }, (Date.now() - startedAt.getTime()) / 1000);
+      for (const result of ['created', 'updated', 'unchanged', 'failed'] as const) {
+        if (outcome[result] > 0) m.syncRecords.inc({ provider: 'push', result }, outcome[result]);
+      }
+    }
     this.logger.info('user push applied', {
       tenant: body.tenant.id,
       source,

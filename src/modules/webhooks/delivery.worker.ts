@@ -4,6 +4,7 @@ import net from 'node:net';
 import axios, { type AxiosInstance } from 'axios';
 import type { Logger } from 'winston';
 import type { TxDb } from '../../db/prisma';
+import type { Metrics } from '../../lib/metrics';
 import type { SealedValue, SecretBox } from '../../lib/secret-box';
 import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
 import { GroupBatcher } from '../../lib/group-batcher';
@@ -19,6 +20,7 @@ export interface DeliveryOptions {
   concurrency: number;
   allowPrivateUrls: boolean;
   pollMs: number;
+  metrics?: Metrics;
 }
 
 interface Claimed {
@@ -288,6 +290,8 @@ export class DeliveryWorker {
       subscriptionId: d.subscription_id,
       effect,
     });
+    this.opts.metrics?.deliveries.inc({ outcome: status === 'pending' ? 'retry' : status });
+    this.opts.metrics?.deliveryDuration.observe(latencyMs / 1000);
     const level = status === 'succeeded' ? 'debug' : 'warn';
     this.logger[level]('webhook delivery attempt', {
       deliveryId: d.id,
