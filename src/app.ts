@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import express, { Router, type Express } from 'express';
 import helmet from 'helmet';
 import type { Logger } from 'winston';
@@ -35,6 +37,7 @@ import { syncRouter } from './modules/sync/sync.routes';
 import { createUserRepository } from './modules/users/users.repository';
 import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
+import { openApiRouter } from './openapi/openapi.routes';
 import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { connectors } from './modules/integrations/connectors/registry';
 import { DeliveryWorker } from './modules/webhooks/delivery.worker';
@@ -171,6 +174,16 @@ export async function bootstrap({ config, logger }: Omit<AppDeps, 'prisma'>, ser
   await ensureDefaultIntegration(config.wealthbox, services.organizations, services.integrations, logger);
 }
 
+/** The package version (for the OpenAPI document), from the nearest package.json up: src/ or dist/src/. */
+function packageVersion(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return '0.0.0';
+}
+const version = packageVersion();
+
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
   const { config, prisma, logger } = deps;
   const app = express();
@@ -218,6 +231,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   if (config.metrics.enabled && config.metrics.port === undefined) {
     app.get('/metrics', requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
   }
+
+  app.use('/api', openApiRouter(version));
 
   const { windowMs, max, syncMax } = config.http.rateLimit;
   const api = Router();

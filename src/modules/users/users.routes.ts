@@ -1,9 +1,8 @@
 import { Router } from 'express';
 import { AppError } from '../../lib/errors';
-import { z } from 'zod';
-import { idParams, paginated, paginationQuery, parse } from '../../lib/http';
+import { idParams, paginated, parse } from '../../lib/http';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
-import { createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
+import { activitiesQuery, createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
 
 export function usersRouter(service: UserService): Router {
@@ -22,7 +21,7 @@ export function usersRouter(service: UserService): Router {
 
   router.get('/:id/activities', async (req, res) => {
     const user = await visibleUser(service, req.params, res);
-    const q = parse(z.object(paginationQuery).strict(), req.query, 'query');
+    const q = parse(activitiesQuery, req.query, 'query');
     const { rows, total } = await service.activities(user.id, q.page, q.limit);
     paginated(res, rows, q.page, q.limit, total);
   });

@@ -55,6 +55,8 @@ export const listUsersQuery = z
   })
   .strict();
 
+export const activitiesQuery = z.object(paginationQuery).strict();
+
 export type CreateUserInput = z.infer<typeof createUserBody>;
 export type UpdateUserInput = z.infer<typeof updateUserBody>;
 export type ListUsersQuery = z.infer<typeof listUsersQuery>;

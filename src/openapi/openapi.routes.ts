@@ -1,0 +1,30 @@
+import express, { Router } from 'express';
+import swaggerUi from 'swagger-ui-dist';
+import { openApiDocument } from './document';
+
+/**
+ * GET /api/openapi.json, and a browsable reference at /api/docs: Swagger UI's own files from
+ * swagger-ui-dist (served from node_modules, so it works offline), pointed at the document.
+ * Open, like /health: the document describes the API, never data or keys.
+ */
+export function openApiRouter(version: string): Router {
+  const router = Router();
+  const document = JSON.stringify(openApiDocument(version));
+  router.get('/openapi.json', (_req, res) => {
+    res.type('application/json').send(document);
+  });
+  router.get('/docs', (req, res, next) => {
+    // Swagger UI's page loads its files relative to itself: it must be /api/docs/.
+    if (!req.originalUrl.split('?')[0].endsWith('/')) return res.redirect(301, '/api/docs/');
+    next();
+  });
+  router.get('/docs/swagger-initializer.js', (_req, res) => {
+    res
+      .type('application/javascript')
+      .send(
+        `window.onload = function () {\n  window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset], layout: 'StandaloneLayout' });\n};\n`,
+      );
+  });
+  router.use('/docs', express.static(swaggerUi.getAbsoluteFSPath(), { index: 'index.html' }));
+  return router;
+}
