@@ -76,8 +76,10 @@ export interface Services {
   workers: { start(): void; stop(): Promise<void> };
 }
 
+/** A connector's own webhook format, served at /api/webhooks/<provider>. */
+const providerWebhook = (provider: string) => connectors[provider]?.webhook;
 /** Webhook formats by channel: a connector's own, or seed 002's envelope. */
-const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : connectors[channel]?.webhook);
+const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : providerWebhook(channel));
 
 /** The composition root: repositories, then services, then routers. */
 export function createServices({ config, prisma, logger }: AppDeps): Services {
@@ -192,8 +194,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   app.use(requestContext(logger, services.metrics));
   // CRMs post here without an API key: the signature authenticates. Raw bodies, their own
   // rate limit, and before helmet: the answer is a JSON ack to a server, never rendered by
-  // a browser, so only nosniff of helmet's headers applies (measured: helmet's eleven
-  // headers cost about a tenth of this endpoint's throughput).
+  // a browser, so of helmet's headers only nosniff applies; this is the hot path.
   app.use(
     '/api',
     (_req, res, next) => {
@@ -202,7 +203,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     },
     inboundWebhooksRouter(
       services.inbound,
-      { envelope: envelopeWebhook, byProvider: (p) => connectors[p]?.webhook },
+      { envelope: envelopeWebhook, byProvider: providerWebhook },
       config.webhooks.bodyLimit,
       createRateLimit({ windowMs: config.http.rateLimit.windowMs, limit: config.http.rateLimit.webhookMax, name: 'webhooks' }),
     ),

@@ -2,17 +2,21 @@ import type { RequestHandler } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeEqual } from '../../lib/crypto';
 import type { ApiKeyService } from './api-keys.service';
+import type { Principal } from './principal';
 
 /** `x-api-key` → res.locals.principal, or 401. */
 export function requireApiKey(service: ApiKeyService): RequestHandler {
   return async (req, res, next) => {
-    const presented = req.get('x-api-key');
-    if (!presented) throw new AppError('unauthorized', 'missing_api_key', 'Missing x-api-key header');
-    const principal = await service.authenticate(presented);
-    if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
-    res.locals.principal = principal;
+    res.locals.principal = await principalFrom(service, req.get('x-api-key'), 'Missing x-api-key header');
     next();
   };
+}
+
+async function principalFrom(service: ApiKeyService, presented: string | undefined, missing: string): Promise<Principal> {
+  if (!presented) throw new AppError('unauthorized', 'missing_api_key', missing);
+  const principal = await service.authenticate(presented);
+  if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
+  return principal;
 }
 
 /** Seed 001's upstream push: `X-Internal-API-Key` must equal INTERNAL_API_KEY. */
@@ -34,11 +38,8 @@ export function requireInternalKey(expected: string | undefined): RequestHandler
  */
 export function requireAdminKeyOrBearer(service: ApiKeyService): RequestHandler {
   return async (req, res, next) => {
-    const bearer = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1];
-    const presented = req.get('x-api-key') ?? bearer;
-    if (!presented) throw new AppError('unauthorized', 'missing_api_key', 'Missing x-api-key header or Authorization: Bearer');
-    const principal = await service.authenticate(presented.trim());
-    if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
+    const bearer = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
+    const principal = await principalFrom(service, req.get('x-api-key') ?? bearer, 'Missing x-api-key header or Authorization: Bearer');
     if (principal.kind !== 'admin') throw new AppError('forbidden', 'admin_key_required', 'Metrics need an admin API key');
     res.locals.principal = principal;
     next();

@@ -121,10 +121,12 @@ export class InboundWebhookService {
     if (!signature) {
       reject('rejected_signature', new AppError('unauthorized', 'missing_signature', `Missing ${adapter.signatureHeader} header`));
     }
+    const text = raw.toString('utf8');
+    const malformed = () => new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON');
     let json: unknown;
     let parsedOk = true;
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      json = JSON.parse(text);
     } catch {
       parsedOk = false;
     }
@@ -132,8 +134,9 @@ export class InboundWebhookService {
     try {
       source = await find(json);
     } catch (err) {
-      if (!parsedOk) reject('rejected_invalid', new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON'));
-      return reject('rejected_unknown_integration', err as AppError);
+      if (!(err instanceof AppError)) throw err; // the database, not the sender
+      if (!parsedOk) reject('rejected_invalid', malformed());
+      return reject('rejected_unknown_integration', err);
     }
     // An integration without a secret rejects: it never skips the check.
     if (source.secrets.length === 0) {
@@ -150,7 +153,7 @@ export class InboundWebhookService {
     if (!adapter.verify(raw, signature as string, source.secrets)) {
       reject('rejected_signature', new AppError('unauthorized', 'invalid_signature', 'Webhook signature does not match'), source);
     }
-    if (!parsedOk) reject('rejected_invalid', new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON'), source);
+    if (!parsedOk) reject('rejected_invalid', malformed(), source);
     if (!source.isActive || source.status === 'disconnected') {
       reject(
         'rejected_disconnected',
@@ -172,7 +175,7 @@ export class InboundWebhookService {
       channel,
       eventType: parsed.type,
       dedupeKey: parsed.eventId !== null ? `id:${parsed.eventId}` : `sha256:${sha256Hex(raw)}`,
-      payload: raw.toString('utf8'),
+      payload: text,
     });
     count(id === null ? 'duplicate' : 'accepted');
     if (id !== null) this.opts.onStored();
