@@ -1,5 +1,6 @@
 # Production image: build with dev dependencies, run with production ones only.
-FROM node:20-bookworm-slim AS build
+# Node 24, the current LTS (Node 20 reached end of life in April 2026); CI runs the suite on both.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/prisma-generate.js scripts/
@@ -12,14 +13,14 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npm run build
 
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/prisma-generate.js scripts/
 # --ignore-scripts: no prisma generate here (the compiled client comes from the build stage).
 RUN npm install --omit=dev --ignore-scripts --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
