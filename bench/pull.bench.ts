@@ -61,7 +61,12 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: 'info', json: false });
   const quiet = createLogger({ level: 'warn', json: false });
   const db = await scratchDatabase(quiet);
-  const config = loadConfig({ DATABASE_URL: db.url, ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'), CRON_ENABLED: 'false' });
+  const config = loadConfig({
+    DATABASE_URL: db.url,
+    ENCRYPTION_KEY: Buffer.alloc(32, 5).toString('base64'),
+    CRON_ENABLED: 'false',
+    ALLOW_PRIVATE_URLS: 'true',
+  });
   const prisma = createPrismaClient(db.url, config.database);
   const services = createServices({ config, prisma, logger });
   await bootstrap({ config, logger: quiet }, services);

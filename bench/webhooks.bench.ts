@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     CRON_ENABLED: 'false',
     LOG_LEVEL: 'warn',
     WEBHOOK_RATE_LIMIT_MAX: '100000000',
-    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    ALLOW_PRIVATE_URLS: 'true',
     ...(process.env.BENCH_NO_WORKERS ? { WEBHOOK_WORKERS_ENABLED: 'false' } : {}),
   });
   const prisma = createPrismaClient(db.url, config.database);

@@ -40,7 +40,14 @@ async function main(): Promise<void> {
   logger.info(`fake Wealthbox at ${fake.url}`);
 
   say(`3. The service on http://localhost:${PORT}`);
-  const config = loadConfig({ ...process.env, DATABASE_URL: url, PORT: String(PORT), CRON_ENABLED: 'false', LOG_LEVEL: 'warn' });
+  const config = loadConfig({
+    ALLOW_PRIVATE_URLS: 'true',
+    ...process.env,
+    DATABASE_URL: url,
+    PORT: String(PORT),
+    CRON_ENABLED: 'false',
+    LOG_LEVEL: 'warn',
+  });
   config.encryption.key ??= developmentEncryptionKey('.data').key;
   const prisma = createPrismaClient(url, config.database);
   const services = createServices({ config, prisma, logger });

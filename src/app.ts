@@ -6,8 +6,10 @@ import type { Logger } from 'winston';
 import type { Config } from './config/config';
 import { poolOf, type PrismaClient } from './db/prisma';
 import { pendingMigrations } from './db/migrator';
+import { withAdvisoryLock } from './db/advisory-lock';
 import { errorHandler, notFoundHandler } from './lib/errors';
-import { createRateLimit } from './lib/rate-limit';
+import { createAuthFailureLimit, createRateLimit, ipOf, principalKeyOf } from './lib/rate-limit';
+import { rejectUnstorableInput } from './lib/input-guard';
 import { requestContext } from './lib/request-context';
 import { createApiKeyRepository } from './modules/auth/api-keys.repository';
 import { apiKeysRouter } from './modules/auth/api-keys.routes';
@@ -72,6 +74,8 @@ export interface Services {
   inbound: InboundWebhookService;
   inbox: InboxRepository;
   inboxWorker: InboxWorker;
+  /** Runs `fn` as the only instance doing so (a database advisory lock): for start-up steps. */
+  exclusively<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Starts and stops the background workers (cron jobs, webhook workers). */
   workers: { start(): void; stop(): Promise<void> };
 }
@@ -112,10 +116,12 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     box,
     connectorFor,
     logger,
+    { allowPrivateUrls: config.allowPrivateUrls },
   );
   const pull = new PullService(createPullRepository(prisma), integrations, logger, {
     leaseSeconds: config.sync.leaseSeconds,
     overlapSeconds: config.sync.overlapSeconds,
+    maxDeleteFraction: config.sync.maxDeleteFraction,
     metrics,
   });
   const syncRuns = createSyncRunRepository(prisma);
@@ -151,6 +157,7 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     },
   };
   return {
+    exclusively: (name, fn) => withAdvisoryLock(prisma, name, fn),
     apiKeys,
     organizations,
     users,
@@ -172,8 +179,11 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
 
 /** What must exist before serving: built-in templates, and seed 000's default integration. */
 export async function bootstrap({ config, logger }: Omit<AppDeps, 'prisma'>, services: Services): Promise<void> {
-  await services.templates.ensureBuiltIns();
-  await ensureDefaultIntegration(config.wealthbox, services.organizations, services.integrations, logger);
+  // Instances starting together would each "look, then create" the same rows.
+  await services.exclusively('bootstrap', async () => {
+    await services.templates.ensureBuiltIns();
+    await ensureDefaultIntegration(config.wealthbox, services.organizations, services.integrations, logger);
+  });
 }
 
 /** The package version (for the OpenAPI document), from the nearest package.json up: src/ or dist/src/. */
@@ -205,10 +215,14 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       services.inbound,
       { envelope: envelopeWebhook, byProvider: providerWebhook },
       config.webhooks.bodyLimit,
-      createRateLimit({ windowMs: config.http.rateLimit.windowMs, limit: config.http.rateLimit.webhookMax, name: 'webhooks' }),
+      // By sender address only: these requests carry no key, and a made-up x-api-key must
+      // not buy a fresh budget.
+      createRateLimit({ windowMs: config.http.rateLimit.windowMs, limit: config.http.rateLimit.webhookMax, name: 'webhooks', keyOf: ipOf }),
     ),
   );
   app.use(helmet());
+  const { windowMs, max, syncMax, authFailureMax, authFailureWindowMs } = config.http.rateLimit;
+  const authFailures = createAuthFailureLimit({ windowMs: authFailureWindowMs, limit: authFailureMax });
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
@@ -230,23 +244,25 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
 
   // On the main port only when no METRICS_PORT is set; then it needs an admin key.
   if (config.metrics.enabled && config.metrics.port === undefined) {
-    app.get('/metrics', requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
+    app.get('/metrics', authFailures, requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
   }
 
   app.use('/api', openApiRouter(version));
 
-  const { windowMs, max, syncMax } = config.http.rateLimit;
   const api = Router();
-  // The upstream push authenticates with its own key and may carry a large body.
+  // Requests are counted against the key they authenticated with, so only after the check;
+  // failed checks are counted against the address, with a budget of their own.
+  // The upstream push authenticates with its own key (one for the service) and may carry a large body.
   api.use(
     '/internal/sync',
-    createRateLimit({ windowMs, limit: syncMax, name: 'internal-sync' }),
+    authFailures,
     requireInternalKey(config.auth.internalApiKey),
+    createRateLimit({ windowMs, limit: syncMax, name: 'internal-sync', keyOf: () => 'internal-key' }),
     pushRouter(services.push, config.push.maxBody),
   );
-  api.use(createRateLimit({ windowMs, limit: max, name: 'api' }));
+  api.use(authFailures, requireApiKey(services.apiKeys), createRateLimit({ windowMs, limit: max, name: 'api', keyOf: principalKeyOf }));
   api.use(express.json({ limit: config.http.jsonLimit }));
-  api.use(requireApiKey(services.apiKeys));
+  api.use(rejectUnstorableInput());
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
   // Before the users router: POST /users/sync is a sync, not a user.

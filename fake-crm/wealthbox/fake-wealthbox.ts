@@ -6,7 +6,8 @@ import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integ
 /**
  * A Wealthbox API v1 of our own (crm-apis.md): ACCESS_TOKEN or Bearer auth, GET /me,
  * /users, /contacts with page/per_page (cap 100)/updated_since/updated_before/type/
- * deleted+deleted_since, the {"contacts", "meta"} envelope and non-ISO timestamps.
+ * deleted+deleted_since, /contacts/{id} (404 once deleted), the {"contacts", "meta"}
+ * envelope and non-ISO timestamps.
  */
 export interface FakeContact {
   id: number;
@@ -60,6 +61,8 @@ export class FakeWealthbox {
   readonly staff: { id: number; name: string; email: string }[] = [];
   /** Every request, for assertions: method, path, query, time. */
   readonly requests: { method: string; path: string; query: Record<string, unknown>; at: number }[] = [];
+  /** Runs before each request is served: lets a test change the data between two pages. */
+  onRequest?: (req: { method: string; path: string; query: Record<string, unknown> }) => void;
   private server?: Server;
   private nextId = 1;
   private random: () => number;
@@ -90,6 +93,7 @@ export class FakeWealthbox {
     const app = express();
     app.use((req, _res, next) => {
       this.requests.push({ method: req.method, path: req.path, query: { ...req.query }, at: Date.now() });
+      this.onRequest?.({ method: req.method, path: req.path, query: { ...req.query } });
       next();
     });
     app.use(async (_req, res, next) => {
@@ -130,6 +134,14 @@ export class FakeWealthbox {
       res.json({ users: slice, meta: { total_count: this.staff.length, total_pages: Math.ceil(this.staff.length / perPage) } });
     });
     app.get('/v1/contacts', (req, res) => this.listContacts(req, res));
+    app.get('/v1/contacts/:id', (req, res) => {
+      const c = this.contacts.get(Number(req.params.id));
+      if (!c || c.deletedAt) {
+        res.status(404).json({ error: 'Record not found' });
+        return;
+      }
+      res.json(toJson(c));
+    });
     await new Promise<void>((resolve) => {
       this.server = app.listen(port, '127.0.0.1', () => resolve());
     });

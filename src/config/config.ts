@@ -76,6 +76,9 @@ export const envSchema = z.object({
   // Incremental syncs re-read this much before the cursor, for clock skew and late writes.
   SYNC_OVERLAP_SECONDS: int(0).default(300),
   SYNC_PAGE_SIZE: int(1).max(100).default(100),
+  // The largest share of an account's people one sync run may delete; past it the run
+  // deletes nothing and finishes partial (a wrong read is likelier than a mass deletion).
+  SYNC_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
   CRM_REQUEST_TIMEOUT_MS: int(100).default(30_000),
   CRM_MAX_RETRIES: int(0).max(10).default(4),
   // First backoff step; doubles per retry, with jitter.
@@ -102,9 +105,11 @@ export const envSchema = z.object({
   WEBHOOK_DELIVERY_CONCURRENCY: int(1).max(500).default(64),
   WEBHOOK_POLL_MS: int(10).default(500),
   WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
-  // Subscription URLs resolving to loopback, private or link-local addresses are refused
-  // unless this is true (local development, tests).
-  WEBHOOK_ALLOW_PRIVATE_URLS: bool.default(false),
+  // URLs the service calls for a tenant (webhook subscriptions, CRM base URLs) that resolve
+  // to loopback, private or link-local addresses are refused unless this is true (local
+  // development, tests, the demo). WEBHOOK_ALLOW_PRIVATE_URLS is its former name.
+  ALLOW_PRIVATE_URLS: bool.optional(),
+  WEBHOOK_ALLOW_PRIVATE_URLS: bool.optional(),
   // Workers that process inbound events and send outbound ones, in this process.
   WEBHOOK_WORKERS_ENABLED: bool.default(true),
 
@@ -120,7 +125,22 @@ export const envSchema = z.object({
   SYNC_RATE_LIMIT_MAX: int(1).default(60),
   // Inbound webhooks, per sender IP: CRMs send in bursts from few addresses.
   WEBHOOK_RATE_LIMIT_MAX: int(1).default(120_000),
-  TRUST_PROXY: bool.default(false),
+  // Failed authentications (401) per client address and window; past it, 429 before any
+  // key is looked up.
+  AUTH_FAILURE_MAX: int(1).default(20),
+  AUTH_FAILURE_WINDOW_MS: int(1000).default(15 * 60_000),
+  // Which X-Forwarded-For hops to believe: false (none), a number of proxies in front of us,
+  // or addresses/subnets (e.g. "loopback, 10.0.0.0/8"). "true" means one proxy: trusting
+  // every hop would let any client pick its own address, and so its own rate limit.
+  TRUST_PROXY: z
+    .string()
+    .trim()
+    .transform((v): boolean | number | string => {
+      if (['false', '0'].includes(v)) return false;
+      if (v === 'true') return 1;
+      return /^\d+$/.test(v) ? Number(v) : v;
+    })
+    .default(false),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -162,8 +182,8 @@ export interface Config {
   auth: { apiKey?: string; internalApiKey?: string };
   http: {
     jsonLimit: string;
-    trustProxy: boolean;
-    rateLimit: { windowMs: number; max: number; syncMax: number; webhookMax: number };
+    trustProxy: boolean | number | string;
+    rateLimit: { windowMs: number; max: number; syncMax: number; webhookMax: number; authFailureMax: number; authFailureWindowMs: number };
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
@@ -176,8 +196,11 @@ export interface Config {
     leaseSeconds: number;
     overlapSeconds: number;
     pageSize: number;
+    maxDeleteFraction: number;
   };
-  crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number };
+  crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  /** The SSRF guard's switch, for every URL called on a tenant's behalf. */
+  allowPrivateUrls: boolean;
   metrics: { enabled: boolean; port?: number; host: string };
   webhooks: {
     bodyLimit: string;
@@ -212,6 +235,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const allowPrivateUrls = e.ALLOW_PRIVATE_URLS ?? e.WEBHOOK_ALLOW_PRIVATE_URLS ?? false;
   return {
     env: e.NODE_ENV,
     isProduction: e.NODE_ENV === 'production',
@@ -234,6 +258,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         max: e.RATE_LIMIT_MAX,
         syncMax: e.SYNC_RATE_LIMIT_MAX,
         webhookMax: e.WEBHOOK_RATE_LIMIT_MAX,
+        authFailureMax: e.AUTH_FAILURE_MAX,
+        authFailureWindowMs: e.AUTH_FAILURE_WINDOW_MS,
       },
     },
     push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
@@ -254,8 +280,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       leaseSeconds: e.SYNC_LEASE_SECONDS,
       overlapSeconds: e.SYNC_OVERLAP_SECONDS,
       pageSize: e.SYNC_PAGE_SIZE,
+      maxDeleteFraction: e.SYNC_MAX_DELETE_FRACTION,
     },
-    crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS },
+    crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS, allowPrivateUrls },
+    allowPrivateUrls,
     metrics: { enabled: e.METRICS_ENABLED, port: e.METRICS_PORT, host: e.METRICS_HOST },
     webhooks: {
       bodyLimit: e.WEBHOOK_BODY_LIMIT,
@@ -267,7 +295,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
         concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
         secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
-        allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS,
+        allowPrivateUrls,
       },
       pollMs: e.WEBHOOK_POLL_MS,
       workersEnabled: e.WEBHOOK_WORKERS_ENABLED,

@@ -76,7 +76,7 @@ export class SyncJobs {
     return Promise.all(
       this.jobs.map(async (job) => {
         const task = this.tasks.find((t) => t.name === job.name);
-        const last = await this.runs.lastByTrigger('cron', job.mode, organizationId);
+        const last = await this.runs.newest({ trigger: 'cron', requestedMode: job.mode, organizationId });
         return {
           name: job.name,
           mode: job.mode,

@@ -10,6 +10,7 @@ export type ErrorKind =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'rate_limited'
   | 'unavailable'
   | 'internal';
@@ -21,6 +22,7 @@ const statusByKind: Record<ErrorKind, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  unsupported_media_type: 415,
   rate_limited: 429,
   unavailable: 503,
   internal: 500,
@@ -66,21 +68,51 @@ export function zodDetails(issues: z.core.$ZodIssue[], where?: string): ErrorDet
   }));
 }
 
-/** body-parser errors carry a `type` and a `status`. */
-function fromBodyParser(err: unknown): AppError | undefined {
-  if (typeof err !== 'object' || err === null || !('type' in err)) return undefined;
-  const e = err as { type?: string; limit?: number };
+/**
+ * Errors from Express's router and body-parser carry a 4xx `status` (a path that is not
+ * valid percent-encoding, a body that does not inflate, an unknown encoding or charset):
+ * they are the client's mistake and leave as a 4xx naming it, never as a 500.
+ */
+function fromHttpError(err: unknown): AppError | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as {
+    type?: string;
+    limit?: number;
+    status?: unknown;
+    statusCode?: unknown;
+    code?: string;
+    message?: string;
+    name?: string;
+  };
   switch (e.type) {
     case 'entity.parse.failed':
       return new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON');
     case 'entity.too.large':
       return new AppError('payload_too_large', 'payload_too_large', `Request body exceeds the limit of ${e.limit} bytes`);
     case 'encoding.unsupported':
+      return new AppError(
+        'unsupported_media_type',
+        'unsupported_encoding',
+        `${e.message}; send the body uncompressed, or as gzip, deflate or br`,
+      );
     case 'charset.unsupported':
-      return new AppError('invalid_data', 'unsupported_encoding', 'Unsupported request body encoding');
+      return new AppError('unsupported_media_type', 'unsupported_charset', `${e.message}; send JSON as UTF-8`);
     default:
-      return undefined;
+      break;
   }
+  const status = typeof e.status === 'number' ? e.status : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  if (e.name === 'URIError') return new AppError('invalid_data', 'malformed_path', 'The request path is not valid percent-encoding');
+  if (typeof e.code === 'string' && e.code.startsWith('Z_')) {
+    return new AppError(
+      'invalid_data',
+      'malformed_body',
+      'The request body does not match its Content-Encoding (it could not be decompressed)',
+    );
+  }
+  if (status === 413) return new AppError('payload_too_large', 'payload_too_large', 'Request body is too large');
+  if (status === 415) return new AppError('unsupported_media_type', 'unsupported_media_type', e.message ?? 'Unsupported media type');
+  return new AppError('invalid_data', 'bad_request', e.message ?? 'Bad request');
 }
 
 /** Prisma's known errors carry a code; a unique violation that slipped past a check is a conflict. */
@@ -112,7 +144,7 @@ export function errorHandler(logger: Logger, hideInternalMessages: boolean): Err
     const appError =
       err instanceof AppError
         ? err
-        : (fromBodyParser(err) ??
+        : (fromHttpError(err) ??
           fromPrisma(err) ??
           new AppError('internal', 'internal_error', err instanceof Error ? err.message : String(err)));
     const requestId = String(res.locals.requestId ?? '');

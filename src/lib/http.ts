@@ -9,7 +9,15 @@ export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'bo
   return result.data;
 }
 
-export const idParams = z.object({ id: z.coerce.number().int().positive('must be a positive integer').max(2_147_483_647) }).strict();
+/** Our ids are PostgreSQL int4: anything past its range is a 400, not a database error. */
+export const DB_ID_MAX = 2_147_483_647;
+const tooBig = `must be at most ${DB_ID_MAX}`;
+/** An id in a JSON body. */
+export const dbId = z.number().int('must be an integer').positive('must be a positive integer').max(DB_ID_MAX, tooBig);
+/** An id in a path or query string (text). */
+export const dbIdText = z.coerce.number().int('must be an integer').positive('must be a positive integer').max(DB_ID_MAX, tooBig);
+
+export const idParams = z.object({ id: dbIdText }).strict();
 
 /** Query strings arrive as text; "true"/"false" only, anything else is an error. */
 export const booleanQuery = z.enum(['true', 'false']).transform((v) => v === 'true');

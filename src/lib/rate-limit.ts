@@ -1,27 +1,64 @@
-import type { Request, RequestHandler } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { sha256Hex } from './crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, MemoryStore, rateLimit, type Options } from 'express-rate-limit';
 import { AppError, errorBody } from './errors';
 
-/** Limits per API key (hashed, never kept in clear), or per IP address without one. */
-function keyOf(req: Request): string {
-  const key = req.get('x-api-key') ?? req.get('x-internal-api-key');
-  return key ? `key:${sha256Hex(key)}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+/** The client's address (an IPv6 address by its /56): what unauthenticated requests are counted by. */
+export const ipOf = (req: Request) => `ip:${ipKeyGenerator(req.ip ?? '')}`;
+
+/**
+ * The key a request was authenticated with (set by the auth middleware before this runs).
+ * Never a key as presented: counting by an unchecked header would give every made-up value
+ * a fresh budget.
+ */
+export const principalKeyOf = (_req: Request, res: Response) => {
+  const p = res.locals.principal as { keyId?: number | null } | undefined;
+  if (!p) throw new Error('principalKeyOf needs an authenticated request: mount the limiter after the auth middleware');
+  return `key:${p.keyId ?? 'env-admin'}`;
+};
+
+function tooMany(res: Response, code: string, message: string, retryAfterSeconds: number): void {
+  if (!res.getHeader('Retry-After')) res.setHeader('Retry-After', String(retryAfterSeconds));
+  const err = new AppError('rate_limited', code, `${message}; retry after ${res.getHeader('Retry-After')} seconds`);
+  res.status(429).json(errorBody(err, String(res.locals.requestId ?? ''), false));
 }
 
-export function createRateLimit(opts: { windowMs: number; limit: number; name: string }): RequestHandler {
+export function createRateLimit(opts: {
+  windowMs: number;
+  limit: number;
+  name: string;
+  keyOf: (req: Request, res: Response) => string;
+}): RequestHandler {
   return rateLimit({
     windowMs: opts.windowMs,
     limit: opts.limit,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
     identifier: opts.name,
-    keyGenerator: keyOf,
-    handler: (_req, res, _next, options) => {
-      const retryAfter = Math.ceil(options.windowMs / 1000);
-      if (!res.getHeader('Retry-After')) res.setHeader('Retry-After', String(retryAfter));
-      const err = new AppError('rate_limited', 'rate_limited', `Too many requests; retry after ${res.getHeader('Retry-After')} seconds`);
-      res.status(429).json(errorBody(err, String(res.locals.requestId ?? ''), false));
-    },
+    keyGenerator: opts.keyOf,
+    handler: (_req, res, _next, options) => tooMany(res, 'rate_limited', 'Too many requests', Math.ceil(options.windowMs / 1000)),
   });
+}
+
+/**
+ * Failed authentications (401) per client address, with a budget of their own: past it, the
+ * address gets 429 before any key is looked up, so guessing keys costs the guesser, not the
+ * database. Valid requests from the address are refused too while it lasts: answering them
+ * would tell a guesser which of its guesses was right.
+ */
+export function createAuthFailureLimit(opts: { windowMs: number; limit: number }): RequestHandler {
+  const store = new MemoryStore();
+  store.init({ windowMs: opts.windowMs } as Options);
+  return async (req, res, next) => {
+    const key = ipOf(req);
+    const info = await store.get(key);
+    if (info && info.totalHits >= opts.limit) {
+      const seconds = Math.max(1, Math.ceil(((info.resetTime?.getTime() ?? Date.now() + opts.windowMs) - Date.now()) / 1000));
+      tooMany(res, 'too_many_auth_failures', 'Too many failed authentications from this address', seconds);
+      return;
+    }
+    res.on('finish', () => {
+      if (res.statusCode === 401) void store.increment(key);
+    });
+    next();
+  };
 }

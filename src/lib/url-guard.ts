@@ -1,9 +1,10 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { AppError } from './errors';
 
 /**
- * SSRF guard for URLs that customers give us (webhook subscriptions). Only public unicast
+ * SSRF guard for URLs that customers give us (webhook subscriptions, CRM base URLs). Only public unicast
  * addresses are allowed: not loopback, private, link-local (cloud metadata lives there),
  * unique-local, carrier-grade NAT, multicast or reserved ranges.
  */
@@ -42,3 +43,31 @@ export const publicOnlyLookup: net.LookupFunction = (hostname, options, callback
     callback(null, list[0].address, list[0].family);
   });
 };
+
+/**
+ * A URL the service will call on a tenant's behalf, checked when it is given: http(s) only,
+ * and unless private URLs are allowed, a host that resolves to public addresses only. The
+ * same check runs again at connection time (publicOnlyLookup), against DNS rebinding.
+ */
+export async function assertAllowedUrl(url: string, opts: { allowPrivateUrls: boolean; path: string }): Promise<void> {
+  const invalid = (message: string) =>
+    new AppError('invalid_data', 'validation_failed', 'Request validation failed', [{ path: opts.path, message }]);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('must be an absolute URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw invalid('must be an http or https URL');
+  if (parsed.username || parsed.password) throw invalid('must not carry credentials');
+  if (opts.allowPrivateUrls) return;
+  try {
+    await assertPublicHost(parsed.hostname);
+  } catch (err) {
+    throw invalid(
+      err instanceof BlockedAddressError
+        ? `${err.message}; such URLs are refused (ALLOW_PRIVATE_URLS=true allows them)`
+        : `cannot resolve ${parsed.hostname}`,
+    );
+  }
+}

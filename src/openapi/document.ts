@@ -18,6 +18,7 @@ import {
   updateSubscriptionBody,
 } from '../modules/webhooks/subscriptions.schemas';
 import { listInboundEventsQuery } from '../modules/webhooks/webhooks.schemas';
+import { outboundEventData } from '../modules/webhooks/event-payloads';
 
 type Auth = 'apiKey' | 'admin' | 'internal' | 'signature' | 'metrics' | 'none';
 
@@ -604,6 +605,28 @@ function parameters(schema: z.ZodObject | undefined, where: 'path' | 'query' | '
   });
 }
 
+/** What subscribers receive: POST <url> with { id, event, timestamp, data }, one entry per event type. */
+function outboundWebhooks() {
+  return Object.fromEntries(
+    Object.entries(outboundEventData).map(([event, data]) => {
+      const schema = jsonSchema(z.object({ id: z.uuid(), event: z.literal(event), timestamp: z.iso.datetime({ offset: true }), data }));
+      delete schema.$schema;
+      return [
+        event,
+        {
+          post: {
+            summary: `${event}, sent to subscriptions that asked for it`,
+            description:
+              'Signed: X-Webhook-Signature (hex HMAC-SHA256 of the body with the subscription secret) and the Standard Webhooks headers (webhook-id, webhook-timestamp, webhook-signature).',
+            requestBody: { required: true, content: { 'application/json': { schema } } },
+            responses: { 200: { description: 'Any 2xx: delivered' }, 410: { description: 'Gone: the subscription is disabled' } },
+          },
+        },
+      ];
+    }),
+  );
+}
+
 /** The OpenAPI 3.1 document, built from `operations`. */
 export function openApiDocument(version: string) {
   const paths: Record<string, Record<string, unknown>> = {};
@@ -664,6 +687,7 @@ export function openApiDocument(version: string) {
     servers: [{ url: '/' }],
     tags: [...new Set(operations.map((o) => o.tag))].map((name) => ({ name })),
     paths,
+    webhooks: outboundWebhooks(),
     components: {
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'An admin key, or a key scoped to one organization' },

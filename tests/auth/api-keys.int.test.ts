@@ -107,13 +107,15 @@ describe('/api/api-keys', () => {
     const { key, id } = created.body.data;
     expect((await ctx.http.get('/api/users').set('x-api-key', key)).status).toBe(200);
     const revoked = await ctx.http.delete(`/api/api-keys/${id}`).set('x-api-key', ADMIN_KEY);
-    expect(revoked.status).toBe(200);
-    expect(revoked.body.data.revokedAt).not.toBeNull();
+    // As the OpenAPI document says: 204, no body.
+    expect(revoked.status).toBe(204);
+    expect(revoked.text).toBe('');
     expect((await ctx.http.get('/api/users').set('x-api-key', key)).status).toBe(401);
     const list = await ctx.http.get('/api/api-keys').set('x-api-key', ADMIN_KEY);
     expect(list.body.data.map((k: { id: number }) => k.id)).not.toContain(id);
     const all = await ctx.http.get('/api/api-keys?includeRevoked=true').set('x-api-key', ADMIN_KEY);
     expect(all.body.data.map((k: { id: number }) => k.id)).toContain(id);
+    expect(all.body.data.find((k: { id: number }) => k.id === id).revokedAt).not.toBeNull();
   });
 
   it('when an unknown key id is revoked, then 404', async () => {

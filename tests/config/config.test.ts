@@ -20,6 +20,13 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'DATABASE_URL', 'API_KEY', 'LOG_LEVEL']) expect(problems).toContain(name);
   });
 
+  it('when TRUST_PROXY is a hop count or a list of addresses, then it is passed on as such', () => {
+    expect(loadConfig({}).http.trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).http.trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).http.trustProxy).toBe('loopback, 10.0.0.0/8');
+    expect(loadConfig({ TRUST_PROXY: 'false' }).http.trustProxy).toBe(false);
+  });
+
   it('when a variable is empty, then it counts as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', API_KEY: '' }).database.url).toBeUndefined();
   });
@@ -32,7 +39,8 @@ describe('loadConfig', () => {
       PUSH_MAX_USERS: '500',
       DATABASE_URL: 'postgresql://u:p@h:5432/db',
     });
-    expect(c).toMatchObject({ isProduction: true, port: 8080, http: { trustProxy: true }, push: { maxUsers: 500 } });
+    // "true" is one proxy hop, not every hop: trusting all would let a client pick its address.
+    expect(c).toMatchObject({ isProduction: true, port: 8080, http: { trustProxy: 1 }, push: { maxUsers: 500 } });
     expect(c.database.url).toBe('postgresql://u:p@h:5432/db');
   });
 });

@@ -66,9 +66,10 @@ export async function createTestContext(env: Record<string, string> = {}, logger
     SYNC_OVERLAP_SECONDS: '0',
     LOG_LEVEL: 'error',
     RATE_LIMIT_MAX: '100000',
+    AUTH_FAILURE_MAX: '100000',
     SYNC_RATE_LIMIT_MAX: '100000',
     // Receivers in tests listen on 127.0.0.1.
-    WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    ALLOW_PRIVATE_URLS: 'true',
     WEBHOOK_POLL_MS: '20',
     ...env,
   });

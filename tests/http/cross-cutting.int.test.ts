@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { createLogger } from '../../src/lib/logger';
-import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
+import { ADMIN_KEY, createTestContext, INTERNAL_KEY, type TestContext } from '../helpers/test-app';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -103,11 +103,61 @@ describe('rate limiting', () => {
     expect((await limited.http.get('/api/users').set('x-api-key', 'another-key-entirely')).status).toBe(401);
   });
 
-  it('when the sync endpoint is hammered, then its stricter limit applies', async () => {
+  it('when the sync endpoint is hammered, then its stricter limit applies, whatever x-api-key is added', async () => {
     const codes: number[] = [];
-    for (let i = 0; i < 3; i++)
-      codes.push((await limited.http.post('/api/internal/sync/users').set('X-Internal-API-Key', 'k'.repeat(20)).send({})).status);
-    expect(codes).toEqual([401, 401, 429]);
+    // A made-up x-api-key on each request once bought a fresh budget; now the push is counted
+    // against the internal key it authenticated with.
+    for (let i = 0; i < 3; i++) {
+      const res = await limited.http
+        .post('/api/internal/sync/users')
+        .set('X-Internal-API-Key', INTERNAL_KEY)
+        .set('x-api-key', `made-up-${i}-${Math.random()}`)
+        .send({});
+      codes.push(res.status);
+    }
+    expect(codes).toEqual([400, 400, 429]);
+  });
+});
+
+describe('failed authentications', () => {
+  let guarded: TestContext;
+  beforeAll(async () => {
+    guarded = await createTestContext({ AUTH_FAILURE_MAX: '5', WEBHOOK_RATE_LIMIT_MAX: '3' });
+  });
+  afterAll(() => guarded.close());
+
+  it('when an address keeps presenting made-up keys, then it gets 429 before any key is looked up, even with a real key', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      // A new key each time, and a new X-Forwarded-For: neither buys a fresh budget (TRUST_PROXY is off).
+      const res = await guarded.http
+        .get('/api/users')
+        .set('x-api-key', `guess-${i}-${Math.random()}`)
+        .set('X-Forwarded-For', `203.0.113.${i}`);
+      codes.push(res.status);
+    }
+    expect(codes).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+    const blocked = await guarded.http.get('/api/users').set('x-api-key', ADMIN_KEY);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body).toMatchObject({ code: 'too_many_auth_failures' });
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    // The internal push shares the budget: guessing INTERNAL_API_KEY is no way around it.
+    const push = await guarded.http.post('/api/internal/sync/users').set('X-Internal-API-Key', 'x'.repeat(20)).send({});
+    expect(push.status).toBe(429);
+  });
+
+  it('when webhooks carry made-up x-api-key headers, then they are still counted against the sender address', async () => {
+    const codes: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await guarded.http
+        .post('/api/webhook')
+        .set('x-api-key', `made-up-${i}`)
+        .set('Content-Type', 'application/json')
+        .send('{}');
+      codes.push(res.status);
+    }
+    expect(codes.slice(0, 3).every((c) => c !== 429)).toBe(true);
+    expect(codes[3]).toBe(429);
   });
 });
 

@@ -17,7 +17,11 @@ function connector(
   overrides: Record<string, unknown> = {},
   http: Partial<{ timeoutMs: number; maxRetries: number; retryBaseMs: number }> = {},
 ): CrmConnector {
-  const create = createConnectorFactory({ logger, pageSize: 100, http: { timeoutMs: 2000, maxRetries: 3, retryBaseMs: 10, ...http } });
+  const create = createConnectorFactory({
+    logger,
+    pageSize: 100,
+    http: { timeoutMs: 2000, maxRetries: 3, retryBaseMs: 10, allowPrivateUrls: true, ...http },
+  });
   return create('wealthbox', { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0, ...overrides }) as CrmConnector;
 }
 
@@ -131,6 +135,24 @@ describe('WealthboxConnector against the fake server', () => {
     const person = [...fake.contacts.values()].filter((c) => c.type === 'Person')[5].id;
     fake.deleteContact(person);
     expect(await connector().listDeletedSince(since)).toEqual([{ provider: 'wealthbox', externalId: String(person) }]);
+  });
+
+  it('when asked which records still exist, then deleted, unknown and non-Person contacts and gone staff are left out', async () => {
+    const persons = [...fake.contacts.values()].filter((c) => c.type === 'Person' && !c.deletedAt).map((c) => c.id);
+    const other = [...fake.contacts.values()].find((c) => c.type !== 'Person' && !c.deletedAt) as { id: number };
+    fake.deleteContact(persons[1]);
+    fake.requests.length = 0;
+    const asked = [
+      { provider: 'wealthbox', externalId: String(persons[0]) },
+      { provider: 'wealthbox', externalId: String(persons[1]) },
+      { provider: 'wealthbox', externalId: '999999' },
+      { provider: 'wealthbox', externalId: String(other.id) },
+      { provider: 'wealthbox_user', externalId: '2' },
+      { provider: 'wealthbox_user', externalId: '77' },
+    ];
+    expect(await connector().stillExisting(asked)).toEqual([asked[0], asked[4]]);
+    expect(fake.requests.filter((r) => r.path.startsWith('/v1/contacts/'))).toHaveLength(4);
+    expect(await connector().stillExisting([])).toEqual([]);
   });
 
   it('when the token is wrong, then a CrmAuthError says so without the token', async () => {

@@ -137,13 +137,14 @@ describe('pull sync from Wealthbox', () => {
   it('when contacts are deleted at the source, then an incremental sync soft-deletes their users', async () => {
     const { fake, orgId, id } = await setup(60);
     await sync(id);
+    const [{ user_id: userId }] = await ctx.sql(
+      "SELECT user_id FROM user_identities WHERE organization_id = $1 AND external_id = '11' AND provider = 'wealthbox'",
+      [orgId],
+    );
     fake.deleteContact(11);
     const res = await sync(id, 'incremental');
     expect(res.body.data).toMatchObject({ status: 'succeeded', deleted: 1 });
-    const [gone] = await ctx.sql(
-      "SELECT u.deleted_at, u.is_active FROM users u JOIN user_identities ui ON ui.user_id = u.id WHERE ui.organization_id = $1 AND ui.external_id = '11' AND ui.provider = 'wealthbox'",
-      [orgId],
-    );
+    const [gone] = await ctx.sql('SELECT deleted_at, is_active FROM users WHERE id = $1', [userId]);
     expect(gone.deleted_at).toBeInstanceOf(Date);
     expect(gone.is_active).toBe(false);
   });
@@ -367,11 +368,183 @@ describe('pull sync from Wealthbox', () => {
     await sync(b.id);
     const keyA = await createOrganizationKey(ctx, a.orgId);
     const mine = await ctx.http.get('/api/sync/runs?limit=100').set('x-api-key', keyA);
-    expect(mine.body.data.every((r: { organizationId: number }) => r.organizationId === a.orgId)).toBe(true);
+    // Exactly A's run: an empty list would pass an "all mine" check, so compare the ids.
+    const aRuns = await ctx.sql<{ id: number }>('SELECT id FROM sync_runs WHERE organization_id = $1 ORDER BY id DESC', [a.orgId]);
+    expect(aRuns.length).toBeGreaterThan(0);
+    expect(mine.body.data.map((r: { id: number }) => r.id)).toEqual(aRuns.map((r) => r.id));
     expect(mine.body.data[0]).not.toHaveProperty('checkpoint');
     const other = (await ctx.http.get(`/api/sync/runs?integrationId=${b.id}`).set('x-api-key', ADMIN_KEY)).body.data[0];
     expect((await ctx.http.get(`/api/sync/runs/${other.id}`).set('x-api-key', keyA)).status).toBe(404);
     const filtered = await ctx.http.get(`/api/sync/runs?integrationId=${a.id}&status=succeeded&trigger=manual`).set('x-api-key', ADMIN_KEY);
     expect(filtered.body.pagination.total).toBe(1);
+  });
+});
+
+describe('pull sync: records sharing a user, and deletions (issue 9)', () => {
+  const identity = (orgId: number, externalId: string, provider = 'wealthbox') =>
+    ctx.sql<{ user_id: number }>('SELECT user_id FROM user_identities WHERE organization_id = $1 AND provider = $2 AND external_id = $3', [
+      orgId,
+      provider,
+      externalId,
+    ]);
+  const userByEmail = async (orgId: number, email: string) =>
+    (
+      await ctx.sql<{ id: number; name: string; deleted_at: Date | null; updated_at: Date }>(
+        'SELECT id, name, deleted_at, updated_at FROM users WHERE organization_id = $1 AND email = $2',
+        [orgId, email],
+      )
+    )[0];
+
+  it('when two contacts and a staff member share emails, then one record owns each profile and a second full sync writes no user row', async () => {
+    const { fake, orgId, id } = await setup(250);
+    // On different pages, so that each run used to write both profiles, the last one winning.
+    fake.updateContact(5, { firstName: 'Five', email: 'shared@clients.example' });
+    fake.updateContact(150, { firstName: 'OneFifty', email: 'shared@clients.example' });
+    fake.updateContact(6, { firstName: 'Six', email: 'staff-too@advisors.example' });
+    fake.staff[0].email = 'staff-too@advisors.example';
+    expect((await sync(id)).body.data).toMatchObject({ status: 'succeeded', failed: 0 });
+    const before = await users(orgId);
+
+    const again = await sync(id);
+    expect(again.body.data).toMatchObject({ status: 'succeeded', created: 0, updated: 0 });
+    expect(await users(orgId)).toEqual(before);
+    // The owner is the lowest (provider, external id): contact "150" before "5", a contact before staff.
+    expect((await userByEmail(orgId, 'shared@clients.example')).name).toMatch(/^OneFifty /);
+    expect((await userByEmail(orgId, 'staff-too@advisors.example')).name).toMatch(/^Six /);
+  });
+
+  it('when one of two contacts sharing an email is deleted (incremental), then their user stays until the other one goes too', async () => {
+    const { fake, orgId, id } = await setup(60);
+    fake.updateContact(5, { email: 'pair@clients.example' });
+    fake.updateContact(50, { email: 'pair@clients.example' });
+    await sync(id);
+    const user = await userByEmail(orgId, 'pair@clients.example');
+
+    fake.deleteContact(5);
+    expect((await sync(id, 'incremental')).body.data).toMatchObject({ status: 'succeeded', deleted: 0 });
+    expect(await userByEmail(orgId, 'pair@clients.example')).toMatchObject({ id: user.id, deleted_at: null });
+    expect(await identity(orgId, '5')).toEqual([]);
+    expect(await identity(orgId, '50')).toEqual([{ user_id: user.id }]);
+    // Later full syncs neither delete nor revive it: the profile passes to "50" once, then nothing.
+    expect((await sync(id)).body.data).toMatchObject({ deleted: 0, created: 0 });
+    expect((await sync(id)).body.data).toMatchObject({ deleted: 0, created: 0, updated: 0 });
+    expect((await userByEmail(orgId, 'pair@clients.example')).deleted_at).toBeNull();
+
+    fake.deleteContact(50);
+    expect((await sync(id, 'incremental')).body.data).toMatchObject({ deleted: 1 });
+    expect((await userByEmail(orgId, 'pair@clients.example')).deleted_at).not.toBeNull();
+  });
+
+  it('when one of two contacts sharing an email is deleted (full reconciliation), then their user stays', async () => {
+    const { fake, orgId, id } = await setup(60);
+    fake.updateContact(5, { email: 'pair@clients.example' });
+    fake.updateContact(50, { email: 'pair@clients.example' });
+    await sync(id);
+    const user = await userByEmail(orgId, 'pair@clients.example');
+
+    fake.deleteContact(50);
+    expect((await sync(id)).body.data).toMatchObject({ status: 'succeeded', deleted: 0 });
+    expect(await identity(orgId, '50')).toEqual([]);
+    for (let i = 0; i < 2; i++) {
+      expect((await sync(id)).body.data).toMatchObject({ deleted: 0, created: 0, updated: 0 });
+      expect(await userByEmail(orgId, 'pair@clients.example')).toMatchObject({ id: user.id, deleted_at: null });
+    }
+    fake.deleteContact(5);
+    expect((await sync(id)).body.data).toMatchObject({ deleted: 1 });
+  });
+
+  it('when contacts are deleted while a full sync reads its pages, then the live contacts they shift keep their users and only deleted ones lose theirs', async () => {
+    const { fake, orgId, id } = await setup(250);
+    await sync(id);
+    // Between page 1 and page 2: ten contacts of page 1 go (so ten records of page 2 move onto
+    // page 1, already read), and five of page 3 (not read yet).
+    let done = false;
+    fake.onRequest = (req) => {
+      if (done || req.path !== '/v1/contacts' || req.query.page !== '2' || req.query.deleted) return;
+      done = true;
+      for (let c = 1; c <= 10; c++) fake.deleteContact(c);
+      for (let c = 240; c <= 244; c++) fake.deleteContact(c);
+    };
+    const res = await sync(id);
+    fake.onRequest = undefined;
+    expect(done).toBe(true);
+    expect(res.body.data).toMatchObject({ status: 'succeeded', deleted: 5 });
+    const linkedTo = async (externalId: number) =>
+      (
+        await ctx.sql<{ deleted_at: Date | null }>(
+          "SELECT u.deleted_at FROM users u JOIN user_identities ui ON ui.user_id = u.id WHERE ui.organization_id = $1 AND ui.provider = 'wealthbox' AND ui.external_id = $2",
+          [orgId, String(externalId)],
+        )
+      )[0];
+    for (let c = 101; c <= 110; c++) expect(await linkedTo(c)).toEqual({ deleted_at: null });
+    for (let c = 240; c <= 244; c++) expect(await linkedTo(c)).toBeUndefined();
+    // Read before they went: the next run deletes them.
+    expect((await sync(id)).body.data).toMatchObject({ status: 'succeeded', deleted: 10 });
+    const live = (await users(orgId)).filter((u) => u.deleted_at === null);
+    expect(live).toHaveLength(250 - 15 + 3);
+  });
+
+  it('when a run would delete more than SYNC_MAX_DELETE_FRACTION of the account, then it deletes nothing, finishes partial and says why', async () => {
+    const { fake, orgId, id } = await setup(40);
+    await sync(id);
+    for (let c = 1; c <= 30; c++) fake.deleteContact(c);
+    const details = async (runId: number) => (await ctx.http.get(`/api/sync/runs/${runId}`).set('x-api-key', ADMIN_KEY)).body.data.details;
+    // Incremental (the deleted listing): refused, and listed again by the next run.
+    for (let i = 0; i < 2; i++) {
+      const incremental = await sync(id, 'incremental');
+      expect(incremental.body.data).toMatchObject({ status: 'partial', deleted: 0 });
+      expect((await details(incremental.body.data.runId)).deletions).toMatchObject({
+        reported: 30,
+        held: 43,
+        refused: expect.stringContaining('SYNC_MAX_DELETE_FRACTION'),
+      });
+    }
+    // Full (reconciliation): refused before asking the CRM about each one.
+    fake.requests.length = 0;
+    const full = await sync(id);
+    expect(full.body.data).toMatchObject({ status: 'partial', deleted: 0 });
+    expect((await details(full.body.data.runId)).reconciliation).toMatchObject({
+      refused: expect.stringContaining('SYNC_MAX_DELETE_FRACTION'),
+      unseen: 30,
+      held: 43,
+    });
+    expect(fake.requests.filter((r) => r.path.startsWith('/v1/contacts/'))).toHaveLength(0);
+    expect((await users(orgId)).filter((u) => u.deleted_at)).toHaveLength(0);
+  });
+});
+
+describe('pull sync: the deletion bound is configurable', () => {
+  let local: TestContext;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    const winston = await import('winston');
+    const Transport = (await import('winston-transport')).default;
+    class Capture extends Transport {
+      override log(info: unknown, next: () => void) {
+        lines.push(JSON.stringify(info));
+        next();
+      }
+    }
+    local = await createTestContext(
+      { SYNC_MAX_DELETE_FRACTION: '0.2' },
+      winston.createLogger({ level: 'warn', transports: [new Capture()] }),
+    );
+  });
+  afterAll(() => local.close());
+
+  it('when a run would delete more than the configured share, then it refuses with a warning; within it, it deletes', async () => {
+    const fake = await new FakeWealthbox({ contacts: 40, staff: 3 }).start();
+    fakes.push(fake);
+    const { id } = await createWealthboxIntegration(local, fake);
+    const run = () => local.http.post(`/api/integrations/${id}/sync?mode=full&wait=true`).set('x-api-key', ADMIN_KEY);
+    await run();
+    for (let c = 1; c <= 12; c++) fake.deleteContact(c);
+    expect((await run()).body.data).toMatchObject({ status: 'partial', deleted: 0 });
+    expect(lines.some((l) => l.includes('sync deletions refused') && l.includes('"warn"'))).toBe(true);
+    fake.contacts.forEach((c) => {
+      if (c.id <= 4) c.deletedAt = null;
+    });
+    (fake as unknown as { cache: Map<string, unknown> }).cache.clear();
+    expect((await run()).body.data).toMatchObject({ status: 'succeeded', deleted: 8 });
   });
 });

@@ -21,7 +21,7 @@ describe('PushService', () => {
     expect(res.results.map((r) => r.userId)).toEqual(['user-3', 'user-1', 'user-2']);
   });
 
-  it('when a push has N users and batch size B, then the statements per push grow with N/B, not N', async () => {
+  it('when a push has N users and batch size B, then the repository calls per push grow with N/B, not N', async () => {
     const { repo, service } = setup({ maxUsers: 1000, batchSize: 100 });
     await service.push(
       pushBody(
@@ -30,7 +30,7 @@ describe('PushService', () => {
       ) as never,
       'wrapper',
     );
-    // 1 lock + 10 chunks x 4 statements.
+    // Calls on the fake repository (not SQL statements): 1 lock + 10 chunks x 4 calls.
     expect(repo.calls).toBe(41);
   });
 

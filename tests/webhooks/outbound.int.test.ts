@@ -1,7 +1,22 @@
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
+import { syncRunEventData } from '../../src/modules/webhooks/event-payloads';
 import { Webhook } from 'standardwebhooks';
 import { eventRecorder } from '../../src/modules/webhooks/outbox';
-import { createOrganization, createOrganizationKey, createUser, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
+import {
+  createOrganization,
+  createOrganizationKey,
+  createUser,
+  createWealthboxIntegration,
+  push,
+  pushBody,
+  pushUser,
+  uniq,
+} from '../helpers/fixtures';
 import { Receiver, waitFor } from '../helpers/receiver';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
@@ -379,13 +394,83 @@ describe('outbound webhooks', () => {
       expect(got[3][1]).toMatchObject({ id: orgId, name: 'Renamed' });
       expect(got[4][1]).toMatchObject({ from: 'pending', to: 'error' });
     });
+
+    it('sync.completed has one shape for pushes and pulls: the documented one', async () => {
+      const fake = await new FakeWealthbox({ contacts: 2 }).start();
+      try {
+        const { orgId, id } = await createWealthboxIntegration(ctx, fake);
+        const sub = await subscribe(orgId, ['sync.completed']);
+        await ctx.http.post(`/api/integrations/${id}/sync?wait=true`).set(admin);
+        // A push into the same organization (found by its external id).
+        const [org] = await ctx.sql<{ slug: string }>('SELECT slug FROM organizations WHERE id = $1', [orgId]);
+        await ctx.sql('UPDATE organizations SET external_id = $1 WHERE id = $2', [`ext-${org.slug}`, orgId]);
+        await push(ctx, `ext-${org.slug}`, pushBody(`ext-${org.slug}`, [pushUser(1)]));
+        await ctx.services.deliveries.drain();
+        const datas = receiver
+          .bodies()
+          .filter((_b, i) => receiver.received[i].headers['x-webhook-id'] === String(sub.id))
+          .map((b) => b.data);
+        expect(datas.map((d) => d.trigger)).toEqual(['manual', 'push']);
+        const documented = (await ctx.http.get('/api/openapi.json')).body.webhooks['sync.completed'].post.requestBody.content[
+          'application/json'
+        ].schema.properties.data;
+        for (const data of datas) {
+          expect(syncRunEventData.strict().safeParse(data).error).toBeUndefined();
+          expect(Object.keys(data).sort()).toEqual(Object.keys(documented.properties).sort());
+        }
+      } finally {
+        await fake.stop();
+      }
+    });
+  });
+
+  it('deleting a subscription while its delivery is in flight records nothing for it and logs no error', async () => {
+    const errors: string[] = [];
+    const logger = winston.createLogger({
+      level: 'warn',
+      transports: [new winston.transports.Stream({ stream: new Writable({ write: (c, _e, cb) => (errors.push(String(c)), cb()) }) })],
+    });
+    const own = await createTestContext({ ...env, DATABASE_URL: ctx.databaseUrl }, logger);
+    let release: () => void = () => undefined;
+    let arrived = false;
+    const slow = http.createServer((req, res) => {
+      arrived = true;
+      req.resume();
+      release = () => res.writeHead(200).end('ok');
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+    try {
+      own.services.workers.start();
+      const org = await createOrganization(own);
+      const res = await own.http
+        .post('/api/webhook-subscriptions')
+        .set(admin)
+        .send({ organizationId: org.id, url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/hook`, events: ['user.created'] });
+      await createUser(own, org.id);
+      await waitFor('the delivery to arrive', () => arrived);
+      expect((await own.http.delete(`/api/webhook-subscriptions/${res.body.data.id}`).set(admin)).status).toBe(204);
+      release();
+      // Stopping waits for the send in flight and its bookkeeping.
+      await own.services.workers.stop();
+      expect(errors.filter((l) => /error|foreign key/i.test(l))).toEqual([]);
+      expect(await own.sql('SELECT id FROM webhook_deliveries WHERE subscription_id = $1', [res.body.data.id])).toEqual([]);
+      // The worker carries on: a later delivery to another subscription goes out.
+      const other = await subscribe(org.id, ['user.created']);
+      await createUser(own, org.id);
+      await own.services.deliveries.drain();
+      expect((await deliveries(other.id)).map((d) => d.status)).toEqual(['succeeded']);
+    } finally {
+      await own.close();
+      slow.closeAllConnections();
+      await new Promise((r) => slow.close(r));
+    }
   });
 });
 
 describe('SSRF guard', () => {
   let ctx: TestContext;
   beforeAll(async () => {
-    ctx = await createTestContext({ WEBHOOK_ALLOW_PRIVATE_URLS: 'false' });
+    ctx = await createTestContext({ ALLOW_PRIVATE_URLS: 'false' });
   });
   afterAll(() => ctx.close());
 
@@ -408,7 +493,7 @@ describe('SSRF guard', () => {
 
   it('refuses at send time too (a subscription made where private URLs were allowed)', async () => {
     const receiver = await new Receiver().start();
-    const permissive = await createTestContext({ DATABASE_URL: ctx.databaseUrl, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' });
+    const permissive = await createTestContext({ DATABASE_URL: ctx.databaseUrl, ALLOW_PRIVATE_URLS: 'true' });
     try {
       const org = await createOrganization(permissive);
       const sub = await permissive.http

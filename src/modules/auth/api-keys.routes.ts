@@ -25,7 +25,8 @@ export function apiKeysRouter(service: ApiKeyService): Router {
 
   router.delete('/:id', async (req, res) => {
     const { id } = parse(idParams, req.params, 'params');
-    res.json({ data: await service.revoke(id) });
+    await service.revoke(id);
+    res.status(204).end();
   });
 
   return router;

@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import { booleanQuery } from '../../lib/http';
+import { booleanQuery, dbId, dbIdText } from '../../lib/http';
 
 export const createApiKeyBody = z
   .object({
     name: z.string().trim().min(1).max(200),
     scope: z.enum(['admin', 'organization']),
-    organizationId: z.number().int().positive().optional(),
+    organizationId: dbId.optional(),
   })
   .strict();
 
 export const listApiKeysQuery = z
   .object({
-    organizationId: z.coerce.number().int().positive().optional(),
+    organizationId: dbIdText.optional(),
     includeRevoked: booleanQuery.default(false),
   })
   .strict();

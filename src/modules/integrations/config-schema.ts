@@ -4,11 +4,28 @@ import type { ErrorDetail } from '../../lib/errors';
 
 type Schema = Record<string, unknown>;
 
-/** Top-level fields a template marks secret: `"format": "password"` or `"writeOnly": true`. */
+type Props = Record<string, { format?: string; writeOnly?: boolean; type?: unknown } | undefined>;
+const propsOf = (schema: Schema) => (schema.properties ?? {}) as Props;
+
+/**
+ * Names that are credentials whatever a template's schema says (seed 002 encrypts them by
+ * name): a template that forgets `format: password` must not store a token in clear.
+ */
+const SECRET_NAME = /(secret|password|passwd|token|api[-_]?key|client[-_]?id|private[-_]?key|credential|signing[-_]?key)/i;
+
+export const isSecretName = (field: string) => SECRET_NAME.test(field);
+
+/** Top-level fields that are secret: marked so (`"format": "password"`, `"writeOnly": true`) or named so. */
 export function secretFields(schema: Schema): string[] {
-  const props = (schema.properties ?? {}) as Record<string, { format?: string; writeOnly?: boolean }>;
-  return Object.entries(props)
-    .filter(([, p]) => p?.format === 'password' || p?.writeOnly === true)
+  return Object.entries(propsOf(schema))
+    .filter(([k, p]) => p?.format === 'password' || p?.writeOnly === true || (isSecretName(k) && (p?.type ?? 'string') === 'string'))
+    .map(([k]) => k);
+}
+
+/** Top-level fields holding a URL the service will call (`format: uri`/`url`, or named …Url). */
+export function urlFields(schema: Schema): string[] {
+  return Object.entries(propsOf(schema))
+    .filter(([k, p]) => p?.format === 'uri' || p?.format === 'url' || /url$/i.test(k))
     .map(([k]) => k);
 }
 

@@ -16,6 +16,7 @@ export const integrationSelect = {
   lastSyncAt: true,
   lastTestedAt: true,
   syncCursor: true,
+  routingKey: true,
   createdAt: true,
   updatedAt: true,
 } as const;
@@ -41,7 +42,13 @@ export interface IntegrationRepository {
   /** id and secrets of every integration, in id order from `afterId`, for key rotation. */
   secretsPage(afterId: number, take: number): Promise<{ id: number; secrets: Prisma.JsonValue }[]>;
   isSyncing(id: number): Promise<boolean>;
-  existsFor(organizationId: number, provider: string): Promise<boolean>;
+  /** Which uniqueness rule another integration already breaks for these values, if any. */
+  findClash(u: {
+    organizationId: number;
+    provider: string;
+    routingKey: string | null;
+    exceptId?: number;
+  }): Promise<'organization' | 'routingKey' | null>;
 }
 
 export function createIntegrationRepository(db: TxDb): IntegrationRepository {
@@ -80,8 +87,11 @@ export function createIntegrationRepository(db: TxDb): IntegrationRepository {
     },
     secretsPage: (afterId, take) =>
       db.integration.findMany({ where: { id: { gt: afterId } }, select: { id: true, secrets: true }, orderBy: { id: 'asc' }, take }),
-    async existsFor(organizationId, provider) {
-      return (await db.integration.count({ where: { organizationId, provider } })) > 0;
+    async findClash({ organizationId, provider, routingKey, exceptId }) {
+      const others = exceptId === undefined ? {} : { id: { not: exceptId } };
+      if ((await db.integration.count({ where: { organizationId, provider, ...others } })) > 0) return 'organization';
+      if (routingKey !== null && (await db.integration.count({ where: { provider, routingKey, ...others } })) > 0) return 'routingKey';
+      return null;
     },
     async isSyncing(id) {
       return (await db.integration.count({ where: { id, syncLeaseUntil: { gt: new Date() } } })) > 0;

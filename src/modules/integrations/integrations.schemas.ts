@@ -1,13 +1,13 @@
 import { z } from 'zod';
-import { paginationQuery } from '../../lib/http';
+import { paginationQuery, dbId, dbIdText } from '../../lib/http';
 import { INTEGRATION_STATUSES } from './integration-status';
 
 const config = z.record(z.string(), z.unknown());
 
 export const createIntegrationBody = z
   .object({
-    organizationId: z.number().int().positive().optional(),
-    templateId: z.number().int().positive().optional(),
+    organizationId: dbId.optional(),
+    templateId: dbId.optional(),
     /** The template's name, as an alternative to templateId. */
     provider: z.string().trim().min(1).max(50).optional(),
     name: z.string().trim().min(1).max(200),
@@ -36,7 +36,7 @@ export const updateIntegrationBody = z
 export const listIntegrationsQuery = z
   .object({
     ...paginationQuery,
-    organizationId: z.coerce.number().int().positive().optional(),
+    organizationId: dbIdText.optional(),
     status: z.enum(INTEGRATION_STATUSES).optional(),
     provider: z.string().trim().min(1).max(50).optional(),
   })

@@ -3,7 +3,8 @@ import type { Prisma } from '../../db/prisma';
 import { AppError } from '../../lib/errors';
 import { isSealed, mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import type { OrganizationLookup } from '../auth/api-keys.service';
-import { secretFields, type ConfigValidator } from './config-schema';
+import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
+import { assertAllowedUrl } from '../../lib/url-guard';
 import { CrmAuthError, type CrmConnector } from './connectors/connector';
 import type { ConnectorFactory } from './connectors/registry';
 import { assertTransition, type IntegrationStatus } from './integration-status';
@@ -23,6 +24,16 @@ export interface TestResult {
 
 type Config = Record<string, unknown>;
 
+/** The config fields a CRM names its account by in webhooks (HighLevel's locationId, HubSpot's portalId). */
+const ROUTING_FIELDS = ['locationId', 'portalId'];
+function routingKeyOf(config: Config): string | null {
+  for (const f of ROUTING_FIELDS) {
+    const v = config[f];
+    if ((typeof v === 'string' && v !== '') || typeof v === 'number') return String(v);
+  }
+  return null;
+}
+
 export class IntegrationService {
   constructor(
     private readonly repo: IntegrationRepository,
@@ -32,6 +43,7 @@ export class IntegrationService {
     private readonly box: SecretBox,
     private readonly connectorFor: ConnectorFactory,
     private readonly logger: Logger,
+    private readonly opts: { allowPrivateUrls: boolean },
   ) {}
 
   async list(f: IntegrationFilter): Promise<{ rows: IntegrationView[]; total: number }> {
@@ -60,20 +72,22 @@ export class IntegrationService {
         ? await this.templates.get(input.templateId)
         : await this.templates.getByName(input.provider as string);
     if (!template.isActive) throw new AppError('conflict', 'template_inactive', `Template ${template.name} is not active`);
-    // People are linked by (organization, provider, CRM id): two accounts of one CRM in one
-    // organization would mix their ids.
-    if (await this.repo.existsFor(organizationId, template.name)) {
-      throw new AppError('conflict', 'integration_exists', `Organization ${organizationId} already has a ${template.name} integration`);
-    }
-    const stored = this.seal(template, this.validate(template, input.config));
-    const row = await this.repo.create({
-      organizationId,
-      templateId: template.id,
-      provider: template.name,
-      name: input.name,
-      description: input.description ?? null,
-      ...stored,
-    });
+    const config = await this.validate(template, input.config);
+    const routingKey = routingKeyOf(config);
+    const unique = { organizationId, provider: template.name, routingKey };
+    await this.assertUnique(unique);
+    const stored = this.seal(template, config);
+    const row = await this.uniquely(unique, () =>
+      this.repo.create({
+        organizationId,
+        templateId: template.id,
+        provider: template.name,
+        name: input.name,
+        description: input.description ?? null,
+        routingKey,
+        ...stored,
+      }),
+    );
     this.logger.info('integration created', { integrationId: row.id, organizationId, provider: row.provider });
     return this.view(row);
   }
@@ -92,9 +106,18 @@ export class IntegrationService {
         if (v === null) delete merged[k];
         else merged[k] = v;
       }
-      Object.assign(data, this.seal(template, this.validate(template, merged)));
+      const config = await this.validate(template, merged);
+      data.routingKey = routingKeyOf(config);
+      await this.assertUnique({ organizationId: row.organizationId, provider: row.provider, routingKey: data.routingKey, exceptId: id });
+      Object.assign(data, this.seal(template, config));
     }
-    return this.view(await this.repo.update(id, data));
+    const unique = {
+      organizationId: row.organizationId,
+      provider: row.provider,
+      routingKey: (data.routingKey as string | null) ?? null,
+      exceptId: id,
+    };
+    return this.view(await this.uniquely(unique, () => this.repo.update(id, data)));
   }
 
   async remove(id: number): Promise<void> {
@@ -186,6 +209,8 @@ export class IntegrationService {
   view(row: IntegrationRow): IntegrationView {
     const { secrets, config, ...rest } = row;
     const masked: Config = { ...((config ?? {}) as Config) };
+    // Stored before its name made it secret (it is sealed at its next update): never shown.
+    for (const [k, v] of Object.entries(masked)) if (isSecretName(k) && typeof v === 'string') masked[k] = mask(v);
     for (const [k, v] of Object.entries((secrets ?? {}) as Record<string, unknown>)) {
       masked[k] = isSealed(v) ? mask(this.box.open(v)) : '••••';
     }
@@ -205,7 +230,38 @@ export class IntegrationService {
     }
   }
 
-  private validate(template: TemplateRecord, config: Config): Config {
+  /**
+   * People are linked by (organization, provider, CRM id), so two accounts of one CRM in one
+   * organization would mix their ids; webhooks are routed by (provider, routing key), so two
+   * integrations claiming one CRM account would take each other's events.
+   */
+  private async assertUnique(u: { organizationId: number; provider: string; routingKey: string | null; exceptId?: number }) {
+    const clash = await this.repo.findClash(u);
+    if (clash === 'organization') {
+      throw new AppError('conflict', 'integration_exists', `Organization ${u.organizationId} already has a ${u.provider} integration`);
+    }
+    if (clash === 'routingKey') {
+      throw new AppError(
+        'conflict',
+        'routing_key_in_use',
+        `Another ${u.provider} integration already has the account id ${u.routingKey}; webhooks are routed by it, so it must be unique`,
+        [{ path: 'body.config', message: `account id ${u.routingKey} is used by another integration` }],
+      );
+    }
+  }
+
+  /** The unique indexes close the race the check above leaves open; their violation says which. */
+  private async uniquely<T>(u: Parameters<IntegrationService['assertUnique']>[0], write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'P2002') throw err;
+      await this.assertUnique(u);
+      throw err;
+    }
+  }
+
+  private async validate(template: TemplateRecord, config: Config): Promise<Config> {
     const { value, errors } = this.validator.validate(
       `${template.id}:${template.updatedAt.getTime()}`,
       template.configSchema as Config,
@@ -213,6 +269,12 @@ export class IntegrationService {
     );
     if (errors.length)
       throw new AppError('invalid_data', 'validation_failed', `Config does not match the ${template.name} template`, errors);
+    // Connections go to these URLs with the tenant's credentials: the SSRF guard applies.
+    for (const field of urlFields(template.configSchema as Config)) {
+      const url = value[field];
+      if (typeof url === 'string')
+        await assertAllowedUrl(url, { allowPrivateUrls: this.opts.allowPrivateUrls, path: `body.config.${field}` });
+    }
     return value;
   }
 

@@ -92,7 +92,11 @@ export function createOrganizationRepository(db: TxDb): OrganizationRepository {
         return org;
       }),
     async softDelete(id) {
-      await db.organization.update({ where: { id }, data: { deletedAt: new Date() } });
+      // Its integrations give up their CRM account ids, so another organization may claim them.
+      await db.$transaction(async (tx) => {
+        await tx.organization.update({ where: { id }, data: { deletedAt: new Date() } });
+        await tx.integration.updateMany({ where: { organizationId: id }, data: { routingKey: null } });
+      });
     },
     async stats(id) {
       const live = { organizationId: id, deletedAt: null };

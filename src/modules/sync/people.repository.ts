@@ -7,27 +7,42 @@ import { UPSERT_IDENTITIES } from './identities.sql';
  * How CRM people become users, shared by the pull sync (a page at a time) and inbound
  * webhooks (a batch of events): set-based statements, the ordering guard, and the outbound
  * events of every change, all in the caller's transaction.
+ *
+ * A deletion removes the record's identity and leaves a tombstone with the deletion's time:
+ * a record not newer than it is stale, whatever order the two arrive in.
  */
 
 /** Provider names are [a-z0-9_], so "provider:id" is unambiguous. */
 export const seenKey = (provider: string, externalId: string) => `${provider}:${externalId}`;
 
-/** stale: the record is older than what we hold for it (by the source's updated time) and was not applied. */
+/** The CRM people come from: its name (the source of the users it creates) and every identity provider its records use. */
+export interface PeopleSource {
+  source: string;
+  providers: readonly string[];
+}
+
+/** stale: the record is older than what we hold for it, or than its deletion (by the source's time), and was not applied. */
 export type PersonOutcome = 'created' | 'updated' | 'unchanged' | 'stale';
 
 /**
- * Which existing user each record belongs to: its identity first, else a user with its email.
- * It also takes the organization's row lock (as the push does), so user writes of one
- * organization never race. `held` is the source's updated time of what we hold.
+ * Which existing user each record belongs to: its identity, else the user of its tombstone (a
+ * record that comes back), else a user with its email. It also takes the organization's row
+ * lock (as the push does), so user writes of one organization never race. `held` is the
+ * source's updated time of what we hold; `tomb_at` the time of its deletion.
  */
 const MATCH = `
-  SELECT (d->>'ord')::int AS ord, COALESCE(ui.user_id, u.id) AS user_id, ui.data->>'sourceUpdatedAt' AS held
+  SELECT (d->>'ord')::int AS ord, COALESCE(ui.user_id, tu.id, u.id) AS user_id, ui.data->>'sourceUpdatedAt' AS held,
+         t.provider IS NOT NULL AS tomb, t.deleted_at AS tomb_at
   FROM (SELECT id FROM organizations WHERE id = $1 FOR UPDATE) AS lock
   CROSS JOIN jsonb_array_elements($2::jsonb) AS i(d)
   LEFT JOIN user_identities ui
     ON ui.organization_id = $1 AND ui.provider = d->>'provider' AND ui.external_id = d->>'externalId'
+  LEFT JOIN tombstones t
+    ON t.organization_id = $1 AND t.provider = d->>'provider' AND t.external_id = d->>'externalId'
+  LEFT JOIN users tu
+    ON ui.user_id IS NULL AND tu.id = t.user_id AND tu.organization_id = $1
   LEFT JOIN users u
-    ON ui.user_id IS NULL AND u.organization_id = $1 AND u.email = d->>'email'`;
+    ON ui.user_id IS NULL AND tu.id IS NULL AND u.organization_id = $1 AND u.email = d->>'email'`;
 
 // Ids come from the sequence first, so each new row's id is known per input record.
 // (A CTE with a volatile function is evaluated once.)
@@ -45,12 +60,15 @@ const INSERT_NEW = `
   SELECT ids.ord, ids.id FROM ids JOIN ins ON ins.id = ids.id`;
 
 // Only users this source created are written (their profile is the CRM's); a changed
-// email is taken unless another user of the organization has it.
+// email is taken unless another user of the organization has it. Records sharing a user
+// (one email) would overwrite each other on every run, so one owns the profile: the lowest
+// (provider, external id) of the CRM's records linked to it ("C" order, as ownerFirst). A
+// deleted user is revived by whichever comes.
 const UPDATE_OWNED = `
   WITH x AS (
     SELECT DISTINCT ON ((d->>'userId')::int) (d->>'userId')::int AS user_id, d
     FROM jsonb_array_elements($2::jsonb) AS i(d)
-    ORDER BY (d->>'userId')::int
+    ORDER BY (d->>'userId')::int, d->>'provider' COLLATE "C", d->>'externalId' COLLATE "C"
   ), m AS (
     SELECT u.id,
       CASE WHEN x.d->>'email' IS NOT NULL AND NOT EXISTS (
@@ -59,6 +77,10 @@ const UPDATE_OWNED = `
       x.d->>'name' AS name, x.d->>'firstName' AS first_name, x.d->>'lastName' AS last_name,
       x.d->>'phone' AS phone, x.d->>'title' AS title, (x.d->>'isActive')::boolean AS is_active
     FROM x JOIN users u ON u.id = x.user_id AND u.organization_id = $1 AND u.source = $3
+    WHERE u.deleted_at IS NOT NULL OR NOT EXISTS (
+      SELECT 1 FROM user_identities o
+      WHERE o.user_id = u.id AND o.provider IN (SELECT jsonb_array_elements_text($4::jsonb))
+        AND (o.provider COLLATE "C", o.external_id COLLATE "C") < (x.d->>'provider', x.d->>'externalId'))
   )
   UPDATE users u SET email = m.email, name = m.name, first_name = m.first_name, last_name = m.last_name,
     phone = m.phone, title = m.title, is_active = m.is_active, deleted_at = NULL,
@@ -69,27 +91,80 @@ const UPDATE_OWNED = `
         IS DISTINCT FROM (m.email, m.name, m.first_name, m.last_name, m.phone, m.title, m.is_active, true)
   RETURNING u.id`;
 
+/** A record applied after its deletion brings it back: the tombstone goes. */
+const CLEAR_TOMBSTONES = `
+  DELETE FROM tombstones t USING jsonb_array_elements($2::jsonb) AS i(d)
+  WHERE t.organization_id = $1 AND t.provider = d->>'provider' AND t.external_id = d->>'externalId'`;
+
 /**
- * Removes people the source no longer has: users this source created are soft-deleted
- * (their identity stays, so a contact that comes back revives its user); users from
- * elsewhere only lose the link.
+ * Removes records the source no longer has: $4 is a jsonb array of { provider, externalId,
+ * at } (at: the source's deletion time, or null when it gave none). Per record: its identity
+ * goes and a tombstone keeps the deletion's time and the user (a record that comes back
+ * revives it). A user this source created is soft-deleted once no record of the CRM ($3, its
+ * identity providers) points to it any more; a user from elsewhere only loses the link. A
+ * deletion older than the record we hold is stale and changes nothing.
+ *
+ * Without a time (a pull found it gone), the tombstone is dated just before the version we
+ * held: an older event stays stale, while that same version, listed again by a full sync,
+ * revives the user (the full sync stays the safety net).
  */
 const REMOVE = `
-  WITH keys AS (SELECT jsonb_array_elements_text($4::jsonb) AS k),
-  gone AS (
-    SELECT ui.id, ui.user_id, u.source = $2 AS owned
-    FROM user_identities ui JOIN users u ON u.id = ui.user_id
-    WHERE ui.organization_id = $1
-      AND ui.provider IN (SELECT jsonb_array_elements_text($3::jsonb))
-      AND %MATCH% EXISTS (SELECT 1 FROM keys WHERE keys.k = ui.provider || ':' || ui.external_id)
+  WITH input AS (
+    SELECT DISTINCT ON (d->>'provider', d->>'externalId')
+           d->>'provider' AS provider, d->>'externalId' AS external_id, (d->>'at')::timestamptz AS at
+    FROM (SELECT id FROM organizations WHERE id = $1 FOR UPDATE) AS lock
+    CROSS JOIN jsonb_array_elements($4::jsonb) AS i(d)
+    ORDER BY d->>'provider', d->>'externalId', (d->>'at')::timestamptz DESC NULLS LAST
+  ), hit AS (
+    SELECT i.provider, i.external_id, i.at, ui.id AS identity_id, ui.user_id,
+           COALESCE((ui.data->>'sourceUpdatedAt')::timestamptz > i.at, false) AS stale,
+           (ui.data->>'sourceUpdatedAt')::timestamptz AS held
+    FROM input i
+    LEFT JOIN user_identities ui ON ui.organization_id = $1 AND ui.provider = i.provider AND ui.external_id = i.external_id
+  ), gone AS (
+    DELETE FROM user_identities ui USING hit
+    WHERE ui.id = hit.identity_id AND NOT hit.stale
+    RETURNING ui.id, ui.user_id
+  ), tomb AS (
+    INSERT INTO tombstones AS t (organization_id, provider, external_id, deleted_at, user_id)
+    SELECT $1, provider, external_id, COALESCE(at, held - interval '1 millisecond'), user_id
+    FROM hit WHERE NOT stale AND (at IS NOT NULL OR identity_id IS NOT NULL)
+    ON CONFLICT (organization_id, provider, external_id) DO UPDATE
+      SET deleted_at = GREATEST(t.deleted_at, EXCLUDED.deleted_at), user_id = COALESCE(EXCLUDED.user_id, t.user_id)
   ), soft AS (
     UPDATE users u SET deleted_at = now(), is_active = false, updated_at = now()
-    FROM gone WHERE gone.owned AND u.id = gone.user_id AND u.deleted_at IS NULL
+    WHERE u.id IN (SELECT user_id FROM gone) AND u.organization_id = $1 AND u.source = $2 AND u.deleted_at IS NULL
+      AND NOT EXISTS (
+        SELECT 1 FROM user_identities o
+        WHERE o.user_id = u.id AND o.provider IN (SELECT jsonb_array_elements_text($3::jsonb))
+          AND o.id NOT IN (SELECT id FROM gone))
     RETURNING u.id
-  ), unlinked AS (
-    DELETE FROM user_identities ui USING gone WHERE NOT gone.owned AND ui.id = gone.id RETURNING ui.id
   )
-  SELECT (SELECT COALESCE(jsonb_agg(id), '[]'::jsonb) FROM soft) AS deleted_ids, (SELECT count(*) FROM unlinked)::int AS unlinked`;
+  SELECT h.provider, h.external_id,
+    CASE WHEN h.identity_id IS NULL THEN 'unknown' WHEN h.stale THEN 'stale'
+         WHEN h.user_id IN (SELECT id FROM soft) THEN 'deleted' ELSE 'unlinked' END AS outcome,
+    (SELECT COALESCE(jsonb_agg(id), '[]'::jsonb) FROM soft) AS deleted_ids
+  FROM hit h`;
+
+/**
+ * The people of the CRM's providers we hold on live users, and either those of them not
+ * among the keys $3 (what a full sync did not read) or how many are among them. Users
+ * already deleted are left out: there is nothing to delete there (and identities from before
+ * tombstones stayed on them).
+ */
+const HELD = `
+  WITH keys AS (SELECT jsonb_array_elements_text($3::jsonb) AS k),
+  held AS (
+    SELECT ui.provider, ui.external_id
+    FROM user_identities ui JOIN users u ON u.id = ui.user_id AND u.deleted_at IS NULL
+    WHERE ui.organization_id = $1 AND ui.provider IN (SELECT jsonb_array_elements_text($2::jsonb))
+  )
+  SELECT (SELECT count(*) FROM held)::int AS held,
+    CASE WHEN $4::boolean THEN COALESCE((SELECT jsonb_agg(jsonb_build_object('provider', h.provider, 'externalId', h.external_id))
+              FROM held h WHERE NOT EXISTS (SELECT 1 FROM keys WHERE keys.k = h.provider || ':' || h.external_id)), '[]'::jsonb)
+         ELSE '[]'::jsonb END AS unseen,
+    CASE WHEN $4::boolean THEN 0 ELSE (SELECT count(*) FROM held h WHERE EXISTS (SELECT 1 FROM keys WHERE keys.k = h.provider || ':' || h.external_id))::int
+         END AS among`;
 
 export interface AppliedPeople {
   /** By record index. */
@@ -98,42 +173,51 @@ export interface AppliedPeople {
   userIds: (number | null)[];
 }
 
+/** The order in which records sharing a user take its profile; the same as UPDATE_OWNED's. */
+const ownerFirst = (a: { provider: string; externalId: string }, b: { provider: string; externalId: string }) =>
+  a.provider !== b.provider ? (a.provider < b.provider ? -1 : 1) : a.externalId < b.externalId ? -1 : a.externalId > b.externalId ? 1 : 0;
+
 /** Creates, updates and links the users of `records`; call inside a transaction. */
-export async function applyPeople(tx: Db, organizationId: number, source: string, records: PersonRecord[]): Promise<AppliedPeople> {
+export async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople> {
   const outcomes: PersonOutcome[] = new Array(records.length).fill('unchanged');
   const userIds: (number | null)[] = new Array(records.length).fill(null);
   if (records.length === 0) return { outcomes, userIds };
   const all = records.map((r, ord) => ({ ...r, ord, updatedAt: r.updatedAt?.toISOString() ?? null }));
-  const matched = await tx.$queryRawUnsafe<{ ord: number; user_id: number | null; held: string | null }[]>(
-    MATCH,
-    organizationId,
-    JSON.stringify(all),
-  );
+  const matched = await tx.$queryRawUnsafe<
+    { ord: number; user_id: number | null; held: string | null; tomb: boolean; tomb_at: Date | null }[]
+  >(MATCH, organizationId, JSON.stringify(all));
   const userOf = new Map(matched.map((m) => [m.ord, m.user_id]));
   // Ordering: a record older than the one we hold (a late webhook, a page read before a
-  // webhook landed) never overwrites newer data.
+  // webhook landed) never overwrites newer data, and one not newer than its deletion never
+  // brings it back (a deletion wins a tie: nothing changes a record after it is deleted).
   const stale = new Set(
     matched
-      .filter((m) => m.held && all[m.ord].updatedAt && Date.parse(all[m.ord].updatedAt as string) < Date.parse(m.held))
+      .filter((m) => {
+        const at = all[m.ord].updatedAt ? Date.parse(all[m.ord].updatedAt as string) : null;
+        return at !== null && ((m.held !== null && at < Date.parse(m.held)) || (m.tomb_at !== null && at <= m.tomb_at.getTime()));
+      })
       .map((m) => m.ord),
   );
   const docs = all.filter((d) => !stale.has(d.ord));
-  // New people; records of one batch sharing an email become one user.
-  const newByEmail = new Map<string, number>();
+  // New people; records of one batch sharing an email become one user, created from the
+  // record that will own its profile.
+  const leaders = new Map<string, (typeof docs)[number]>();
+  for (const d of docs) {
+    if (userOf.get(d.ord) !== null || !d.email) continue;
+    const leader = leaders.get(d.email);
+    if (!leader || ownerFirst(d, leader) < 0) leaders.set(d.email, d);
+  }
   const toInsert: typeof docs = [];
   const followers: { ord: number; leader: number }[] = [];
   for (const d of docs) {
     if (userOf.get(d.ord) !== null) continue;
-    const leader = d.email ? newByEmail.get(d.email) : undefined;
-    if (leader !== undefined) followers.push({ ord: d.ord, leader });
-    else {
-      if (d.email) newByEmail.set(d.email, d.ord);
-      toInsert.push(d);
-    }
+    const leader = d.email ? leaders.get(d.email) : undefined;
+    if (leader && leader !== d) followers.push({ ord: d.ord, leader: leader.ord });
+    else toInsert.push(d);
   }
   const created = new Set<number>();
   if (toInsert.length) {
-    const rows = await tx.$queryRawUnsafe<{ ord: number; id: number }[]>(INSERT_NEW, organizationId, JSON.stringify(toInsert), source);
+    const rows = await tx.$queryRawUnsafe<{ ord: number; id: number }[]>(INSERT_NEW, organizationId, JSON.stringify(toInsert), crm.source);
     for (const r of rows) {
       userOf.set(r.ord, r.id);
       created.add(r.ord);
@@ -143,7 +227,13 @@ export async function applyPeople(tx: Db, organizationId: number, source: string
   const existing = docs.filter((d) => !created.has(d.ord)).map((d) => ({ ...d, userId: userOf.get(d.ord) }));
   const updatedUsers = new Set<number>();
   if (existing.length) {
-    const rows = await tx.$queryRawUnsafe<{ id: number }[]>(UPDATE_OWNED, organizationId, JSON.stringify(existing), source);
+    const rows = await tx.$queryRawUnsafe<{ id: number }[]>(
+      UPDATE_OWNED,
+      organizationId,
+      JSON.stringify(existing),
+      crm.source,
+      JSON.stringify(crm.providers),
+    );
     for (const r of rows) updatedUsers.add(r.id);
   }
   const identities = docs.map((d) => ({
@@ -157,6 +247,9 @@ export async function applyPeople(tx: Db, organizationId: number, source: string
       await tx.$queryRawUnsafe<{ provider: string; external_id: string }[]>(UPSERT_IDENTITIES, organizationId, JSON.stringify(identities))
     ).map((r) => seenKey(r.provider, r.external_id)),
   );
+  const tombstoned = new Set(matched.filter((m) => m.tomb).map((m) => m.ord));
+  const revived = docs.filter((d) => tombstoned.has(d.ord)).map((d) => ({ provider: d.provider, externalId: d.externalId }));
+  if (revived.length) await tx.$executeRawUnsafe(CLEAR_TOMBSTONES, organizationId, JSON.stringify(revived));
   const createdIds = new Set<number>();
   const updatedIds = new Set<number>();
   for (const d of all) {
@@ -181,26 +274,59 @@ export async function applyPeople(tx: Db, organizationId: number, source: string
   return { outcomes, userIds };
 }
 
+/** A record the source deleted; `at`: when, if the source says. */
+export interface Removal {
+  provider: string;
+  externalId: string;
+  at: Date | null;
+}
+
 /**
- * `notIn`: removes the people of `providers` NOT among `keys` (reconciliation); otherwise
- * those among them. Call inside a transaction: the user.deleted events go with it.
+ * deleted: its user was soft-deleted; unlinked: only its identity went (a user from
+ * elsewhere, or one another record still points to); stale: we hold a newer version;
+ * unknown: we held nothing (the tombstone is kept all the same).
  */
+export type RemovalOutcome = 'deleted' | 'unlinked' | 'stale' | 'unknown';
+
+/** Applies deletions at the source. Call inside a transaction: the user.deleted events go with it. */
 export async function removePeople(
   tx: Db,
   organizationId: number,
-  source: string,
-  providers: readonly string[],
-  keys: string[],
-  notIn: boolean,
-): Promise<{ deleted: number; unlinked: number }> {
-  const sql = REMOVE.replace('%MATCH%', notIn ? 'NOT' : '');
-  const [row] = await tx.$queryRawUnsafe<{ deleted_ids: number[]; unlinked: number }[]>(
-    sql,
+  crm: PeopleSource,
+  removals: Removal[],
+): Promise<{ deleted: number; unlinked: number; outcomes: Map<string, RemovalOutcome> }> {
+  const outcomes = new Map<string, RemovalOutcome>();
+  if (removals.length === 0) return { deleted: 0, unlinked: 0, outcomes };
+  const rows = await tx.$queryRawUnsafe<{ provider: string; external_id: string; outcome: RemovalOutcome; deleted_ids: number[] }[]>(
+    REMOVE,
     organizationId,
-    source,
-    JSON.stringify(providers),
-    JSON.stringify(keys),
+    crm.source,
+    JSON.stringify(crm.providers),
+    JSON.stringify(removals.map((r) => ({ provider: r.provider, externalId: r.externalId, at: r.at?.toISOString() ?? null }))),
   );
-  await eventRecorder(tx).users(organizationId, 'user.deleted', row.deleted_ids);
-  return { deleted: row.deleted_ids.length, unlinked: row.unlinked };
+  for (const r of rows) outcomes.set(seenKey(r.provider, r.external_id), r.outcome);
+  const deletedIds = rows[0]?.deleted_ids ?? [];
+  await eventRecorder(tx).users(organizationId, 'user.deleted', deletedIds);
+  return { deleted: deletedIds.length, unlinked: rows.filter((r) => r.outcome === 'unlinked').length, outcomes };
+}
+
+/**
+ * How many of the CRM's people we hold (on live users), and of them: `unseen`, those not
+ * among `keys` (mode 'unseen'), or `among`, how many are among them (mode 'among').
+ */
+export async function heldPeople(
+  db: Db,
+  organizationId: number,
+  providers: readonly string[],
+  keys: Iterable<string>,
+  mode: 'unseen' | 'among',
+): Promise<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }> {
+  const [row] = await db.$queryRawUnsafe<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }[]>(
+    HELD,
+    organizationId,
+    JSON.stringify(providers),
+    JSON.stringify([...keys]),
+    mode === 'unseen',
+  );
+  return row;
 }

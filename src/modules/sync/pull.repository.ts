@@ -2,7 +2,8 @@ import type { Db, Prisma, TxDb } from '../../db/prisma';
 import type { PersonRecord } from '../integrations/connectors/connector';
 import { updateIntegration } from '../integrations/integrations.repository';
 import { eventRecorder } from '../webhooks/outbox';
-import { applyPeople, removePeople, seenKey } from './people.repository';
+import { syncRunEvent } from '../webhooks/event-payloads';
+import { applyPeople, heldPeople, removePeople, seenKey, type PeopleSource, type Removal } from './people.repository';
 
 /** Where a pull run stands; stored on the run after every page so another run can resume. */
 export interface Checkpoint {
@@ -63,7 +64,7 @@ export interface PullRepository {
   /** Applies one page of people and records the run's progress, in one transaction. */
   applyPage(args: {
     organizationId: number;
-    source: string;
+    crm: PeopleSource;
     records: PersonRecord[];
     runId: number;
     integrationId: number;
@@ -73,19 +74,20 @@ export interface PullRepository {
     totalPages: number | null;
     failures: { externalId: string; reason: string }[];
   }): Promise<PageCounts>;
-  /** Soft-deletes (or unlinks) the people of `providers` whose ids are not in `seen`. */
-  reconcile(
+  /** How many of the CRM's people we hold, and which of them are not in `seen` (keys). */
+  unseenPeople(
     organizationId: number,
-    source: string,
     providers: readonly string[],
     seen: Set<string>,
-  ): Promise<{ deleted: number; unlinked: number }>;
-  /** The same for explicit ids deleted at the source. */
-  removeDeleted(
+  ): Promise<{ held: number; unseen: { provider: string; externalId: string }[] }>;
+  /** How many of the CRM's people we hold, and how many of them are among `ids`. */
+  countHeld(
     organizationId: number,
-    source: string,
+    providers: readonly string[],
     ids: { provider: string; externalId: string }[],
-  ): Promise<{ deleted: number; unlinked: number }>;
+  ): Promise<{ held: number; among: number }>;
+  /** Soft-deletes (or unlinks) the people deleted at the source, leaving tombstones. */
+  removeDeleted(organizationId: number, crm: PeopleSource, removals: Removal[]): Promise<{ deleted: number; unlinked: number }>;
   finishRun(
     runId: number,
     data: { status: string; deleted: number; error: string | null; details: Record<string, unknown> },
@@ -102,8 +104,6 @@ export { seenKey };
 
 export function createPullRepository(prisma: TxDb): PullRepository {
   const db: Db = prisma;
-  const remove = (organizationId: number, source: string, providers: readonly string[], keys: string[], notIn: boolean) =>
-    prisma.$transaction((tx) => removePeople(tx, organizationId, source, providers, keys, notIn));
   return {
     async acquireLease(integrationId, owner, seconds) {
       const rows = await db.$queryRawUnsafe<unknown[]>(
@@ -160,7 +160,7 @@ export function createPullRepository(prisma: TxDb): PullRepository {
     async applyPage(a) {
       return prisma.$transaction(async (tx) => {
         const counts: PageCounts = { created: 0, updated: 0, unchanged: 0, failed: a.failures.length };
-        const { outcomes } = await applyPeople(tx, a.organizationId, a.source, a.records);
+        const { outcomes } = await applyPeople(tx, a.organizationId, a.crm, a.records);
         // A stale record (older than what a webhook already brought) counts as unchanged.
         for (const o of outcomes) counts[o === 'stale' ? 'unchanged' : o]++;
         // Progress and the lease renewal in one statement: a live run keeps its lease; if the
@@ -195,18 +195,22 @@ export function createPullRepository(prisma: TxDb): PullRepository {
         return counts;
       });
     },
-    reconcile: (organizationId, source, providers, seen) => remove(organizationId, source, providers, [...seen], true),
-    removeDeleted: (organizationId, source, ids) =>
-      remove(
-        organizationId,
-        source,
-        [...new Set(ids.map((i) => i.provider))],
-        ids.map((i) => seenKey(i.provider, i.externalId)),
-        false,
-      ),
+    async unseenPeople(organizationId, providers, seen) {
+      const { held, unseen } = await heldPeople(db, organizationId, providers, seen, 'unseen');
+      return { held, unseen };
+    },
+    async countHeld(organizationId, providers, ids) {
+      const keys = ids.map((i) => seenKey(i.provider, i.externalId));
+      const { held, among } = await heldPeople(db, organizationId, providers, keys, 'among');
+      return { held, among };
+    },
+    async removeDeleted(organizationId, crm, removals) {
+      const { deleted, unlinked } = await prisma.$transaction((tx) => removePeople(tx, organizationId, crm, removals));
+      return { deleted, unlinked };
+    },
     async finishRun(runId, data) {
       await prisma.$transaction(async (tx) => {
-        const [run] = await tx.$queryRawUnsafe<Record<string, unknown>[]>(
+        const [run] = await tx.$queryRawUnsafe<Parameters<typeof syncRunEvent>[0][]>(
           `UPDATE sync_runs SET status = $2, deleted = $3, error = $4, finished_at = now(), heartbeat_at = now(),
              details = details || $5::jsonb
            WHERE id = $1
@@ -222,7 +226,7 @@ export function createPullRepository(prisma: TxDb): PullRepository {
         // An interrupted run is resumed by the next one: it has not ended yet.
         if (run && data.status !== 'interrupted') {
           const type = data.status === 'failed' ? 'sync.failed' : 'sync.completed';
-          await eventRecorder(tx).record(run.organizationId as number, type, run);
+          await eventRecorder(tx).record(run.organizationId, type, syncRunEvent(run));
         }
       });
     },

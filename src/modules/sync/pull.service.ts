@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { AppError } from '../../lib/errors';
+import { findUnstorable, storableText } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
 import { CrmAuthError, type CrmConnector, type PersonRecord } from '../integrations/connectors/connector';
 import { canTransition, type IntegrationStatus } from '../integrations/integration-status';
@@ -30,6 +31,10 @@ const RESUME_WINDOW_MS = 24 * 3600_000;
 const PROGRESS_EVERY_MS = 2000;
 const BULK_LOAD = 1000;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// Unseen records are checked with the CRM this many at a time, the lease renewed in between.
+const LOOKUP_CHUNK = 100;
+// In a small account one or two deletions are a large share; this many never trip the bound.
+const ALWAYS_DELETABLE = 10;
 
 /**
  * Pulls people from CRMs: full runs (every page, then reconciliation) and incremental runs
@@ -46,7 +51,13 @@ export class PullService {
     private readonly repo: PullRepository,
     private readonly integrations: IntegrationService,
     private readonly logger: Logger,
-    private readonly opts: { leaseSeconds: number; overlapSeconds: number; metrics?: Metrics },
+    private readonly opts: {
+      leaseSeconds: number;
+      overlapSeconds: number;
+      /** The largest share of the people held that one run may delete (SYNC_MAX_DELETE_FRACTION). */
+      maxDeleteFraction?: number;
+      metrics?: Metrics;
+    },
   ) {}
 
   /** Starts a run once the lease is held (409 otherwise); the pages are read in the background. */
@@ -109,7 +120,15 @@ export class PullService {
         checkpoint,
         resumed: Boolean(resume),
         deletedSince: cursor.deletedSince ?? null,
-      }).finally(() => this.running.delete(runId));
+      })
+        // Nobody may be waiting on a background run: its failure is logged, never an
+        // unhandled rejection (which would end the process).
+        .catch((err: unknown): RunOutcome => {
+          const error = err instanceof Error ? err.message : String(err);
+          this.logger.error('sync bookkeeping failed', { runId, integrationId, error });
+          return { runId, integrationId, status: 'failed', total: 0, created: 0, updated: 0, unchanged: 0, deleted: 0, failed: 0, error };
+        })
+        .finally(() => this.running.delete(runId));
       this.running.set(runId, done);
       return { runId, mode, done };
     } catch (err) {
@@ -158,9 +177,11 @@ export class PullService {
     let records = 0;
     let lastLog = 0;
     let deleted = 0;
+    let refused = false;
     let created = 0;
     let nextAnalyze = BULK_LOAD;
     const details: Record<string, unknown> = {};
+    const crm = { source: row.provider, providers: connector.identityProviders };
     try {
       const fetchPage = (at: Checkpoint) =>
         connector.listPeople(connector.streams[at.stream], {
@@ -191,7 +212,7 @@ export class PullService {
         }
         const applied = await this.repo.applyPage({
           organizationId: row.organizationId,
-          source: row.provider,
+          crm,
           records: valid,
           runId,
           integrationId: row.id,
@@ -225,21 +246,58 @@ export class PullService {
           // Pages read by the run we resume are not in `seen`; deleting from it would be wrong.
           details.reconciliation = 'skipped: this run resumed another, so it did not read every page itself';
         } else {
-          const r = await this.repo.reconcile(row.organizationId, row.provider, connector.identityProviders, seen);
-          deleted = r.deleted;
-          details.reconciliation = r;
+          // Unseen is not gone: paging by page number skips records when others are deleted
+          // meanwhile, and records created after their page was read are unseen too. Only
+          // those the CRM says it no longer has are deleted; the others are read next time.
+          const { held, unseen } = await this.repo.unseenPeople(row.organizationId, connector.identityProviders, seen);
+          const refusal = this.refusal(unseen.length, held);
+          if (refusal) {
+            refused = true;
+            details.reconciliation = { deleted: 0, unlinked: 0, unseen: unseen.length, held, refused: refusal };
+          } else {
+            const existing = await this.stillExisting(connector, unseen, row.id, a.owner);
+            const gone = unseen.filter((p) => !existing.has(seenKey(p.provider, p.externalId)));
+            const r = await this.repo.removeDeleted(
+              row.organizationId,
+              crm,
+              gone.map((p) => ({ ...p, at: null })),
+            );
+            deleted = r.deleted;
+            details.reconciliation = { ...r, unseen: unseen.length, stillExisting: existing.size };
+          }
         }
       } else {
         const since = a.deletedSince ?? cp.startedAt;
         const gone = await connector.listDeletedSince(new Date(since));
-        const r = await this.repo.removeDeleted(row.organizationId, row.provider, gone);
-        deleted = r.deleted;
-        details.deletions = { since, reported: gone.length, ...r };
+        const bound =
+          gone.length > ALWAYS_DELETABLE ? await this.repo.countHeld(row.organizationId, connector.identityProviders, gone) : null;
+        const refusal = bound && this.refusal(bound.among, bound.held);
+        if (bound && refusal) {
+          refused = true;
+          details.deletions = { since, reported: gone.length, deleted: 0, unlinked: 0, held: bound.held, refused: refusal };
+        } else {
+          const r = await this.repo.removeDeleted(
+            row.organizationId,
+            crm,
+            gone.map((p) => ({ ...p, at: null })),
+          );
+          deleted = r.deleted;
+          details.deletions = { since, reported: gone.length, ...r };
+        }
+      }
+      if (refused) {
+        this.logger.warn('sync deletions refused', {
+          runId,
+          integrationId: row.id,
+          mode: a.mode,
+          maxDeleteFraction: this.maxDeleteFraction,
+          ...((details.reconciliation ?? details.deletions) as object),
+        });
       }
 
       const counts = await this.repo.runCounts(runId);
       if (created >= BULK_LOAD) await this.repo.analyze();
-      const status = counts.failed > 0 ? 'partial' : 'succeeded';
+      const status = counts.failed > 0 || refused ? 'partial' : 'succeeded';
       const overlap = this.opts.overlapSeconds * 1000;
       const durationMs = Date.now() - started;
       await this.repo.finishRun(runId, {
@@ -254,7 +312,11 @@ export class PullService {
         lastSyncAt: new Date(),
         syncCursor: {
           updatedSince: cp.maxUpdatedAt ? new Date(Date.parse(cp.maxUpdatedAt) - overlap).toISOString() : null,
-          deletedSince: new Date(Date.parse(cp.startedAt) - overlap).toISOString(),
+          // Refused deletions are listed again by the next incremental run.
+          deletedSince:
+            refused && a.mode === 'incremental' && a.deletedSince
+              ? a.deletedSince
+              : new Date(Date.parse(cp.startedAt) - overlap).toISOString(),
         },
       });
       this.logger.info('sync finished', { runId, integrationId: row.id, status, ...counts, deleted, durationMs });
@@ -276,10 +338,7 @@ export class PullService {
       });
       if (!interrupted) {
         const prefix = err instanceof CrmAuthError ? 'Authentication failed' : 'Sync failed';
-        await this.repo.updateIntegrationAfterRun(row.id, {
-          ...(await this.statusAfter(row.id, 'error')),
-          errorMessage: `${prefix}: ${message}`,
-        });
+        await this.markFailed(row.id, `${prefix}: ${message}`);
       }
       this.logger[interrupted ? 'warn' : 'error']('sync stopped', { runId, integrationId: row.id, error: message });
       const counts = await this.repo.runCounts(runId);
@@ -289,6 +348,36 @@ export class PullService {
       // Only releases a lease this run still holds.
       await this.repo.releaseLease(row.id, a.owner).catch(() => undefined);
     }
+  }
+
+  private get maxDeleteFraction(): number {
+    return this.opts.maxDeleteFraction ?? 0.5;
+  }
+
+  /**
+   * Why deleting `count` of the `held` people is refused, or null when it is not. A run that
+   * would delete more than the configured share is more likely reading wrong (an empty or
+   * truncated listing) than watching a mass deletion; it deletes nothing and says so.
+   */
+  private refusal(count: number, held: number): string | null {
+    if (count <= ALWAYS_DELETABLE || count <= this.maxDeleteFraction * held) return null;
+    return `would delete ${count} of the ${held} people held, more than SYNC_MAX_DELETE_FRACTION (${this.maxDeleteFraction}); nothing deleted`;
+  }
+
+  /** Which of `people` the CRM still has, asked a chunk at a time; the lease is renewed before each. */
+  private async stillExisting(
+    connector: CrmConnector,
+    people: { provider: string; externalId: string }[],
+    integrationId: number,
+    owner: string,
+  ): Promise<Set<string>> {
+    const existing = new Set<string>();
+    for (let i = 0; i < people.length; i += LOOKUP_CHUNK) {
+      if (this.stopping) throw new Interrupted('interrupted by shutdown; the next run resumes from the checkpoint');
+      if (!(await this.repo.acquireLease(integrationId, owner, this.opts.leaseSeconds))) throw new LeaseLostError(integrationId);
+      for (const p of await connector.stillExisting(people.slice(i, i + LOOKUP_CHUNK))) existing.add(seenKey(p.provider, p.externalId));
+    }
+    return existing;
   }
 
   private observe(
@@ -311,6 +400,16 @@ export class PullService {
   private async statusAfter(integrationId: number, next: IntegrationStatus): Promise<{ status?: IntegrationStatus }> {
     const now = (await this.integrations.getRow(integrationId)).status as IntegrationStatus;
     return canTransition(now, next) ? { status: next } : {};
+  }
+
+  /** The integration's state after a failed run; nothing when it was deleted meanwhile. */
+  private async markFailed(integrationId: number, errorMessage: string): Promise<void> {
+    try {
+      await this.repo.updateIntegrationAfterRun(integrationId, { ...(await this.statusAfter(integrationId, 'error')), errorMessage });
+    } catch (err) {
+      if (!(err instanceof AppError && err.kind === 'not_found') && (err as { code?: string }).code !== 'P2025') throw err;
+      this.logger.warn('sync failed for an integration deleted meanwhile', { integrationId });
+    }
   }
 
   private logProgress(
@@ -342,8 +441,11 @@ function screen(records: PersonRecord[]): { valid: PersonRecord[]; failures: { e
   const valid: PersonRecord[] = [];
   const failures: { externalId: string; reason: string }[] = [];
   for (const r of records) {
-    if (r.email !== null && !EMAIL.test(r.email))
-      failures.push({ externalId: `${r.provider}:${r.externalId}`, reason: `invalid email "${r.email}"` });
+    const externalId = storableText(`${r.provider}:${r.externalId}`);
+    // Text PostgreSQL cannot store (a NUL, a lone surrogate) would fail the whole page.
+    const unstorable = findUnstorable(r, 'record');
+    if (unstorable) failures.push({ externalId, reason: `${storableText(unstorable.path)} ${unstorable.message}` });
+    else if (r.email !== null && !EMAIL.test(r.email)) failures.push({ externalId, reason: `invalid email "${r.email}"` });
     else valid.push(r);
   }
   return { valid, failures };

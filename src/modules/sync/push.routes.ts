@@ -1,13 +1,16 @@
 import express, { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { parse } from '../../lib/http';
+import { rejectUnstorableInput } from '../../lib/input-guard';
 import { pushBody, pushHeaders } from './push.schemas';
 import type { PushService } from './push.service';
 
 /** POST /api/internal/sync/users (seed 001). Auth and rate limit are applied by the caller. */
 export function pushRouter(service: PushService, maxBody: string): Router {
   const router = Router();
-  router.post('/users', express.json({ limit: maxBody }), async (req, res) => {
+  // Each user's text is checked with that user (a bad user fails alone); the rest here.
+  const guard = rejectUnstorableInput({ skipBodyText: (path) => /^body\.users\.\d+(\.|$)/.test(path) });
+  router.post('/users', express.json({ limit: maxBody }), guard, async (req, res) => {
     const headers = parse(pushHeaders, req.headers, 'headers');
     const body = parse(pushBody, req.body, 'body');
     if (body.tenant.id !== headers['x-tenant-id']) {

@@ -1,5 +1,7 @@
 import type { Logger } from 'winston';
 import { AppError, zodDetails } from '../../lib/errors';
+import { findUnstorable, storableText } from '../../lib/input-guard';
+import { syncRunEvent } from '../webhooks/event-payloads';
 import type { Metrics } from '../../lib/metrics';
 import { sha256Hex } from '../../lib/crypto';
 import { slugify } from '../organizations/organizations.schemas';
@@ -114,20 +116,28 @@ export class PushService {
         details: { metadata: body.metadata ?? null, failures, durationMs: Date.now() - startedAt.getTime() },
         startedAt,
       });
-      await repo.events.record(org.id, status === 'failed' ? 'sync.failed' : 'sync.completed', {
-        syncRunId,
-        organizationId: org.id,
-        integrationId: null,
-        operation: body.operation,
-        trigger: 'push',
-        source,
-        status,
-        total: body.users.length,
-        created,
-        updated,
-        unchanged,
-        failed,
-      });
+      await repo.events.record(
+        org.id,
+        status === 'failed' ? 'sync.failed' : 'sync.completed',
+        syncRunEvent({
+          syncRunId,
+          organizationId: org.id,
+          integrationId: null,
+          operation: body.operation,
+          trigger: 'push',
+          source,
+          status,
+          total: body.users.length,
+          created,
+          updated,
+          unchanged,
+          deleted: 0,
+          failed,
+          error: status === 'failed' ? 'every user in the push was rejected' : null,
+          startedAt,
+          finishedAt: new Date(),
+        }),
+      );
       return { organizationId: org.id, syncRunId, created, updated, unchanged, failed, status };
     });
 
@@ -182,15 +192,17 @@ export class PushService {
     users.forEach((raw, index) => {
       const parsed = pushUser.safeParse(raw);
       const rawObj = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
-      if (!parsed.success) {
-        const details = zodDetails(parsed.error.issues);
+      const unstorable = findUnstorable(raw, '');
+      if (!parsed.success || unstorable) {
+        const details = unstorable ? [unstorable] : zodDetails(parsed.error!.issues);
         results[index] = {
-          userId: typeof rawObj.id === 'string' ? rawObj.id : null,
-          email: typeof rawObj.email === 'string' ? rawObj.email : null,
+          userId: typeof rawObj.id === 'string' ? storableText(rawObj.id) : null,
+          email: typeof rawObj.email === 'string' ? storableText(rawObj.email) : null,
           status: 'failed',
           crmUserId: null,
           message: 'User rejected: invalid data',
-          error: details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; '),
+          // Kept in the run's report (jsonb): a path may hold the offending key itself.
+          error: storableText(details.map((d) => (d.path ? `${d.path}: ${d.message}` : d.message)).join('; ')),
         };
         return;
       }

@@ -1,35 +1,54 @@
 import type { Db, Prisma } from '../../db/prisma';
 
-export interface SyncRunFilter {
+export interface SyncRunWhere {
   organizationId?: number;
   integrationId?: number;
   status?: string;
   trigger?: string;
   operation?: string;
+  /** The mode a run was asked for (a first incremental run reads everything, as a full one). */
+  requestedMode?: string;
+}
+
+export interface SyncRunFilter extends SyncRunWhere {
   page: number;
   limit: number;
+}
+
+/**
+ * Every filter field becomes a condition here, for the list and the newest run alike: an
+ * implementation that took the filter apart could drop one silently (one did drop the
+ * organization, and so showed a tenant another's run).
+ */
+function whereOf(f: SyncRunWhere): Prisma.SyncRunWhereInput {
+  const where: Required<{ [K in keyof SyncRunWhere]: Prisma.SyncRunWhereInput }> = {
+    organizationId: f.organizationId !== undefined ? { organizationId: f.organizationId } : {},
+    integrationId: f.integrationId !== undefined ? { integrationId: f.integrationId } : {},
+    status: f.status ? { status: f.status } : {},
+    trigger: f.trigger ? { trigger: f.trigger } : {},
+    operation: f.operation ? { operation: f.operation } : {},
+    requestedMode: f.requestedMode ? { details: { path: ['requestedMode'], equals: f.requestedMode } } : {},
+  };
+  return Object.assign({}, ...Object.values(where)) as Prisma.SyncRunWhereInput;
 }
 
 export interface SyncRunRepository {
   list(f: SyncRunFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<({ organizationId: number | null } & Record<string, unknown>) | null>;
-  lastByTrigger(
-    trigger: string,
-    operation: string,
-    organizationId?: number,
-  ): Promise<{ id: number; status: string; startedAt: Date; finishedAt: Date | null } | null>;
+  /** The newest run matching every field given. */
+  newest(f: SyncRunWhere & { trigger: string }): Promise<{
+    id: number;
+    status: string;
+    operation: string;
+    startedAt: Date;
+    finishedAt: Date | null;
+  } | null>;
 }
 
 export function createSyncRunRepository(db: Db): SyncRunRepository {
   return {
     async list(f) {
-      const where: Prisma.SyncRunWhereInput = {
-        ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
-        ...(f.integrationId !== undefined ? { integrationId: f.integrationId } : {}),
-        ...(f.status ? { status: f.status } : {}),
-        ...(f.trigger ? { trigger: f.trigger } : {}),
-        ...(f.operation ? { operation: f.operation } : {}),
-      };
+      const where = whereOf(f);
       const [rows, total] = await Promise.all([
         db.syncRun.findMany({ where, orderBy: { id: 'desc' }, skip: (f.page - 1) * f.limit, take: f.limit, omit: { checkpoint: true } }),
         db.syncRun.count({ where }),
@@ -37,11 +56,11 @@ export function createSyncRunRepository(db: Db): SyncRunRepository {
       return { rows, total };
     },
     get: (id) => db.syncRun.findUnique({ where: { id } }),
-    lastByTrigger: (trigger) =>
+    newest: (f) =>
       db.syncRun.findFirst({
-        where: { trigger },
+        where: whereOf(f),
         orderBy: { id: 'desc' },
-        select: { id: true, status: true, startedAt: true, finishedAt: true },
+        select: { id: true, status: true, operation: true, startedAt: true, finishedAt: true },
       }),
   };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { booleanQuery, paginationQuery } from '../../lib/http';
+import { booleanQuery, paginationQuery, dbIdText } from '../../lib/http';
 
 export const syncQuery = z
   .object({
@@ -10,15 +10,15 @@ export const syncQuery = z
   .strict();
 
 export const usersSyncQuery = syncQuery.extend({
-  integrationId: z.coerce.number().int().positive().optional(),
-  organizationId: z.coerce.number().int().positive().optional(),
+  integrationId: dbIdText.optional(),
+  organizationId: dbIdText.optional(),
 });
 
 export const listRunsQuery = z
   .object({
     ...paginationQuery,
-    organizationId: z.coerce.number().int().positive().optional(),
-    integrationId: z.coerce.number().int().positive().optional(),
+    organizationId: dbIdText.optional(),
+    integrationId: dbIdText.optional(),
     status: z.enum(['running', 'succeeded', 'partial', 'failed', 'interrupted', 'abandoned']).optional(),
     trigger: z.enum(['manual', 'cron', 'push', 'webhook']).optional(),
     operation: z.string().trim().min(1).max(50).optional(),

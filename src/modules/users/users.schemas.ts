@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { booleanQuery, paginationQuery } from '../../lib/http';
+import { booleanQuery, paginationQuery, dbId, dbIdText } from '../../lib/http';
 
 const stringList = z.array(z.string().trim().min(1).max(100)).max(200);
 const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();
@@ -24,7 +24,7 @@ export const userWritableFields = {
   lastActiveAt: z.iso.datetime({ offset: true }).nullable().optional(),
 };
 
-export const createUserBody = z.object({ organizationId: z.number().int().positive().optional(), ...userWritableFields }).strict();
+export const createUserBody = z.object({ organizationId: dbId.optional(), ...userWritableFields }).strict();
 
 export const updateUserBody = z
   .object({
@@ -42,7 +42,7 @@ export const listUsersQuery = z
   .object({
     ...paginationQuery,
     search: z.string().trim().min(1).max(200).optional(),
-    organizationId: z.coerce.number().int().positive().optional(),
+    organizationId: dbIdText.optional(),
     isActive: booleanQuery.optional(),
     isAdmin: booleanQuery.optional(),
     source: z.string().trim().min(1).max(50).optional(),

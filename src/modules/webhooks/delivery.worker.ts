@@ -7,6 +7,7 @@ import type { TxDb } from '../../db/prisma';
 import type { Metrics } from '../../lib/metrics';
 import type { SealedValue, SecretBox } from '../../lib/secret-box';
 import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
+import { storableText } from '../../lib/input-guard';
 import { GroupBatcher } from '../../lib/group-batcher';
 import { PollingLoop } from '../../lib/polling-loop';
 import { signDelivery } from './signing';
@@ -71,14 +72,20 @@ const RECORD = `
   WITH r AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id int, attempt int, started_at timestamptz, status_code int,
       latency_ms int, response_body text, error text, status text, next timestamptz)
+  ), live AS (
+    -- A subscription deleted mid-attempt takes its deliveries with it: their results have
+    -- nothing left to record. The lock keeps the rest until the attempts are written; the
+    -- update below reads through it, so each row is locked before this statement updates it
+    -- (a row this statement had already updated would not be returned by the lock).
+    SELECT w.id FROM webhook_deliveries w JOIN r ON r.id = w.id FOR KEY SHARE OF w
   ), att AS (
     INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, response_body, error)
-    SELECT id, attempt, started_at, status_code, latency_ms, response_body, error FROM r
+    SELECT r.id, attempt, started_at, status_code, latency_ms, response_body, error FROM r JOIN live ON live.id = r.id
   ), d AS (
     UPDATE webhook_deliveries w SET status = r.status, next_attempt_at = r.next, locked_until = NULL,
       last_status_code = r.status_code, last_error = r.error,
       delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE w.delivered_at END, updated_at = now()
-    FROM r WHERE w.id = r.id AND w.status = 'sending'
+    FROM r JOIN live ON live.id = r.id WHERE w.id = r.id AND w.status = 'sending'
   ), a AS (
     -- Per subscription, in attempt order: reset (a success came last among them), fails (final
     -- failures after the last success), gone (a 410).
@@ -250,12 +257,13 @@ export class DeliveryWorker {
         },
       });
       statusCode = res.status;
-      responseBody = typeof res.data === 'string' ? res.data.slice(0, RESPONSE_BODY_LIMIT) : null;
+      // The receiver's text is kept for the log: made storable (a NUL would fail the whole batch).
+      responseBody = typeof res.data === 'string' ? storableText(res.data.slice(0, RESPONSE_BODY_LIMIT)) : null;
       verdict = classify(res.status, res.headers['retry-after']);
       if (verdict.kind !== 'succeeded') error = `HTTP ${res.status}`;
     } catch (err) {
       const e = err as Error & { code?: string };
-      error = e.name === 'BlockedAddressError' ? e.message : `${e.code ?? e.name}: ${e.message}`.slice(0, 500);
+      error = storableText(e.name === 'BlockedAddressError' ? e.message : `${e.code ?? e.name}: ${e.message}`.slice(0, 500));
       verdict = e.name === 'BlockedAddressError' ? { kind: 'blocked' } : { kind: 'retry', retryAfterMs: null };
     }
     const latencyMs = Date.now() - startedAt.getTime();

@@ -6,7 +6,8 @@ import { WebhookPayloadError, type WebhookAdapter } from '../integrations/connec
 import type { IntegrationRow } from '../integrations/integrations.repository';
 import type { IntegrationService } from '../integrations/integrations.service';
 import { GroupBatcher } from '../../lib/group-batcher';
-import type { InboxRepository, NewInboundEvent } from './inbox.repository';
+import { assertStorable, findUnstorable } from '../../lib/input-guard';
+import type { InboxRepository, NewInboundEvent, StoredEvent } from './inbox.repository';
 
 /** Who may have sent a request: its integration and the secrets that may have signed it. */
 interface Source {
@@ -23,7 +24,8 @@ export type HeaderGetter = (name: string) => string | undefined;
 
 export interface Receipt {
   duplicate: boolean;
-  eventId: number | null;
+  /** The stored event: this one, or for a repeat the one stored first. */
+  eventId: number;
   integrationId: number;
 }
 
@@ -39,7 +41,7 @@ const SOURCE_CACHE_MAX = 1_000;
  */
 export class InboundWebhookService {
   private readonly sources = new Map<string, { until: number; source: Promise<Source | null> }>();
-  private readonly store: GroupBatcher<NewInboundEvent, number | null>;
+  private readonly store: GroupBatcher<NewInboundEvent, StoredEvent>;
 
   constructor(
     private readonly repo: InboxRepository,
@@ -75,19 +77,34 @@ export class InboundWebhookService {
     });
   }
 
-  /** Seed 002's envelope at /api/webhook: the integration is found by payload.locationId. */
+  /**
+   * Seed 002's envelope at /api/webhook: the integration is the one whose CRM account id
+   * (routing key, unique per provider) is payload.locationId; `source` names the provider
+   * when two providers' integrations share that id.
+   */
   receiveEnvelope(adapter: WebhookAdapter, raw: Buffer, headers: HeaderGetter) {
     return this.receive('envelope', adapter, raw, headers, async (json) => {
-      const locationId = (json as { payload?: { locationId?: unknown } } | null)?.payload?.locationId;
+      const body = json as { source?: unknown; payload?: { locationId?: unknown } } | null;
+      const locationId = body?.payload?.locationId;
       if (typeof locationId !== 'string' || locationId === '') {
         throw new AppError('invalid_data', 'validation_failed', 'Webhook payload rejected', [
           { path: 'body.payload.locationId', message: 'is required: it names the integration' },
         ]);
       }
-      const source = await this.cached(`location:${locationId}`, async () => {
-        const rows = await this.repo.byLocationId(locationId);
-        if (rows.length > 1) this.logger.warn('several integrations share a locationId; using the first', { locationId });
-        return rows[0] ? this.toSource(rows[0]) : null;
+      assertStorable(locationId, 'body.payload.locationId');
+      const provider = typeof body?.source === 'string' ? body.source : undefined;
+      const source = await this.cached(`location:${provider ?? ''}:${locationId}`, async () => {
+        const rows = await this.repo.byRoutingKey(locationId);
+        const mine = rows.filter((r) => r.provider === provider);
+        const candidates = mine.length > 0 ? mine : rows;
+        if (candidates.length > 1) {
+          throw new AppError(
+            'conflict',
+            'ambiguous_routing_key',
+            `Integrations of several providers have locationId ${locationId}; name the provider in "source"`,
+          );
+        }
+        return candidates[0] ? this.toSource(candidates[0]) : null;
       });
       if (!source) throw new AppError('not_found', 'integration_not_found', `No integration has locationId ${locationId}`);
       return source;
@@ -154,6 +171,10 @@ export class InboundWebhookService {
       reject('rejected_signature', new AppError('unauthorized', 'invalid_signature', 'Webhook signature does not match'), source);
     }
     if (!parsedOk) reject('rejected_invalid', malformed(), source);
+    const unstorable = findUnstorable(json, 'body');
+    if (unstorable) {
+      reject('rejected_invalid', new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', [unstorable]), source);
+    }
     if (!source.isActive || source.status === 'disconnected') {
       reject(
         'rejected_disconnected',
@@ -168,7 +189,7 @@ export class InboundWebhookService {
       if (!(err instanceof WebhookPayloadError)) throw err;
       return reject('rejected_invalid', new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', err.problems), source);
     }
-    const id = await this.store.add({
+    const stored = await this.store.add({
       integrationId: source.integrationId,
       organizationId: source.organizationId,
       provider: source.provider,
@@ -177,9 +198,9 @@ export class InboundWebhookService {
       dedupeKey: parsed.eventId !== null ? `id:${parsed.eventId}` : `sha256:${sha256Hex(raw)}`,
       payload: text,
     });
-    count(id === null ? 'duplicate' : 'accepted');
-    if (id !== null) this.opts.onStored();
-    return { duplicate: id === null, eventId: id, integrationId: source.integrationId };
+    count(stored.duplicate ? 'duplicate' : 'accepted');
+    if (!stored.duplicate) this.opts.onStored();
+    return { duplicate: stored.duplicate, eventId: stored.id, integrationId: source.integrationId };
   }
 
   private cached(key: string, load: () => Promise<Source | null>): Promise<Source | null> {

@@ -14,6 +14,11 @@ export interface NewInboundEvent {
   payload: string;
 }
 
+export interface StoredEvent {
+  id: number;
+  duplicate: boolean;
+}
+
 export interface InboundEventFilter {
   organizationId?: number;
   integrationId?: number;
@@ -46,9 +51,10 @@ export interface InboxRepository {
   integration(id: number): Promise<IntegrationRow | null>;
   /** Seed 000's single-tenant integration: the default organization's Wealthbox. */
   defaultIntegration(provider: string): Promise<IntegrationRow | null>;
-  byLocationId(locationId: string): Promise<IntegrationRow[]>;
-  /** Stores events; for each, its id, or null when the sender already sent it (same dedupe key). */
-  insertMany(events: NewInboundEvent[]): Promise<(number | null)[]>;
+  /** Live integrations whose CRM account id is `key` (at most one per provider: a unique index). */
+  byRoutingKey(key: string): Promise<IntegrationRow[]>;
+  /** Stores events; for each, its id, and whether the sender had already sent it (same dedupe key: the stored event's id). */
+  insertMany(events: NewInboundEvent[]): Promise<StoredEvent[]>;
   list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
   /** Queues the event to be processed again; false when it is being processed right now. */
@@ -64,11 +70,12 @@ export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository 
         select: integrationSelect,
         orderBy: { id: 'asc' },
       }),
-    byLocationId: (locationId) =>
+    byRoutingKey: (key) =>
       db.integration.findMany({
-        where: { config: { path: ['locationId'], equals: locationId }, organization: { deletedAt: null } },
+        where: { routingKey: key, organization: { deletedAt: null } },
         select: integrationSelect,
-        take: 2,
+        orderBy: { id: 'asc' },
+        take: 10,
       }),
     async insertMany(events) {
       // One statement for many requests; a key repeated within the batch is stored once.
@@ -82,12 +89,29 @@ export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository 
          RETURNING integration_id, dedupe_key, id`,
         [JSON.stringify(events)],
       );
-      const ids = new Map(rows.map((r) => [`${r.integration_id}:${r.dedupe_key}`, r.id]));
+      const inserted = new Map(rows.map((r) => [`${r.integration_id}:${r.dedupe_key}`, r.id]));
+      const repeats = events.filter((e) => !inserted.has(`${e.integrationId}:${e.dedupeKey}`));
+      // Repeats are rare: only they cost a second statement, which finds the events stored before.
+      const earlier = new Map<string, number>();
+      if (repeats.length > 0) {
+        const found = await pool.query<{ integration_id: number; dedupe_key: string; id: number }>(
+          `SELECT e.integration_id, e.dedupe_key, e.id FROM inbound_events e
+           JOIN jsonb_array_elements($1::jsonb) AS x(r)
+             ON e.integration_id = (r->>'integrationId')::int AND e.dedupe_key = r->>'dedupeKey'`,
+          [JSON.stringify(repeats.map((e) => ({ integrationId: e.integrationId, dedupeKey: e.dedupeKey })))],
+        );
+        for (const r of found.rows) earlier.set(`${r.integration_id}:${r.dedupe_key}`, r.id);
+      }
+      const firstCopy = new Set<string>();
       return events.map((e) => {
         const key = `${e.integrationId}:${e.dedupeKey}`;
-        const id = ids.get(key) ?? null;
-        ids.delete(key); // a second copy in the same batch is a duplicate
-        return id;
+        const id = inserted.get(key);
+        // A second copy in the same batch is a duplicate of the first.
+        if (id !== undefined && !firstCopy.has(key)) {
+          firstCopy.add(key);
+          return { id, duplicate: false };
+        }
+        return { id: id ?? (earlier.get(key) as number), duplicate: true };
       });
     },
     async list(f) {

@@ -3,7 +3,7 @@ import type { Db, TxDb } from '../../db/prisma';
 import type { Metrics } from '../../lib/metrics';
 import { PollingLoop } from '../../lib/polling-loop';
 import type { InboundChange, WebhookAdapter } from '../integrations/connectors/connector';
-import { applyPeople, removePeople, seenKey } from '../sync/people.repository';
+import { applyPeople, removePeople, seenKey, type Removal } from '../sync/people.repository';
 
 interface Claimed {
   id: number;
@@ -53,9 +53,10 @@ const POKE_DELAY_MS = 200;
  * commit leaves them pending (processed after restart), after it they are done: each event
  * takes effect once. Several instances share the work.
  *
- * Within a batch, events about the same person collapse to the newest (by the source's time);
- * the older ones are recorded as superseded. If the batch fails as a whole, each event is
- * tried alone, so one bad event cannot hold up the others.
+ * Within a batch, events about the same person collapse to the newest (by the source's time;
+ * a deletion wins a tie); the older ones are recorded as superseded. A deletion leaves a
+ * tombstone, so an older event arriving in a later batch is stale. If the batch fails as a
+ * whole, each event is tried alone, so one bad event cannot hold up the others.
  */
 export class InboxWorker {
   private readonly loop: PollingLoop;
@@ -166,9 +167,13 @@ export class InboxWorker {
     for (const p of parsed) groups.set(p.event.integration_id, [...(groups.get(p.event.integration_id) ?? []), p]);
     for (const group of groups.values()) {
       const { organization_id: org, provider: source, integration_id: integrationId } = group[0].event;
-      // The newest event per person wins; "newest" by the source's time, then arrival.
+      const crm = { source, providers: this.identityProviders(source, group) };
+      // The newest event per person wins; "newest" by the source's time, a deletion winning a
+      // tie (nothing changes a record after its deletion), then arrival.
       const latest = new Map<string, { event: Claimed; change: InboundChange }>();
-      for (const p of [...group].sort((a, b) => sourceTime(a) - sourceTime(b) || a.event.id - b.event.id)) {
+      const order = (a: (typeof group)[number], b: (typeof group)[number]) =>
+        sourceTime(a) - sourceTime(b) || Number(a.change.kind === 'delete') - Number(b.change.kind === 'delete') || a.event.id - b.event.id;
+      for (const p of [...group].sort(order)) {
         const key = personKey(p.change);
         if (key === null) continue;
         const before = latest.get(key);
@@ -181,13 +186,13 @@ export class InboxWorker {
       const { outcomes } = await applyPeople(
         tx,
         org,
-        source,
+        crm,
         upserts.map((u) => u.person),
       );
       upserts.forEach((u, i) => done(u.id, outcomes[i]));
+      // Activities before deletions, so one about a contact deleted in this batch finds it.
       for (const { event, change } of open) {
         if (change.kind === 'ignore') done(event.id, 'ignored');
-        else if (change.kind === 'delete') done(event.id, await this.remove(tx, org, source, change, event.received_at));
         else if (change.kind === 'activity') {
           try {
             done(event.id, await this.activity(tx, org, integrationId, event.id, change));
@@ -197,32 +202,38 @@ export class InboxWorker {
           }
         }
       }
+      // Deletions, unless what we hold is newer; each leaves a tombstone with its time (the
+      // arrival time when the sender gives none), even for a person we do not hold yet.
+      const deletions: { id: number; removal: Removal }[] = [];
+      for (const { event, change } of open) {
+        if (change.kind === 'delete')
+          deletions.push({
+            id: event.id,
+            removal: { provider: change.provider, externalId: change.externalId, at: change.at ?? event.received_at },
+          });
+      }
+      const removed = await removePeople(
+        tx,
+        org,
+        crm,
+        deletions.map((d) => d.removal),
+      );
+      for (const d of deletions) done(d.id, removed.outcomes.get(seenKey(d.removal.provider, d.removal.externalId)) ?? 'unknown');
     }
     return events.map((e) => results.get(e.id) as Result);
   }
 
-  /** Deletion, unless what we hold is newer than the deletion. */
-  private async remove(tx: Db, org: number, source: string, change: Extract<InboundChange, { kind: 'delete' }>, receivedAt: Date) {
-    const at = change.at ?? receivedAt;
-    const [held] = await tx.$queryRawUnsafe<{ held: string | null }[]>(
-      `SELECT data->>'sourceUpdatedAt' AS held FROM user_identities WHERE organization_id = $1 AND provider = $2 AND external_id = $3`,
-      org,
-      change.provider,
-      change.externalId,
-    );
-    if (!held) return 'unknown';
-    if (held.held && Date.parse(held.held) > at.getTime()) return 'stale';
-    const r = await removePeople(tx, org, source, [change.provider], [seenKey(change.provider, change.externalId)], false);
-    // The deletion's time stays on the identity, so an older update arriving later is stale.
-    await tx.$executeRawUnsafe(
-      `UPDATE user_identities SET data = jsonb_set(COALESCE(data, '{}'::jsonb), '{sourceUpdatedAt}', to_jsonb($4::text)), updated_at = now()
-       WHERE organization_id = $1 AND provider = $2 AND external_id = $3`,
-      org,
-      change.provider,
-      change.externalId,
-      at.toISOString(),
-    );
-    return r.deleted > 0 ? 'deleted' : r.unlinked > 0 ? 'unlinked' : 'unchanged';
+  /**
+   * The CRM's identity providers (a user stays while a record of any of them points to it):
+   * its own adapter's list, the integration's provider, and those of these events.
+   */
+  private identityProviders(source: string, group: { change: InboundChange }[]): string[] {
+    const providers = new Set([...(this.adapters(source)?.identityProviders ?? []), source]);
+    for (const { change } of group) {
+      if (change.kind === 'upsert') providers.add(change.person.provider);
+      if (change.kind === 'delete') providers.add(change.provider);
+    }
+    return [...providers];
   }
 
   /** An activity on the person's user; a person we do not know yet may arrive later. */
@@ -235,8 +246,15 @@ export class InboxWorker {
   ) {
     const rows = await tx.$queryRawUnsafe<{ id: number }[]>(
       `INSERT INTO user_activities (organization_id, user_id, integration_id, inbound_event_id, type, data, occurred_at)
-       SELECT $1, ui.user_id, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, now())
-       FROM user_identities ui WHERE ui.organization_id = $1 AND ui.provider = $7 AND ui.external_id = $8
+       SELECT $1, p.user_id, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, now())
+       FROM (
+         SELECT ui.user_id FROM user_identities ui WHERE ui.organization_id = $1 AND ui.provider = $7 AND ui.external_id = $8
+         UNION ALL
+         -- A deleted contact's activity still goes to the user it had.
+         SELECT u.id FROM tombstones t JOIN users u ON u.id = t.user_id AND u.organization_id = $1
+         WHERE t.organization_id = $1 AND t.provider = $7 AND t.external_id = $8
+         LIMIT 1
+       ) p
        ON CONFLICT (inbound_event_id) DO UPDATE SET data = EXCLUDED.data
        RETURNING id`,
       org,

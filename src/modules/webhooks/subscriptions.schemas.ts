@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationQuery } from '../../lib/http';
+import { paginationQuery, dbId, dbIdText } from '../../lib/http';
 import { OUTBOUND_EVENT_TYPES } from './outbox';
 
 const url = z
@@ -14,7 +14,7 @@ const events = z
 
 export const createSubscriptionBody = z
   .object({
-    organizationId: z.number().int().positive().optional(),
+    organizationId: dbId.optional(),
     url,
     events,
     description: z.string().max(500).nullable().optional(),
@@ -33,9 +33,7 @@ export const updateSubscriptionBody = z
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
-export const listSubscriptionsQuery = z
-  .object({ ...paginationQuery, organizationId: z.coerce.number().int().positive().optional() })
-  .strict();
+export const listSubscriptionsQuery = z.object({ ...paginationQuery, organizationId: dbIdText.optional() }).strict();
 
 export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed', 'skipped'] as const;
 
@@ -63,8 +61,8 @@ export const recoverQuery = z
 
 export const deliveryParams = z
   .object({
-    id: z.coerce.number().int().positive().max(2_147_483_647),
-    deliveryId: z.coerce.number().int().positive().max(2_147_483_647),
+    id: dbIdText,
+    deliveryId: dbIdText,
   })
   .strict();
 

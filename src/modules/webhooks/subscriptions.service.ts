@@ -2,7 +2,7 @@ import type { Logger } from 'winston';
 import type { Prisma } from '../../db/prisma';
 import { AppError } from '../../lib/errors';
 import { mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
-import { assertPublicHost, BlockedAddressError } from '../../lib/url-guard';
+import { assertAllowedUrl } from '../../lib/url-guard';
 import type { OrganizationLookup } from '../auth/api-keys.service';
 import { newSubscriptionSecret } from './signing';
 import type { DeliveryFilter, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
@@ -107,17 +107,7 @@ export class SubscriptionService {
     };
   }
 
-  private async checkUrl(url: string): Promise<void> {
-    if (this.opts.allowPrivateUrls) return;
-    const { hostname } = new URL(url);
-    try {
-      await assertPublicHost(hostname);
-    } catch (err) {
-      const message =
-        err instanceof BlockedAddressError
-          ? `${err.message}; such URLs are refused (WEBHOOK_ALLOW_PRIVATE_URLS=true allows them)`
-          : `cannot resolve ${hostname}`;
-      throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [{ path: 'body.url', message }]);
-    }
+  private checkUrl(url: string): Promise<void> {
+    return assertAllowedUrl(url, { allowPrivateUrls: this.opts.allowPrivateUrls, path: 'body.url' });
   }
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationQuery } from '../../lib/http';
+import { paginationQuery, dbIdText } from '../../lib/http';
 
 const time = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }).transform((v) => new Date(v));
 
@@ -10,8 +10,8 @@ export const listInboundEventsQuery = z
     ...paginationQuery,
     status: z.enum(INBOUND_STATUSES).optional(),
     provider: z.string().trim().min(1).max(50).optional(),
-    integrationId: z.coerce.number().int().positive().max(2_147_483_647).optional(),
-    organizationId: z.coerce.number().int().positive().max(2_147_483_647).optional(),
+    integrationId: dbIdText.optional(),
+    organizationId: dbIdText.optional(),
     /** Received at or after. */
     from: time.optional(),
     /** Received before. */

@@ -47,6 +47,12 @@ export interface CrmConnector {
   listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage>;
   /** External ids (with their identity provider) deleted at the source since `since`. */
   listDeletedSince(since: Date): Promise<{ provider: string; externalId: string }[]>;
+  /**
+   * Those of `people` the source still has (as people it syncs): a full sync asks before it
+   * deletes what its pages did not show, since paging may skip records that still exist.
+   * A record it cannot check counts as existing.
+   */
+  stillExisting(people: { provider: string; externalId: string }[]): Promise<{ provider: string; externalId: string }[]>;
 }
 
 /** The CRM refused our credentials: the integration needs a person, not a retry. */
@@ -107,6 +113,12 @@ export class WebhookPayloadError extends Error {
  */
 export interface WebhookAdapter {
   readonly signatureHeader: string;
+  /**
+   * Every identity provider of the CRM, when its records use several (contacts and staff):
+   * a deleted record's user stays while a record of any of them still points to it. Default:
+   * the integration's provider and the record's own.
+   */
+  readonly identityProviders?: readonly string[];
   verify(raw: Buffer, signature: string, secrets: string[]): boolean;
   parse(body: unknown, provider: string): ParsedWebhook;
 }

@@ -1,6 +1,10 @@
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import axiosRetry, { isNetworkError, retryAfter } from 'axios-retry';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import type { Logger } from 'winston';
+import { assertPublicHost, BlockedAddressError, publicOnlyLookup } from '../../../lib/url-guard';
 import { CrmAuthError, CrmUnavailableError } from './connector';
 
 export interface CrmHttpOptions {
@@ -12,6 +16,8 @@ export interface CrmHttpOptions {
   retryBaseMs: number;
   /** Client-side limit, so we do not cause the CRM's 429s. 0 = no limit. */
   requestsPerSecond: number;
+  /** The SSRF guard's switch: false refuses loopback, private and link-local addresses. */
+  allowPrivateUrls: boolean;
   logger: Logger;
 }
 
@@ -37,9 +43,31 @@ export function intervalLimiter(requestsPerSecond: number): () => Promise<void> 
  * CrmAuthError (401/403) or CrmUnavailableError; their messages never carry credentials.
  */
 export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
-  const client = axios.create({ baseURL: opts.baseURL.replace(/\/+$/, ''), timeout: opts.timeoutMs, headers: opts.headers });
+  const baseURL = opts.baseURL.replace(/\/+$/, '');
+  // A tenant chooses the base URL: the guard checks each address actually connected to
+  // (names through the agents' lookup, IP literals before the request), and a redirect may
+  // not leave the host, so neither the URL nor the CRM can point us at internal services.
+  const guarded = opts.allowPrivateUrls ? {} : { lookup: publicOnlyLookup };
+  const origin = new URL(baseURL).origin;
+  const client = axios.create({
+    baseURL,
+    timeout: opts.timeoutMs,
+    headers: opts.headers,
+    maxRedirects: 3,
+    beforeRedirect: (options) => {
+      const target = `${String(options.protocol)}//${String(options.host ?? options.hostname)}`;
+      if (new URL(target).origin !== origin)
+        throw new CrmUnavailableError(`${opts.provider} redirected to another host (${target}); not followed`);
+    },
+    httpAgent: new http.Agent({ keepAlive: true, ...guarded }),
+    httpsAgent: new https.Agent({ keepAlive: true, ...guarded }),
+  });
   const wait = intervalLimiter(opts.requestsPerSecond);
   client.interceptors.request.use(async (config) => {
+    if (!opts.allowPrivateUrls) {
+      const host = new URL(config.url ?? '', `${config.baseURL ?? baseURL}/`).hostname.replace(/^\[|\]$/g, '');
+      if (net.isIP(host)) await assertPublicHost(host);
+    }
     await wait();
     return config;
   });
@@ -47,6 +75,8 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
     retries: opts.maxRetries,
     shouldResetTimeout: true,
     retryCondition: (err) => {
+      // A refused address or redirect stays refused: no retry.
+      if (refusal(err)) return false;
       const status = err.response?.status;
       if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS;
       return isNetworkError(err) || err.code === 'ECONNABORTED' || (status !== undefined && status >= 500);
@@ -71,6 +101,9 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
 }
 
 function toCrmError(provider: string, err: unknown): Error {
+  const refused = refusal(err);
+  if (refused instanceof BlockedAddressError) return new CrmUnavailableError(`${provider} not called: ${refused.message}`);
+  if (refused) return refused;
   if (!(err instanceof AxiosError)) return err as Error;
   const status = err.response?.status;
   const where = `${err.config?.method?.toUpperCase() ?? 'GET'} ${err.config?.url ?? ''}`;
@@ -80,6 +113,14 @@ function toCrmError(provider: string, err: unknown): Error {
   if (status !== undefined)
     return new CrmUnavailableError(`${provider} answered ${status} on ${where}: ${describeBody(err.response?.data)}`, status);
   return new CrmUnavailableError(`${provider} unreachable on ${where}: ${err.code ?? err.message}`);
+}
+
+/** The guard's refusal (an address, a redirect) somewhere in an error's causes, if any. */
+function refusal(err: unknown): BlockedAddressError | CrmUnavailableError | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof BlockedAddressError || e instanceof CrmUnavailableError) return e;
+  }
+  return undefined;
 }
 
 /** The CRM's own error text ({"error": ...} / {"errors": [...]} / {"message": ...}), shortened. */

@@ -20,7 +20,7 @@ export interface BuiltInTemplate {
 
 export interface ConnectorDeps {
   logger: Logger;
-  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number };
+  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
   pageSize: number;
 }
 

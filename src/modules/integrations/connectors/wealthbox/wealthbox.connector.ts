@@ -1,5 +1,5 @@
 import type { AxiosInstance } from 'axios';
-import type { CrmConnector, ConnectionInfo, PersonPage } from '../connector';
+import { CrmUnavailableError, type CrmConnector, type ConnectionInfo, type PersonPage } from '../connector';
 import { mapContact, mapUser, CONTACT_PROVIDER, STAFF_PROVIDER, type WealthboxContact, type WealthboxUser } from './wealthbox.mapping';
 
 export interface WealthboxConfig {
@@ -11,6 +11,9 @@ export interface WealthboxConfig {
 }
 
 export const WEALTHBOX_DEFAULT_URL = 'https://api.crmworkspace.com/v1';
+
+/** Single-contact lookups in flight at once (the client's requestsPerSecond still applies). */
+const LOOKUP_CONCURRENCY = 4;
 
 /** Personal tokens go in ACCESS_TOKEN (no prefix); OAuth tokens as a bearer. */
 export function wealthboxHeaders(config: WealthboxConfig): Record<string, string> {
@@ -76,10 +79,66 @@ export class WealthboxConnector implements CrmConnector {
     }
   }
 
+  /**
+   * Contacts one by one (GET /contacts/{id}: the contact, or 404 once deleted) rather than
+   * through the deleted listing: a lookup is exact whatever the deletion's age, where the
+   * listing needs a deleted_since older than every record asked about and may not keep old
+   * deletions. A full sync asks about few records (those deleted since the last one and the
+   * few a page shift hid), and its deletion bound stops it before it asks about many.
+   */
+  async stillExisting(people: { provider: string; externalId: string }[]): Promise<{ provider: string; externalId: string }[]> {
+    const found = new Set<{ provider: string; externalId: string }>();
+    const contacts = people.filter((p) => p.provider === CONTACT_PROVIDER);
+    await forEachLimit(contacts, LOOKUP_CONCURRENCY, async (p) => {
+      if (await this.contactExists(p.externalId)) found.add(p);
+    });
+    if (people.some((p) => p.provider === STAFF_PROVIDER)) {
+      // No single-user endpoint is documented; the staff list is short, so it is read again.
+      const staff = new Set<string>();
+      let cursor: string | null = null;
+      do {
+        const page: PersonPage = await this.listPeople('users', { cursor, updatedSince: null });
+        for (const r of page.records) staff.add(r.externalId);
+        cursor = page.nextCursor;
+      } while (cursor);
+      for (const p of people) if (p.provider === STAFF_PROVIDER && staff.has(p.externalId)) found.add(p);
+    }
+    return people.filter((p) => found.has(p) || (p.provider !== CONTACT_PROVIDER && p.provider !== STAFF_PROVIDER));
+  }
+
+  private async contactExists(id: string): Promise<boolean> {
+    try {
+      const { data } = await this.http.get<WealthboxContact>(`/contacts/${encodeURIComponent(id)}`);
+      // Only Person contacts are synced: one that is now a Household is gone for us.
+      return (data.type ?? 'Person') === 'Person';
+    } catch (err) {
+      if (err instanceof CrmUnavailableError && err.status === 404) return false;
+      throw err;
+    }
+  }
+
   /** total_pages when given; otherwise an empty or short page ends the list. */
   private page(records: PersonPage['records'], page: number, data: ListResponse): PersonPage {
     const totalPages = data.meta?.total_pages ?? null;
     const last = totalPages !== null ? page >= totalPages : records.length < this.pageSize;
     return { records, nextCursor: last || records.length === 0 ? null : String(page + 1), totalPages };
   }
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time; stops taking new items after a failure. */
+async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++];
+      try {
+        await fn(item);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

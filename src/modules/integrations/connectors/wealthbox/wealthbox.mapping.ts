@@ -38,14 +38,15 @@ export interface WealthboxUser {
   email?: string | null;
 }
 
+// Answers are read defensively: a field of another type than documented counts as absent,
+// so one odd record (or a hostile server) cannot fail a whole page.
 function principal(entries: Entry[] | undefined): string | null {
-  if (!entries?.length) return null;
-  const chosen = entries.find((e) => e.principal) ?? entries[0];
-  const value = chosen.address?.trim();
-  return value ? value : null;
+  if (!Array.isArray(entries) || entries.length === 0) return null;
+  const chosen = entries.find((e) => e?.principal === true) ?? entries[0];
+  return clean(chosen?.address);
 }
 
-const clean = (v: string | null | undefined) => (v && v.trim() ? v.trim() : null);
+const clean = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : null);
 
 /** The connector asks for Person contacts; others map too (they carry `name` instead of first/last). */
 export function mapContact(c: WealthboxContact): PersonRecord {
@@ -62,15 +63,22 @@ export function mapContact(c: WealthboxContact): PersonRecord {
     lastName: last,
     phone: principal(c.phone_numbers),
     title: clean(c.job_title),
-    isActive: (c.status ?? 'Active').toLowerCase() === 'active',
+    isActive: (clean(c.status) ?? 'Active').toLowerCase() === 'active',
     updatedAt: parseWealthboxTime(c.updated_at),
     data: {
-      type: c.type ?? null,
-      contactType: c.contact_type ?? null,
+      type: clean(c.type),
+      contactType: clean(c.contact_type),
       companyName: clean(c.company_name),
-      household: c.household ? { id: c.household.id ?? null, name: c.household.name ?? null, title: c.household.title ?? null } : null,
-      tags: (c.tags ?? []).map((t) => t.name).filter(Boolean),
-      externalUniqueId: c.external_unique_id ?? null,
+      household:
+        c.household && typeof c.household === 'object'
+          ? {
+              id: typeof c.household.id === 'number' ? c.household.id : null,
+              name: clean(c.household.name),
+              title: clean(c.household.title),
+            }
+          : null,
+      tags: Array.isArray(c.tags) ? c.tags.map((t) => clean(t?.name)).filter(Boolean) : [],
+      externalUniqueId: clean(c.external_unique_id),
     },
   };
 }

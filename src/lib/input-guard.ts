@@ -1,0 +1,77 @@
+import type { RequestHandler } from 'express';
+import { AppError, type ErrorDetail } from './errors';
+
+/**
+ * Deeper than this, a JSON value is refused. Nothing we store needs more, and unbounded
+ * depth overflows the stack of every recursive walker after us (zod, Ajv, PostgreSQL's
+ * jsonb parser: 5,000 levels were enough to answer 500).
+ */
+export const MAX_JSON_DEPTH = 32;
+
+export interface WalkOptions {
+  maxDepth?: number;
+  /** Paths whose text the caller checks itself (their depth still counts). */
+  skipText?: (path: string) => boolean;
+}
+
+/**
+ * The first thing in a parsed JSON value (keys included) that PostgreSQL cannot store or
+ * that we refuse to walk: nesting past MAX_JSON_DEPTH, a NUL character (text and jsonb
+ * reject it), or an unpaired UTF-16 surrogate (jsonb rejects it; text columns would
+ * silently get U+FFFD). `where` prefixes the path, as zod's details do ("body.metadata.x").
+ */
+export function findUnstorable(value: unknown, where: string, opts: WalkOptions = {}): ErrorDetail | undefined {
+  return walk(value, where, 0, opts.maxDepth ?? MAX_JSON_DEPTH, opts.skipText);
+}
+
+function walk(value: unknown, path: string, depth: number, maxDepth: number, skip?: (path: string) => boolean): ErrorDetail | undefined {
+  if (typeof value === 'string') return skip?.(path) ? undefined : textProblem(value, path);
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (depth >= maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = walk(value[i], join(path, String(i)), depth + 1, maxDepth, skip);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, v] of Object.entries(value)) {
+    const at = join(path, key);
+    const keyProblem = skip?.(at) ? undefined : textProblem(key, at);
+    if (keyProblem) return { path: at, message: `has a key that ${keyProblem.message}` };
+    const found = walk(v, at, depth + 1, maxDepth, skip);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+function textProblem(s: string, path: string): ErrorDetail | undefined {
+  if (s.includes('\u0000')) return { path, message: 'contains a NUL character (\\u0000), which cannot be stored' };
+  if (!s.isWellFormed()) return { path, message: 'contains an unpaired UTF-16 surrogate (e.g. \\ud800), which is not valid Unicode' };
+  return undefined;
+}
+
+/** Throws a 400 naming the first unstorable field of `value`. */
+export function assertStorable(value: unknown, where: string, opts: WalkOptions = {}): void {
+  const problem = findUnstorable(value, where, opts);
+  if (problem) throw new AppError('invalid_data', 'unstorable_input', 'Request rejected: a value cannot be stored', [problem]);
+}
+
+/**
+ * For JSON APIs, after the body parser: the query string and the body. `skipBodyText` is for
+ * a route that checks the text of parts of the body itself (the push fails a bad user alone).
+ */
+export function rejectUnstorableInput(opts: { skipBodyText?: (path: string) => boolean } = {}): RequestHandler {
+  return (req, _res, next) => {
+    assertStorable(req.query, 'query');
+    assertStorable(req.body, 'body', { skipText: opts.skipBodyText });
+    next();
+  };
+}
+
+/** Text echoed back from rejected input (and kept in run reports): made storable. */
+export function storableText(s: string): string {
+  return s.replace(/\0/g, '\uFFFD').toWellFormed();
+}
