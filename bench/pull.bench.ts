@@ -13,7 +13,7 @@ import { bootstrap, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
-import type { PersonRecord } from '../src/modules/integrations/connectors/connector';
+import type { PersonRecord } from '../src/providers/connector';
 import { scratchDatabase } from './scratch-database';
 
 const N = Number(process.env.BENCH_CONTACTS ?? 100_000);

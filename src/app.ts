@@ -24,8 +24,11 @@ import { PushService } from './modules/sync/push.service';
 import { SyncJobs } from './jobs/sync.jobs';
 import { SecretBox } from './lib/secret-box';
 import { ConfigValidator } from './modules/integrations/config-schema';
-import { createConnectorFactory } from './modules/integrations/connectors/registry';
-import { ensureDefaultIntegration } from './modules/integrations/default-integration';
+import { createConnectorFactory, ProviderRegistry } from './providers/registry';
+import { allProviders } from './providers';
+import type { ProviderModule } from './providers/provider';
+import { LimiterRegistry } from './providers/rate-limiter';
+import { ensureEnvironmentIntegrations } from './modules/integrations/default-integration';
 import { createIntegrationRepository } from './modules/integrations/integrations.repository';
 import { integrationsRouter } from './modules/integrations/integrations.routes';
 import { IntegrationService } from './modules/integrations/integrations.service';
@@ -41,7 +44,6 @@ import { usersRouter } from './modules/users/users.routes';
 import { UserService } from './modules/users/users.service';
 import { openApiRouter } from './openapi/openapi.routes';
 import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
-import { connectors } from './modules/integrations/connectors/registry';
 import { DeliveryWorker } from './modules/webhooks/delivery.worker';
 import { envelopeWebhook } from './modules/webhooks/envelope';
 import { inboundEventsRouter, inboundWebhooksRouter } from './modules/webhooks/inbound.routes';
@@ -56,6 +58,8 @@ export interface AppDeps {
   config: Config;
   prisma: PrismaClient;
   logger: Logger;
+  /** The providers to run with; all of them unless a caller (a test) passes fewer. */
+  providers?: readonly ProviderModule[];
 }
 
 export interface Services {
@@ -74,19 +78,18 @@ export interface Services {
   inbound: InboundWebhookService;
   inbox: InboxRepository;
   inboxWorker: InboxWorker;
+  providers: ProviderRegistry;
   /** Runs `fn` as the only instance doing so (a database advisory lock): for start-up steps. */
   exclusively<T>(name: string, fn: () => Promise<T>): Promise<T>;
   /** Starts and stops the background workers (cron jobs, webhook workers). */
   workers: { start(): void; stop(): Promise<void> };
 }
 
-/** A connector's own webhook format, served at /api/webhooks/<provider>. */
-const providerWebhook = (provider: string) => connectors[provider]?.webhook;
-/** Webhook formats by channel: a connector's own, or seed 002's envelope. */
-const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : providerWebhook(channel));
-
 /** The composition root: repositories, then services, then routers. */
-export function createServices({ config, prisma, logger }: AppDeps): Services {
+export function createServices({ config, prisma, logger, providers: modules = allProviders }: AppDeps): Services {
+  const providers = new ProviderRegistry(modules);
+  /** Webhook formats by channel: a provider's own, or seed 002's envelope. */
+  const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : providers.webhook(channel));
   const metrics = createMetrics();
   metrics.setQueueDepths(async () => {
     const [row] = await prisma.$queryRawUnsafe<{ inbox: number; deliveries: number }[]>(
@@ -106,8 +109,13 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
   if (!config.encryption.key) throw new Error('ENCRYPTION_KEY is not set (server.ts provides a development default)');
   const box = new SecretBox(config.encryption.key, config.encryption.previousKeys);
   const validator = new ConfigValidator();
-  const templates = new TemplateService(createTemplateRepository(prisma), validator);
-  const connectorFor = createConnectorFactory({ logger, http: config.crmHttp, pageSize: config.sync.pageSize });
+  const templates = new TemplateService(createTemplateRepository(prisma), validator, () => providers.templates());
+  const connectorFor = createConnectorFactory(providers, {
+    logger,
+    http: config.crmHttp,
+    pageSize: config.sync.pageSize,
+    limiters: new LimiterRegistry(),
+  });
   const integrations = new IntegrationService(
     createIntegrationRepository(prisma),
     templates,
@@ -116,7 +124,7 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
     box,
     connectorFor,
     logger,
-    { allowPrivateUrls: config.allowPrivateUrls },
+    { allowPrivateUrls: config.allowPrivateUrls, routingKeyField: (provider) => providers.routingKeyField(provider) },
   );
   const pull = new PullService(createPullRepository(prisma), integrations, logger, {
     leaseSeconds: config.sync.leaseSeconds,
@@ -138,9 +146,19 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
   });
   const deliveries = new DeliveryWorker(prisma, box, logger, { ...wh.delivery, pollMs: wh.pollMs, metrics });
   const inbox = createInboxRepository(prisma, poolOf(prisma));
-  const inboxWorker = new InboxWorker(prisma, webhookAdapter, metrics, logger, { ...wh.inbox, pollMs: wh.pollMs });
+  const inboxWorker = new InboxWorker(
+    prisma,
+    webhookAdapter,
+    async (id) => integrations.connector(await integrations.getRow(id)),
+    metrics,
+    logger,
+    { ...wh.inbox, pollMs: wh.pollMs },
+  );
   const inbound = new InboundWebhookService(inbox, integrations, metrics, logger, {
-    defaultWealthboxSecret: config.wealthbox.webhookSecret,
+    extraSecrets: (provider) => {
+      const secret = providers.get(provider)?.fromEnvironment?.(config.providerEnv)?.extraWebhookSecret;
+      return secret ? [secret] : [];
+    },
     onStored: () => inboxWorker.poke(),
   });
   const workers = {
@@ -158,6 +176,7 @@ export function createServices({ config, prisma, logger }: AppDeps): Services {
   };
   return {
     exclusively: (name, fn) => withAdvisoryLock(prisma, name, fn),
+    providers,
     apiKeys,
     organizations,
     users,
@@ -182,7 +201,7 @@ export async function bootstrap({ config, logger }: Omit<AppDeps, 'prisma'>, ser
   // Instances starting together would each "look, then create" the same rows.
   await services.exclusively('bootstrap', async () => {
     await services.templates.ensureBuiltIns();
-    await ensureDefaultIntegration(config.wealthbox, services.organizations, services.integrations, logger);
+    await ensureEnvironmentIntegrations(services.providers, config.providerEnv, services.organizations, services.integrations, logger);
   });
 }
 
@@ -213,8 +232,14 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     },
     inboundWebhooksRouter(
       services.inbound,
-      { envelope: envelopeWebhook, byProvider: providerWebhook },
-      config.webhooks.bodyLimit,
+      {
+        envelope: envelopeWebhook,
+        byProvider: (name) => {
+          const module = services.providers.get(name);
+          return module?.webhook ? { adapter: module.webhook, routedByAccount: module.definition.routingKeyField !== null } : undefined;
+        },
+      },
+      { bodyLimit: config.webhooks.bodyLimit, publicBaseUrl: config.publicBaseUrl },
       // By sender address only: these requests carry no key, and a made-up x-api-key must
       // not buy a fresh budget.
       createRateLimit({ windowMs: config.http.rateLimit.windowMs, limit: config.http.rateLimit.webhookMax, name: 'webhooks', keyOf: ipOf }),

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
-import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.time';
+import { formatWealthboxTime, parseWealthboxTime } from '../../src/providers/wealthbox/wealthbox.time';
 
 /**
  * A Wealthbox API v1 of our own (crm-apis.md): ACCESS_TOKEN or Bearer auth, GET /me,

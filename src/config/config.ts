@@ -46,10 +46,14 @@ export const envSchema = z.object({
     .refine((v) => v.split(',').every((k) => decodeKey(k.trim()) !== undefined), 'each must be 32 bytes, base64 or hex')
     .optional(),
 
-  // Seed 000's single-tenant settings: a default organization with this Wealthbox integration.
-  WEALTHBOX_API_KEY: z.string().min(1).optional(),
-  WEALTHBOX_API_URL: z.url().optional(),
-  WEALTHBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
+  // The service's public base URL (scheme, host, optional path prefix) as senders call it,
+  // behind proxies too: signatures over the URL (HubSpot v3) are checked against it. Unset:
+  // the request's own Host and scheme.
+  PUBLIC_BASE_URL: z
+    .url()
+    .regex(/^https?:\/\//, 'must be an http(s) URL')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
 
   CRON_ENABLED: bool.default(true),
   SYNC_NIGHTLY_CRON: z
@@ -187,7 +191,12 @@ export interface Config {
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
-  wealthbox: { apiKey?: string; apiUrl?: string; webhookSecret?: string };
+  publicBaseUrl?: string;
+  /**
+   * The environment as given, for providers' own settings (seed 000's WEALTHBOX_*): a
+   * provider folder reads and checks them (ProviderModule.fromEnvironment).
+   */
+  providerEnv: Readonly<Record<string, string | undefined>>;
   sync: {
     cronEnabled: boolean;
     nightlyCron: string;
@@ -271,7 +280,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         .filter(Boolean)
         .map((k) => decodeKey(k) as Buffer),
     },
-    wealthbox: { apiKey: e.WEALTHBOX_API_KEY, apiUrl: e.WEALTHBOX_API_URL, webhookSecret: e.WEALTHBOX_WEBHOOK_SECRET },
+    publicBaseUrl: e.PUBLIC_BASE_URL,
+    providerEnv: Object.freeze({ ...cleaned }),
     sync: {
       cronEnabled: e.CRON_ENABLED,
       nightlyCron: e.SYNC_NIGHTLY_CRON,

@@ -44,7 +44,7 @@ describe('seed 000 single-tenant settings', () => {
     const [same] = await ctx.sql("SELECT updated_at FROM integrations WHERE provider = 'wealthbox'");
     expect(same).toEqual(before);
     await bootstrap(
-      { config: { ...ctx.config, wealthbox: { ...ctx.config.wealthbox, apiKey: 'rotated-token-777' } }, logger },
+      { config: { ...ctx.config, providerEnv: { ...ctx.config.providerEnv, WEALTHBOX_API_KEY: 'rotated-token-777' } }, logger },
       ctx.services,
     );
     const res = await ctx.http.get('/api/integrations?provider=wealthbox').set('x-api-key', ADMIN_KEY);

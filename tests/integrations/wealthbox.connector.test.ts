@@ -1,9 +1,11 @@
 import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
 import { createLogger } from '../../src/lib/logger';
-import { CrmAuthError, CrmUnavailableError, type CrmConnector } from '../../src/modules/integrations/connectors/connector';
-import { createConnectorFactory } from '../../src/modules/integrations/connectors/registry';
-import { formatWealthboxTime, parseWealthboxTime } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.time';
-import { mapContact } from '../../src/modules/integrations/connectors/wealthbox/wealthbox.mapping';
+import { CrmAuthError, CrmUnavailableError, type CrmConnector } from '../../src/providers/connector';
+import { LimiterRegistry } from '../../src/providers/rate-limiter';
+import { createConnectorFactory, ProviderRegistry } from '../../src/providers/registry';
+import { wealthbox } from '../../src/providers/wealthbox';
+import { formatWealthboxTime, parseWealthboxTime } from '../../src/providers/wealthbox/wealthbox.time';
+import { mapContact } from '../../src/providers/wealthbox/wealthbox.mapping';
 
 const logger = createLogger({ level: 'error', json: true, silent: true });
 
@@ -17,10 +19,11 @@ function connector(
   overrides: Record<string, unknown> = {},
   http: Partial<{ timeoutMs: number; maxRetries: number; retryBaseMs: number }> = {},
 ): CrmConnector {
-  const create = createConnectorFactory({
+  const create = createConnectorFactory(new ProviderRegistry([wealthbox]), {
     logger,
     pageSize: 100,
     http: { timeoutMs: 2000, maxRetries: 3, retryBaseMs: 10, allowPrivateUrls: true, ...http },
+    limiters: new LimiterRegistry(),
   });
   return create('wealthbox', { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0, ...overrides }) as CrmConnector;
 }

@@ -1,38 +1,44 @@
 import type { Logger } from 'winston';
+import type { ProviderRegistry } from '../../providers/registry';
 import type { OrganizationService } from '../organizations/organizations.service';
 import type { IntegrationService } from './integrations.service';
 
 export const DEFAULT_ORGANIZATION_SLUG = 'default';
 
 /**
- * Seed 000's single-tenant settings: with WEALTHBOX_API_KEY set, a "default" organization and
- * its Wealthbox integration exist, built from WEALTHBOX_API_URL and WEALTHBOX_WEBHOOK_SECRET,
- * so POST /api/users/sync works with no other setup. Changed env values update it at start.
+ * Single-tenant settings (seed 000: WEALTHBOX_API_KEY and friends): a provider that finds its
+ * settings in the environment gets a "default" organization with its integration, built from
+ * them, so POST /api/users/sync works with no other setup. Changed values update it at start.
+ * Which variables a provider reads is its own folder's business (fromEnvironment).
  */
-export async function ensureDefaultIntegration(
-  env: { apiKey?: string; apiUrl?: string; webhookSecret?: string },
+export async function ensureEnvironmentIntegrations(
+  providers: ProviderRegistry,
+  env: Readonly<Record<string, string | undefined>>,
   organizations: OrganizationService,
   integrations: IntegrationService,
   logger: Logger,
-): Promise<{ organizationId: number; integrationId: number } | undefined> {
-  if (!env.apiKey) return undefined;
-  const wanted: Record<string, unknown> = { apiKey: env.apiKey };
-  if (env.apiUrl) wanted.baseUrl = env.apiUrl;
-  if (env.webhookSecret) wanted.webhookSecret = env.webhookSecret;
-
-  const org =
-    (await organizations.findBySlug(DEFAULT_ORGANIZATION_SLUG)) ??
-    (await organizations.create({ name: 'Default organization', slug: DEFAULT_ORGANIZATION_SLUG }));
-  const { rows } = await integrations.list({ organizationId: org.id, provider: 'wealthbox', page: 1, limit: 1 });
-  if (rows.length === 0) {
-    const created = await integrations.create(org.id, { provider: 'wealthbox', name: 'Wealthbox (from environment)', config: wanted });
-    logger.info('default Wealthbox integration created from WEALTHBOX_API_KEY', { organizationId: org.id, integrationId: created.id });
-    return { organizationId: org.id, integrationId: created.id };
+): Promise<{ provider: string; organizationId: number; integrationId: number }[]> {
+  const made: { provider: string; organizationId: number; integrationId: number }[] = [];
+  for (const module of providers.list()) {
+    const wanted = module.fromEnvironment?.(env);
+    if (!wanted) continue;
+    const provider = module.definition.name;
+    const org =
+      (await organizations.findBySlug(DEFAULT_ORGANIZATION_SLUG)) ??
+      (await organizations.create({ name: 'Default organization', slug: DEFAULT_ORGANIZATION_SLUG }));
+    const { rows } = await integrations.list({ organizationId: org.id, provider, page: 1, limit: 1 });
+    if (rows.length === 0) {
+      const created = await integrations.create(org.id, { provider, name: wanted.name, config: wanted.config });
+      logger.info('default integration created from the environment', { provider, organizationId: org.id, integrationId: created.id });
+      made.push({ provider, organizationId: org.id, integrationId: created.id });
+      continue;
+    }
+    const current = integrations.decrypt(await integrations.getRow(rows[0].id));
+    if (Object.entries(wanted.config).some(([k, v]) => current[k] !== v)) {
+      await integrations.update(rows[0].id, { config: wanted.config });
+      logger.info('default integration updated from the environment', { provider, integrationId: rows[0].id });
+    }
+    made.push({ provider, organizationId: org.id, integrationId: rows[0].id });
   }
-  const current = integrations.decrypt(await integrations.getRow(rows[0].id));
-  if (Object.entries(wanted).some(([k, v]) => current[k] !== v)) {
-    await integrations.update(rows[0].id, { config: wanted });
-    logger.info('default Wealthbox integration updated from the environment', { integrationId: rows[0].id });
-  }
-  return { organizationId: org.id, integrationId: rows[0].id };
+  return made;
 }

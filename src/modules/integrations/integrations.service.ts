@@ -5,8 +5,8 @@ import { isSealed, mask, type SealedValue, type SecretBox } from '../../lib/secr
 import type { OrganizationLookup } from '../auth/api-keys.service';
 import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
 import { assertAllowedUrl } from '../../lib/url-guard';
-import { CrmAuthError, type CrmConnector } from './connectors/connector';
-import type { ConnectorFactory } from './connectors/registry';
+import { CrmAuthError, type CrmConnector } from '../../providers/connector';
+import type { ConnectorFactory } from '../../providers/registry';
 import { assertTransition, type IntegrationStatus } from './integration-status';
 import type { IntegrationFilter, IntegrationRepository, IntegrationRow } from './integrations.repository';
 import type { CreateIntegrationInput, UpdateIntegrationInput } from './integrations.schemas';
@@ -24,16 +24,6 @@ export interface TestResult {
 
 type Config = Record<string, unknown>;
 
-/** The config fields a CRM names its account by in webhooks (HighLevel's locationId, HubSpot's portalId). */
-const ROUTING_FIELDS = ['locationId', 'portalId'];
-function routingKeyOf(config: Config): string | null {
-  for (const f of ROUTING_FIELDS) {
-    const v = config[f];
-    if ((typeof v === 'string' && v !== '') || typeof v === 'number') return String(v);
-  }
-  return null;
-}
-
 export class IntegrationService {
   constructor(
     private readonly repo: IntegrationRepository,
@@ -43,7 +33,11 @@ export class IntegrationService {
     private readonly box: SecretBox,
     private readonly connectorFor: ConnectorFactory,
     private readonly logger: Logger,
-    private readonly opts: { allowPrivateUrls: boolean },
+    private readonly opts: {
+      allowPrivateUrls: boolean;
+      /** The config field naming the CRM account in its webhooks (the routing key), by provider. */
+      routingKeyField: (provider: string) => string | null;
+    },
   ) {}
 
   async list(f: IntegrationFilter): Promise<{ rows: IntegrationView[]; total: number }> {
@@ -73,7 +67,7 @@ export class IntegrationService {
         : await this.templates.getByName(input.provider as string);
     if (!template.isActive) throw new AppError('conflict', 'template_inactive', `Template ${template.name} is not active`);
     const config = await this.validate(template, input.config);
-    const routingKey = routingKeyOf(config);
+    const routingKey = this.routingKeyOf(template.name, config);
     const unique = { organizationId, provider: template.name, routingKey };
     await this.assertUnique(unique);
     const stored = this.seal(template, config);
@@ -107,7 +101,7 @@ export class IntegrationService {
         else merged[k] = v;
       }
       const config = await this.validate(template, merged);
-      data.routingKey = routingKeyOf(config);
+      data.routingKey = this.routingKeyOf(row.provider, config);
       await this.assertUnique({ organizationId: row.organizationId, provider: row.provider, routingKey: data.routingKey, exceptId: id });
       Object.assign(data, this.seal(template, config));
     }
@@ -201,7 +195,14 @@ export class IntegrationService {
   }
 
   connector(row: IntegrationRow): CrmConnector {
-    const connector = this.connectorFor(row.provider, this.decrypt(row));
+    // What the CRM tells the connector to keep (a refreshed token, a learned account id) is
+    // written back through the same path as an API update: validated, secrets sealed.
+    const connector = this.connectorFor(row.provider, this.decrypt(row), {
+      integrationId: row.id,
+      saveConfig: async (changes) => {
+        await this.update(row.id, { config: changes });
+      },
+    });
     if (!connector) throw new AppError('conflict', 'no_connector', `No connector exists yet for provider ${row.provider}`);
     return connector;
   }
@@ -228,6 +229,12 @@ export class IntegrationService {
       this.logger.warn('integration test failed', { integrationId: row.id, provider: row.provider, error: message });
       return { success: false, message, data: null };
     }
+  }
+
+  private routingKeyOf(provider: string, config: Config): string | null {
+    const field = this.opts.routingKeyField(provider);
+    const v = field ? config[field] : undefined;
+    return (typeof v === 'string' && v !== '') || typeof v === 'number' ? String(v) : null;
   }
 
   /**

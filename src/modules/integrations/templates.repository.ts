@@ -1,5 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
-import type { BuiltInTemplate } from './connectors/registry';
+import type { BuiltInTemplate } from '../../providers/registry';
 
 const select = {
   id: true,

@@ -1,7 +1,7 @@
 import { AppError } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
 import type { ConfigValidator } from './config-schema';
-import { connectors } from './connectors/registry';
+import type { BuiltInTemplate } from '../../providers/registry';
 import type { TemplateRecord, TemplateRepository } from './templates.repository';
 import type { CreateTemplateInput, UpdateTemplateInput } from './templates.schemas';
 
@@ -9,11 +9,12 @@ export class TemplateService {
   constructor(
     private readonly repo: TemplateRepository,
     private readonly validator: ConfigValidator,
+    private readonly builtIns: () => BuiltInTemplate[],
   ) {}
 
-  /** The templates of every connector exist at start (created if missing, never overwritten). */
+  /** The templates of every provider exist at start (created if missing, never overwritten). */
   ensureBuiltIns(): Promise<number> {
-    return this.repo.ensureBuiltIns(Object.values(connectors).map((c) => c.template));
+    return this.repo.ensureBuiltIns(this.builtIns());
   }
 
   list(countForOrganization?: number) {

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/prisma';
-import type { PersonRecord } from '../integrations/connectors/connector';
+import type { PersonRecord } from '../../providers/connector';
 import { eventRecorder } from '../webhooks/outbox';
 import { UPSERT_IDENTITIES } from './identities.sql';
 

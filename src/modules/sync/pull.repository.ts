@@ -1,5 +1,5 @@
 import type { Db, Prisma, TxDb } from '../../db/prisma';
-import type { PersonRecord } from '../integrations/connectors/connector';
+import type { PersonRecord } from '../../providers/connector';
 import { updateIntegration } from '../integrations/integrations.repository';
 import { eventRecorder } from '../webhooks/outbox';
 import { syncRunEvent } from '../webhooks/event-payloads';

@@ -3,7 +3,7 @@ import type { Logger } from 'winston';
 import { AppError } from '../../lib/errors';
 import { findUnstorable, storableText } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
-import { CrmAuthError, type CrmConnector, type PersonRecord } from '../integrations/connectors/connector';
+import { CrmAuthError, type CrmConnector, type PersonRecord } from '../../providers/connector';
 import { canTransition, type IntegrationStatus } from '../integrations/integration-status';
 import type { IntegrationRow } from '../integrations/integrations.repository';
 import type { IntegrationService } from '../integrations/integrations.service';

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { verifyHmacHex } from '../../lib/crypto';
-import type { InboundChange, WebhookAdapter } from '../integrations/connectors/connector';
-import { checkPerson, parseWebhookBody } from '../integrations/connectors/webhook-payload';
+import type { InboundChange } from '../../providers/connector';
+import type { WebhookAdapter } from '../../providers/provider';
+import { checkPerson, parseWebhookBody } from '../../providers/webhook-payload';
 
 /**
  * Seed 002's generic router: POST /api/webhook with { id?, type, source, payload }, signed in
@@ -95,9 +96,28 @@ function change(type: string, payload: unknown, provider: string): InboundChange
 
 export const envelopeWebhook: WebhookAdapter = {
   signatureHeader: 'x-webhook-signature',
-  verify: verifyHmacHex,
-  parse(raw, provider) {
-    const b = parseWebhookBody(envelopeBody, raw);
-    return { eventId: b.id === undefined ? null : String(b.id), type: b.type, change: change(b.type, b.payload, provider) };
+  configured: ({ config }) => typeof config.webhookSecret === 'string' && config.webhookSecret.length > 0,
+  events(req) {
+    const b = parseWebhookBody(envelopeBody, req.json);
+    // The shape of the change is checked at the door too: a bad payload is the sender's 400.
+    change(b.type, b.payload, 'envelope');
+    const p = b.payload as { updatedAt?: string; dateUpdated?: string; timestamp?: string };
+    return [
+      {
+        eventId: b.id === undefined ? null : String(b.id),
+        type: b.type,
+        occurredAt: when(p.updatedAt, p.dateUpdated, p.timestamp),
+        routingKey: b.payload.locationId,
+        payload: req.json,
+      },
+    ];
+  },
+  verify(req, { config }) {
+    const signature = req.header('x-webhook-signature');
+    return signature !== undefined && typeof config.webhookSecret === 'string' && verifyHmacHex(req.raw, signature, [config.webhookSecret]);
+  },
+  change(payload, _type, provider) {
+    const b = parseWebhookBody(envelopeBody, payload);
+    return change(b.type, b.payload, provider);
   },
 };

@@ -1,16 +1,30 @@
 import express, { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import type { WebhookAdapter } from '../integrations/connectors/connector';
+import type { WebhookAdapter } from '../../providers/provider';
 import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
-import type { InboundWebhookService, Receipt } from './inbound.service';
+import type { IncomingWebhook, InboundWebhookService, Receipt } from './inbound.service';
 import type { InboxRepository } from './inbox.repository';
 import type { InboxWorker } from './inbox.worker';
 import { listInboundEventsQuery } from './webhooks.schemas';
 
 function answer(res: express.Response, r: Receipt) {
   // A repeat changes nothing and says so; the sender can stop retrying either way.
-  res.status(r.duplicate ? 200 : 202).json({ received: true, duplicate: r.duplicate, eventId: r.eventId });
+  res.status(r.duplicate ? 200 : 202).json({
+    received: true,
+    duplicate: r.duplicate,
+    eventId: r.eventId,
+    ...(r.events.length > 1 ? { events: r.events.map(({ eventId, duplicate }) => ({ eventId, duplicate })) } : {}),
+  });
+}
+
+/**
+ * The request as the sender made it. The URL is the one the sender called (some CRMs sign
+ * it): PUBLIC_BASE_URL when set (behind a proxy), else this request's scheme and Host.
+ */
+function incoming(req: express.Request, publicBaseUrl: string | undefined): IncomingWebhook {
+  const base = publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+  return { raw: req.body as Buffer, header: (h) => req.get(h), method: req.method, url: `${base}${req.originalUrl}` };
 }
 
 /**
@@ -19,24 +33,33 @@ function answer(res: express.Response, r: Receipt) {
  */
 export function inboundWebhooksRouter(
   service: InboundWebhookService,
-  adapters: { envelope: WebhookAdapter; byProvider: (provider: string) => WebhookAdapter | undefined },
-  bodyLimit: string,
+  adapters: {
+    envelope: WebhookAdapter;
+    byProvider: (provider: string) => { adapter: WebhookAdapter; routedByAccount: boolean } | undefined;
+  },
+  opts: { bodyLimit: string; publicBaseUrl?: string },
   rateLimit: express.RequestHandler,
 ): Router {
   const router = Router();
-  const raw = express.raw({ type: () => true, limit: bodyLimit });
+  const raw = express.raw({ type: () => true, limit: opts.bodyLimit });
 
   router.post('/webhook', rateLimit, raw, async (req, res) => {
-    answer(res, await service.receiveEnvelope(adapters.envelope, req.body as Buffer, (h) => req.get(h)));
+    answer(res, await service.receiveEnvelope(adapters.envelope, incoming(req, opts.publicBaseUrl)));
   });
 
   router.post(['/webhooks/:provider', '/webhooks/:provider/:integrationId'], rateLimit, raw, async (req, res, next) => {
     const provider = String(req.params.provider);
-    const adapter = adapters.byProvider(provider);
-    if (!adapter) return next();
+    const found = adapters.byProvider(provider);
+    if (!found) return next();
     const integrationId =
       req.params.integrationId === undefined ? undefined : parse(idParams, { id: req.params.integrationId }, 'params').id;
-    answer(res, await service.receiveFromProvider(adapter, provider, req.body as Buffer, (h) => req.get(h), integrationId));
+    answer(
+      res,
+      await service.receiveFromProvider(found.adapter, provider, incoming(req, opts.publicBaseUrl), {
+        integrationId,
+        routedByAccount: found.routedByAccount,
+      }),
+    );
   });
 
   return router;

@@ -1,43 +1,61 @@
 import type { Logger } from 'winston';
 import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
+import { GroupBatcher } from '../../lib/group-batcher';
+import { findUnstorable } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
-import { WebhookPayloadError, type WebhookAdapter } from '../integrations/connectors/connector';
+import { WebhookPayloadError } from '../../providers/connector';
+import { StaleWebhookError, type WebhookAdapter, type WebhookEvent, type WebhookRequest } from '../../providers/provider';
 import type { IntegrationRow } from '../integrations/integrations.repository';
 import type { IntegrationService } from '../integrations/integrations.service';
-import { GroupBatcher } from '../../lib/group-batcher';
-import { assertStorable, findUnstorable } from '../../lib/input-guard';
 import type { InboxRepository, NewInboundEvent, StoredEvent } from './inbox.repository';
 
-/** Who may have sent a request: its integration and the secrets that may have signed it. */
+/** An integration a request may be for, with what verifies its signatures. */
 interface Source {
   integrationId: number;
   organizationId: number;
   provider: string;
   status: string;
   isActive: boolean;
-  secrets: string[];
+  routingKey: string | null;
+  config: Record<string, unknown>;
+  extraSecrets: string[];
 }
 
-/** A request's header by name (Express's req.get). */
-export type HeaderGetter = (name: string) => string | undefined;
+/** A request as received: the body's bytes and how the sender called us. */
+export interface IncomingWebhook {
+  raw: Buffer;
+  header(name: string): string | undefined;
+  method: string;
+  /** The full URL as the sender called it. */
+  url: string;
+}
 
 export interface Receipt {
+  /** Every event of the request was already stored. */
   duplicate: boolean;
-  /** The stored event: this one, or for a repeat the one stored first. */
+  /** The first event's stored id (for a repeat, the one stored first). */
   eventId: number;
   integrationId: number;
+  events: { eventId: number; duplicate: boolean; integrationId: number }[];
 }
 
-// Integrations and their decrypted secrets, kept briefly: the request path then costs one
+/** How a request finds its integrations: by the path's id, seed 000's default, or routing keys. */
+type Route =
+  | { kind: 'id'; integrationId: number }
+  | { kind: 'default'; provider: string }
+  | { kind: 'key'; provider: string | null; preferred?: string };
+
+// Integrations and their decrypted configs, kept briefly: the request path then costs one
 // INSERT. A changed secret applies within this long.
 const SOURCE_TTL_MS = 5_000;
 const SOURCE_CACHE_MAX = 1_000;
 
 /**
- * The request path of inbound webhooks: verify the signature over the raw bytes, check the
- * shape, store the event (deduplicated), answer. No CRM call and no user write happens here;
- * the inbox worker does those.
+ * The request path of inbound webhooks: split the request into events, find each event's
+ * integration, verify the signature for each integration involved (over the raw bytes),
+ * store the events (deduplicated), answer. No CRM call and no user write happens here; the
+ * inbox worker does those.
  */
 export class InboundWebhookService {
   private readonly sources = new Map<string, { until: number; source: Promise<Source | null> }>();
@@ -48,33 +66,32 @@ export class InboundWebhookService {
     private readonly integrations: IntegrationService,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly opts: { defaultWealthboxSecret?: string; onStored: () => void },
+    private readonly opts: {
+      /** Secrets a provider's default integration accepts besides its own (seed 000). */
+      extraSecrets: (provider: string) => string[];
+      onStored: () => void;
+    },
   ) {
     this.store = new GroupBatcher((events) => this.repo.insertMany(events));
   }
 
-  /** A CRM's own endpoint: /api/webhooks/<provider>[/:integrationId]. */
-  receiveFromProvider(adapter: WebhookAdapter, provider: string, raw: Buffer, headers: HeaderGetter, integrationId?: number) {
-    const channel = provider;
-    return this.receive(channel, adapter, raw, headers, async () => {
-      const key = integrationId === undefined ? `default:${provider}` : `id:${integrationId}`;
-      const source = await this.cached(key, async () => {
-        const row = integrationId === undefined ? await this.repo.defaultIntegration(provider) : await this.repo.integration(integrationId);
-        if (!row || row.provider !== provider) return null;
-        const extra = integrationId === undefined && provider === 'wealthbox' ? this.opts.defaultWealthboxSecret : undefined;
-        return this.toSource(row, extra);
-      });
-      if (!source) {
-        throw integrationId === undefined
-          ? new AppError(
-              'not_found',
-              'integration_not_found',
-              `No default ${provider} integration; post to /api/webhooks/${provider}/<integrationId> instead`,
-            )
-          : AppError.notFound('Integration', integrationId);
-      }
-      return source;
-    });
+  /**
+   * A CRM's own endpoint: /api/webhooks/<provider>[/:integrationId]. Without an id, a CRM
+   * whose events name their account is routed by it; another goes to seed 000's default.
+   */
+  receiveFromProvider(
+    adapter: WebhookAdapter,
+    provider: string,
+    req: IncomingWebhook,
+    opts: { integrationId?: number; routedByAccount: boolean },
+  ) {
+    const route: Route =
+      opts.integrationId !== undefined
+        ? { kind: 'id', integrationId: opts.integrationId }
+        : opts.routedByAccount
+          ? { kind: 'key', provider }
+          : { kind: 'default', provider };
+    return this.receive(provider, adapter, req, route, provider);
   }
 
   /**
@@ -82,41 +99,16 @@ export class InboundWebhookService {
    * (routing key, unique per provider) is payload.locationId; `source` names the provider
    * when two providers' integrations share that id.
    */
-  receiveEnvelope(adapter: WebhookAdapter, raw: Buffer, headers: HeaderGetter) {
-    return this.receive('envelope', adapter, raw, headers, async (json) => {
-      const body = json as { source?: unknown; payload?: { locationId?: unknown } } | null;
-      const locationId = body?.payload?.locationId;
-      if (typeof locationId !== 'string' || locationId === '') {
-        throw new AppError('invalid_data', 'validation_failed', 'Webhook payload rejected', [
-          { path: 'body.payload.locationId', message: 'is required: it names the integration' },
-        ]);
-      }
-      assertStorable(locationId, 'body.payload.locationId');
-      const provider = typeof body?.source === 'string' ? body.source : undefined;
-      const source = await this.cached(`location:${provider ?? ''}:${locationId}`, async () => {
-        const rows = await this.repo.byRoutingKey(locationId);
-        const mine = rows.filter((r) => r.provider === provider);
-        const candidates = mine.length > 0 ? mine : rows;
-        if (candidates.length > 1) {
-          throw new AppError(
-            'conflict',
-            'ambiguous_routing_key',
-            `Integrations of several providers have locationId ${locationId}; name the provider in "source"`,
-          );
-        }
-        return candidates[0] ? this.toSource(candidates[0]) : null;
-      });
-      if (!source) throw new AppError('not_found', 'integration_not_found', `No integration has locationId ${locationId}`);
-      return source;
-    });
+  receiveEnvelope(adapter: WebhookAdapter, req: IncomingWebhook) {
+    return this.receive('envelope', adapter, req, { kind: 'key', provider: null }, null);
   }
 
   private async receive(
     channel: string,
     adapter: WebhookAdapter,
-    raw: Buffer,
-    headers: HeaderGetter,
-    find: (json: unknown) => Promise<Source>,
+    req: IncomingWebhook,
+    route: Route,
+    provider: string | null,
   ): Promise<Receipt> {
     const count = (outcome: string) => this.metrics.webhookInbound.inc({ channel, outcome });
     // Logged about a rejection: never the body (personal data), only its size and hash.
@@ -126,81 +118,197 @@ export class InboundWebhookService {
         channel,
         reason: error.code,
         integrationId: source?.integrationId,
-        bytes: raw.length,
-        bodySha256: sha256Hex(raw).slice(0, 16),
+        bytes: req.raw.length,
+        bodySha256: sha256Hex(req.raw).slice(0, 16),
       });
       throw error;
     };
-    if (!Buffer.isBuffer(raw) || raw.length === 0) {
+    if (!Buffer.isBuffer(req.raw) || req.raw.length === 0) {
       reject('rejected_invalid', new AppError('invalid_data', 'empty_body', 'The webhook body is empty'));
     }
-    const signature = headers(adapter.signatureHeader);
-    if (!signature) {
+    if (!req.header(adapter.signatureHeader)) {
       reject('rejected_signature', new AppError('unauthorized', 'missing_signature', `Missing ${adapter.signatureHeader} header`));
     }
-    const text = raw.toString('utf8');
-    const malformed = () => new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON');
     let json: unknown;
-    let parsedOk = true;
+    let problem: AppError | null = null;
     try {
-      json = JSON.parse(text);
+      json = JSON.parse(req.raw.toString('utf8'));
+      const unstorable = findUnstorable(json, 'body');
+      if (unstorable) problem = new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', [unstorable]);
     } catch {
-      parsedOk = false;
+      problem = new AppError('invalid_data', 'malformed_json', 'Request body is not valid JSON');
     }
-    let source: Source;
+    const wreq: WebhookRequest = { ...req, json, integrationId: route.kind === 'id' ? route.integrationId : null };
+    let events: WebhookEvent[] = [];
+    if (!problem) {
+      try {
+        events = adapter.events(wreq);
+        if (events.length === 0) problem = new AppError('invalid_data', 'invalid_payload', 'The webhook holds no event');
+      } catch (err) {
+        if (!(err instanceof WebhookPayloadError)) throw err;
+        problem = new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', err.problems);
+      }
+    }
+
+    // Which integration each event is for. Routing by the body needs a readable body; a
+    // route by path is checked for its signature before the body's faults are told.
+    let byEvent: (Source | null)[];
     try {
-      source = await find(json);
+      if (route.kind === 'key') {
+        if (problem) return reject('rejected_invalid', problem);
+        byEvent = await this.routeByKeys(events, route.provider, provider === null ? this.envelopeSource(json) : undefined);
+      } else {
+        const source = await this.pathSource(route);
+        byEvent = events.length ? events.map(() => source) : [source];
+      }
     } catch (err) {
       if (!(err instanceof AppError)) throw err; // the database, not the sender
-      if (!parsedOk) reject('rejected_invalid', malformed());
       return reject('rejected_unknown_integration', err);
     }
-    // An integration without a secret rejects: it never skips the check.
-    if (source.secrets.length === 0) {
-      reject(
-        'rejected_signature',
-        new AppError(
-          'unauthorized',
-          'webhook_secret_not_configured',
-          `Integration ${source.integrationId} has no webhookSecret configured`,
-        ),
-        source,
+    const involved = [...new Map(byEvent.filter((s): s is Source => s !== null).map((s) => [s.integrationId, s])).values()];
+    if (involved.length === 0) {
+      return reject(
+        'rejected_unknown_integration',
+        new AppError('not_found', 'integration_not_found', 'No integration has the account id these events name'),
       );
     }
-    if (!adapter.verify(raw, signature as string, source.secrets)) {
-      reject('rejected_signature', new AppError('unauthorized', 'invalid_signature', 'Webhook signature does not match'), source);
+    for (const source of involved) {
+      const credentials = { config: source.config, extraSecrets: source.extraSecrets };
+      if (adapter.configured && !adapter.configured(credentials)) {
+        reject(
+          'rejected_signature',
+          new AppError(
+            'unauthorized',
+            'webhook_secret_not_configured',
+            `Integration ${source.integrationId} has no webhook secret configured`,
+          ),
+          source,
+        );
+      }
+      let ok = false;
+      try {
+        ok = adapter.verify(wreq, credentials);
+      } catch (err) {
+        if (!(err instanceof StaleWebhookError)) throw err;
+        reject('rejected_stale', new AppError('unauthorized', 'stale_signature', err.message), source);
+      }
+      if (!ok) reject('rejected_signature', new AppError('unauthorized', 'invalid_signature', 'Webhook signature does not match'), source);
     }
-    if (!parsedOk) reject('rejected_invalid', malformed(), source);
-    const unstorable = findUnstorable(json, 'body');
-    if (unstorable) {
-      reject('rejected_invalid', new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', [unstorable]), source);
+    if (problem) return reject('rejected_invalid', problem, involved[0]);
+    if (route.kind === 'id') {
+      const source = involved[0];
+      const foreign = events.find((e) => e.routingKey !== null && source.routingKey !== null && e.routingKey !== source.routingKey);
+      if (foreign) {
+        reject(
+          'rejected_invalid',
+          new AppError('invalid_data', 'wrong_integration', `An event names account ${foreign.routingKey}, not this integration's`),
+          source,
+        );
+      }
     }
-    if (!source.isActive || source.status === 'disconnected') {
+    const off = involved.find((s) => !s.isActive || s.status === 'disconnected');
+    if (off) {
       reject(
         'rejected_disconnected',
-        new AppError('conflict', 'integration_disconnected', `Integration ${source.integrationId} is disconnected or turned off`),
-        source,
+        new AppError('conflict', 'integration_disconnected', `Integration ${off.integrationId} is disconnected or turned off`),
+        off,
       );
     }
-    let parsed;
-    try {
-      parsed = adapter.parse(json, source.provider);
-    } catch (err) {
-      if (!(err instanceof WebhookPayloadError)) throw err;
-      return reject('rejected_invalid', new AppError('invalid_data', 'invalid_payload', 'Webhook payload rejected', err.problems), source);
+    const dropped = byEvent.filter((s) => s === null).length;
+    if (dropped > 0) {
+      // Events of accounts no integration claims, in a batch that also has ours: theirs are
+      // nobody's to store (HubSpot batches one app's events across portals).
+      this.metrics.webhookInbound.inc({ channel, outcome: 'rejected_unknown_integration' }, dropped);
+      this.logger.warn('inbound webhook events for unknown accounts dropped', { channel, dropped });
     }
-    const stored = await this.store.add({
-      integrationId: source.integrationId,
-      organizationId: source.organizationId,
-      provider: source.provider,
-      channel,
-      eventType: parsed.type,
-      dedupeKey: parsed.eventId !== null ? `id:${parsed.eventId}` : `sha256:${sha256Hex(raw)}`,
-      payload: text,
+
+    const stored = await Promise.all(
+      events.map((event, i) => {
+        const source = byEvent[i];
+        if (!source) return null;
+        const payload = JSON.stringify(event.payload);
+        return this.store
+          .add({
+            integrationId: source.integrationId,
+            organizationId: source.organizationId,
+            provider: source.provider,
+            channel,
+            eventType: event.type.slice(0, 100),
+            dedupeKey: event.eventId !== null ? `id:${event.eventId}` : `sha256:${sha256Hex(payload)}`,
+            payload,
+          })
+          .then((s) => ({ ...s, integrationId: source.integrationId }));
+      }),
+    );
+    const kept = stored.filter((s): s is StoredEvent & { integrationId: number } => s !== null);
+    for (const s of kept) count(s.duplicate ? 'duplicate' : 'accepted');
+    if (kept.some((s) => !s.duplicate)) this.opts.onStored();
+    return {
+      duplicate: kept.every((s) => s.duplicate),
+      eventId: kept[0].id,
+      integrationId: kept[0].integrationId,
+      events: kept.map((s) => ({ eventId: s.id, duplicate: s.duplicate, integrationId: s.integrationId })),
+    };
+  }
+
+  /** The path's integration, or seed 000's default one of the provider. */
+  private async pathSource(route: Extract<Route, { kind: 'id' | 'default' }>): Promise<Source> {
+    const key = route.kind === 'id' ? `id:${route.integrationId}` : `default:${route.provider}`;
+    const source = await this.cached(key, async () => {
+      const row =
+        route.kind === 'id' ? await this.repo.integration(route.integrationId) : await this.repo.defaultIntegration(route.provider);
+      return row ? this.toSource(row, route.kind === 'default') : null;
     });
-    count(stored.duplicate ? 'duplicate' : 'accepted');
-    if (!stored.duplicate) this.opts.onStored();
-    return { duplicate: stored.duplicate, eventId: stored.id, integrationId: source.integrationId };
+    if (source && (route.kind === 'id' || source.provider === route.provider)) return source;
+    throw route.kind === 'default'
+      ? new AppError(
+          'not_found',
+          'integration_not_found',
+          `No default ${route.provider} integration; post to /api/webhooks/${route.provider}/<integrationId> instead`,
+        )
+      : AppError.notFound('Integration', route.integrationId);
+  }
+
+  /**
+   * Each event's integration by its routing key, through the unique index on (provider,
+   * routing key). The envelope (no provider) may match integrations of several providers:
+   * `preferred` (its `source`) picks one, else it is ambiguous (409).
+   */
+  private async routeByKeys(events: WebhookEvent[], provider: string | null, preferred?: string): Promise<(Source | null)[]> {
+    const keys = [...new Set(events.map((e) => e.routingKey))];
+    const found = new Map<string | null, Source | null>();
+    for (const key of keys) {
+      if (key === null) {
+        throw new AppError('invalid_data', 'validation_failed', 'Webhook payload rejected', [
+          { path: 'body', message: "names no account: post to the integration's own URL (/api/webhooks/<provider>/<integrationId>)" },
+        ]);
+      }
+      const problem = findUnstorable(key, 'routing key');
+      if (problem) throw new AppError('invalid_data', 'validation_failed', 'Webhook payload rejected', [problem]);
+      found.set(
+        key,
+        await this.cached(`key:${provider ?? '*'}:${preferred ?? ''}:${key}`, async () => {
+          const rows = await this.repo.byRoutingKey(key, provider ?? undefined);
+          const mine = rows.filter((r) => r.provider === preferred);
+          const candidates = mine.length > 0 ? mine : rows;
+          if (candidates.length > 1) {
+            throw new AppError(
+              'conflict',
+              'ambiguous_routing_key',
+              `Integrations of several providers have the account id ${key}; name the provider in "source"`,
+            );
+          }
+          return candidates[0] ? this.toSource(candidates[0], false) : null;
+        }),
+      );
+    }
+    return events.map((e) => found.get(e.routingKey) ?? null);
+  }
+
+  /** The envelope's `source`: a provider name, when it gives one. */
+  private envelopeSource(json: unknown): string | undefined {
+    const s = (json as { source?: unknown } | null)?.source;
+    return typeof s === 'string' ? s : undefined;
   }
 
   private cached(key: string, load: () => Promise<Source | null>): Promise<Source | null> {
@@ -214,16 +322,16 @@ export class InboundWebhookService {
     return source;
   }
 
-  private toSource(row: IntegrationRow, extraSecret?: string): Source {
-    const config = this.integrations.decrypt(row);
-    const secrets = [config.webhookSecret, extraSecret].filter((s): s is string => typeof s === 'string' && s.length > 0);
+  private toSource(row: IntegrationRow, isDefault: boolean): Source {
     return {
       integrationId: row.id,
       organizationId: row.organizationId,
       provider: row.provider,
       status: row.status,
       isActive: row.isActive,
-      secrets: [...new Set(secrets)],
+      routingKey: row.routingKey,
+      config: this.integrations.decrypt(row),
+      extraSecrets: isDefault ? this.opts.extraSecrets(row.provider) : [],
     };
   }
 }

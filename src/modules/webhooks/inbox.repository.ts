@@ -52,7 +52,7 @@ export interface InboxRepository {
   /** Seed 000's single-tenant integration: the default organization's Wealthbox. */
   defaultIntegration(provider: string): Promise<IntegrationRow | null>;
   /** Live integrations whose CRM account id is `key` (at most one per provider: a unique index). */
-  byRoutingKey(key: string): Promise<IntegrationRow[]>;
+  byRoutingKey(key: string, provider?: string): Promise<IntegrationRow[]>;
   /** Stores events; for each, its id, and whether the sender had already sent it (same dedupe key: the stored event's id). */
   insertMany(events: NewInboundEvent[]): Promise<StoredEvent[]>;
   list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
@@ -70,9 +70,9 @@ export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository 
         select: integrationSelect,
         orderBy: { id: 'asc' },
       }),
-    byRoutingKey: (key) =>
+    byRoutingKey: (key, provider) =>
       db.integration.findMany({
-        where: { routingKey: key, organization: { deletedAt: null } },
+        where: { routingKey: key, ...(provider !== undefined ? { provider } : {}), organization: { deletedAt: null } },
         select: integrationSelect,
         orderBy: { id: 'asc' },
         take: 10,

@@ -2,7 +2,11 @@ import type { Logger } from 'winston';
 import type { Db, TxDb } from '../../db/prisma';
 import type { Metrics } from '../../lib/metrics';
 import { PollingLoop } from '../../lib/polling-loop';
-import type { InboundChange, WebhookAdapter } from '../integrations/connectors/connector';
+import type { CrmConnector, InboundChange, PersonRecord } from '../../providers/connector';
+import type { WebhookAdapter } from '../../providers/provider';
+import { findUnstorable } from '../../lib/input-guard';
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 import { applyPeople, removePeople, seenKey, type Removal } from '../sync/people.repository';
 
 interface Claimed {
@@ -11,6 +15,7 @@ interface Claimed {
   organization_id: number;
   provider: string;
   channel: string;
+  event_type: string;
   payload: unknown;
   attempts: number;
   received_at: Date;
@@ -29,7 +34,7 @@ interface Result {
 class RetryLater extends Error {}
 
 const CLAIM = `
-  SELECT id, integration_id, organization_id, provider, channel, payload, attempts, received_at
+  SELECT id, integration_id, organization_id, provider, channel, event_type, payload, attempts, received_at
   FROM inbound_events
   WHERE status = 'pending' AND next_attempt_at <= now()
   ORDER BY id
@@ -64,6 +69,8 @@ export class InboxWorker {
   constructor(
     private readonly prisma: TxDb,
     private readonly adapters: (channel: string) => WebhookAdapter | undefined,
+    /** The integration's connector, for CRMs whose webhooks name records without their content. */
+    private readonly connectorOf: (integrationId: number) => Promise<CrmConnector>,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: { batch: number; maxAttempts: number; retryBaseMs: number; pollMs: number },
@@ -156,7 +163,7 @@ export class InboxWorker {
       const adapter = this.adapters(event.channel);
       try {
         if (!adapter) throw new Error(`no webhook adapter for ${event.channel}`);
-        parsed.push({ event, change: adapter.parse(event.payload, event.provider).change });
+        parsed.push({ event, change: adapter.change(event.payload, event.event_type, event.provider) });
       } catch (err) {
         // Checked at the door; only a stored event from an older version can fail here.
         results.set(event.id, { id: event.id, status: 'failed', outcome: 'invalid', error: (err as Error).message, next: null });
@@ -167,6 +174,7 @@ export class InboxWorker {
     for (const p of parsed) groups.set(p.event.integration_id, [...(groups.get(p.event.integration_id) ?? []), p]);
     for (const group of groups.values()) {
       const { organization_id: org, provider: source, integration_id: integrationId } = group[0].event;
+      await this.resolveFetches(integrationId, group);
       const crm = { source, providers: this.identityProviders(source, group) };
       // The newest event per person wins; "newest" by the source's time, a deletion winning a
       // tie (nothing changes a record after its deletion), then arrival.
@@ -221,6 +229,45 @@ export class InboxWorker {
       for (const d of deletions) done(d.id, removed.outcomes.get(seenKey(d.removal.provider, d.removal.externalId)) ?? 'unknown');
     }
     return events.map((e) => results.get(e.id) as Result);
+  }
+
+  /**
+   * Events that name a record without its content (HubSpot's) become upserts of the record
+   * as the CRM has it now, read in one batch per integration, or deletions when the CRM no
+   * longer has it. A CRM that fails the read fails the batch: its events are retried.
+   */
+  private async resolveFetches(integrationId: number, group: { event: Claimed; change: InboundChange }[]): Promise<void> {
+    const fetches = group.filter((p) => p.change.kind === 'fetch');
+    if (fetches.length === 0) return;
+    const connector = await this.connectorOf(integrationId);
+    if (!connector.fetchPeople) throw new Error(`${connector.provider} cannot read records by id`);
+    const wanted = new Map<string, Set<string>>();
+    for (const { change } of fetches) {
+      const c = change as Extract<InboundChange, { kind: 'fetch' }>;
+      wanted.set(c.provider, (wanted.get(c.provider) ?? new Set()).add(c.externalId));
+    }
+    const read = new Map<string, { found: Map<string, PersonRecord>; missing: Set<string> }>();
+    for (const [provider, ids] of wanted) {
+      const { found, missing } = await connector.fetchPeople(provider, [...ids]);
+      read.set(provider, { found: new Map(found.map((r) => [r.externalId, r])), missing: new Set(missing) });
+    }
+    for (const p of fetches) {
+      const c = p.change as Extract<InboundChange, { kind: 'fetch' }>;
+      const got = read.get(c.provider);
+      const record = got?.found.get(c.externalId);
+      if (record) {
+        const unfit =
+          findUnstorable(record, 'record') ??
+          (record.email !== null && !EMAIL.test(record.email) ? { path: 'email', message: 'is not an email address' } : undefined);
+        p.change = unfit
+          ? { kind: 'ignore', reason: `the CRM's record was refused: ${unfit.path} ${unfit.message}` }
+          : { kind: 'upsert', person: record };
+      } else if (got?.missing.has(c.externalId)) {
+        p.change = { kind: 'delete', provider: c.provider, externalId: c.externalId, at: c.at };
+      } else {
+        p.change = { kind: 'ignore', reason: `${c.provider} did not say whether it has ${c.externalId}` };
+      }
+    }
   }
 
   /**

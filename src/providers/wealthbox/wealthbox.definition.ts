@@ -1,14 +1,19 @@
-import type { BuiltInTemplate } from '../registry';
+import type { ProviderDefinition } from '../provider';
 import { WEALTHBOX_DEFAULT_URL } from './wealthbox.connector';
 
-export const wealthboxTemplate: BuiltInTemplate = {
+export const wealthboxDefinition: ProviderDefinition = {
   name: 'wealthbox',
   displayName: 'Wealthbox CRM',
   category: 'CRM',
   icon: 'wealthbox',
   description: 'Wealthbox CRM for financial advisors: contacts and the firm’s users become users here.',
   apiVersion: 'v1',
-  webhookUrl: '/api/webhooks/wealthbox',
+  authModes: ['api_key', 'oauth2'],
+  // About 300 requests per 5 minutes per token (crm-apis.md, unconfirmed); the config's
+  // requestsPerSecond (default 1) is what the limiter follows.
+  rateLimit: { requests: 300, perMs: 300_000 },
+  routingKeyField: null,
+  webhooks: true,
   configSchema: {
     type: 'object',
     required: ['apiKey'],

@@ -4,8 +4,9 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'winston';
-import { assertPublicHost, BlockedAddressError, publicOnlyLookup } from '../../../lib/url-guard';
+import { assertPublicHost, BlockedAddressError, publicOnlyLookup } from '../lib/url-guard';
 import { CrmAuthError, CrmUnavailableError } from './connector';
+import type { RequestLimiter } from './rate-limiter';
 
 export interface CrmHttpOptions {
   provider: string;
@@ -14,8 +15,13 @@ export interface CrmHttpOptions {
   timeoutMs: number;
   maxRetries: number;
   retryBaseMs: number;
-  /** Client-side limit, so we do not cause the CRM's 429s. 0 = no limit. */
-  requestsPerSecond: number;
+  /** The integration's shared limiter, so we do not cause the CRM's 429s. */
+  limiter: RequestLimiter;
+  /**
+   * The CRM's own budget headers: when `remaining` reaches 0, nobody calls for `intervalMs`
+   * (the header's value, or this default), instead of running into a 429.
+   */
+  rateLimitHeaders?: { remaining: string; intervalMs?: string; defaultIntervalMs: number };
   /** The SSRF guard's switch: false refuses loopback, private and link-local addresses. */
   allowPrivateUrls: boolean;
   logger: Logger;
@@ -23,19 +29,6 @@ export interface CrmHttpOptions {
 
 // A Retry-After longer than this fails the request instead of parking a sync for hours.
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
-
-/** Spaces requests at least 1/rps apart, in call order. */
-export function intervalLimiter(requestsPerSecond: number): () => Promise<void> {
-  if (requestsPerSecond <= 0) return async () => undefined;
-  const gap = 1000 / requestsPerSecond;
-  let next = 0;
-  return async () => {
-    const now = Date.now();
-    const at = Math.max(now, next);
-    next = at + gap;
-    if (at > now) await new Promise((r) => setTimeout(r, at - now));
-  };
-}
 
 /**
  * axios with retries (network errors, timeouts, 5xx, 429) using exponential backoff with
@@ -62,15 +55,37 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
     httpAgent: new http.Agent({ keepAlive: true, ...guarded }),
     httpsAgent: new https.Agent({ keepAlive: true, ...guarded }),
   });
-  const wait = intervalLimiter(opts.requestsPerSecond);
   client.interceptors.request.use(async (config) => {
     if (!opts.allowPrivateUrls) {
       const host = new URL(config.url ?? '', `${config.baseURL ?? baseURL}/`).hostname.replace(/^\[|\]$/g, '');
       if (net.isIP(host)) await assertPublicHost(host);
     }
-    await wait();
+    await opts.limiter.acquire();
     return config;
   });
+  const budget = opts.rateLimitHeaders;
+  const observe = (headers: Record<string, unknown> | undefined) => {
+    if (!budget || !headers) return;
+    if (Number(headers[budget.remaining.toLowerCase()]) === 0 && headers[budget.remaining.toLowerCase()] !== undefined) {
+      const interval = Number(budget.intervalMs ? headers[budget.intervalMs.toLowerCase()] : NaN);
+      opts.limiter.pauseUntil(Date.now() + (Number.isFinite(interval) && interval > 0 ? interval : budget.defaultIntervalMs));
+    }
+  };
+  client.interceptors.response.use(
+    (res) => {
+      observe(res.headers as Record<string, unknown>);
+      return res;
+    },
+    (err: unknown) => {
+      if (err instanceof AxiosError && err.response) {
+        observe(err.response.headers as Record<string, unknown>);
+        // Every caller of this account waits out a 429, not only the one that got it.
+        const wait = retryAfter(err);
+        if (err.response.status === 429 && wait > 0 && wait <= MAX_RETRY_AFTER_MS) opts.limiter.pauseUntil(Date.now() + wait);
+      }
+      return Promise.reject(err);
+    },
+  );
   axiosRetry(client, {
     retries: opts.maxRetries,
     shouldResetTimeout: true,

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { verifyHmacHex } from '../../../../lib/crypto';
-import type { WebhookAdapter } from '../connector';
+import { verifyHmacHex } from '../../lib/crypto';
+import type { InboundChange } from '../connector';
+import type { WebhookAdapter } from '../provider';
 import { checkPerson, parseWebhookBody } from '../webhook-payload';
 import { CONTACT_PROVIDER, STAFF_PROVIDER, mapContact, type WealthboxContact } from './wealthbox.mapping';
 import { parseWealthboxTime } from './wealthbox.time';
@@ -47,23 +48,38 @@ const body = z.object({
   }),
 });
 
+/** hex HMAC-SHA256 of the raw body with the integration's webhookSecret (seed 000). */
 export const wealthboxWebhook: WebhookAdapter = {
   signatureHeader: 'x-wealthbox-signature',
   identityProviders: [CONTACT_PROVIDER, STAFF_PROVIDER],
-  verify: verifyHmacHex,
-  parse(raw) {
-    const b = parseWebhookBody(body, raw);
-    const eventId = b.id === undefined ? null : String(b.id);
-    const externalId = String(b.contact.id);
-    if (b.event === 'contact.deleted') {
-      const at = parseWealthboxTime(b.occurred_at) ?? parseWealthboxTime(b.contact.updated_at);
-      return { eventId, type: b.event, change: { kind: 'delete', provider: CONTACT_PROVIDER, externalId, at } };
-    }
-    // The pull syncs Person contacts only; the same rule holds here.
-    if (b.contact.type !== undefined && b.contact.type !== 'Person') {
-      return { eventId, type: b.event, change: { kind: 'ignore', reason: `${b.contact.type} contacts are not synced` } };
-    }
-    const person = checkPerson(mapContact({ ...b.contact, id: Number(externalId) } as WealthboxContact), 'body.contact.email_addresses');
-    return { eventId, type: b.event, change: { kind: 'upsert', person } };
+  events(req) {
+    const b = parseWebhookBody(body, req.json);
+    // The change is checked at the door too (a malformed email is the sender's 400).
+    changeOf(req.json);
+    const occurredAt = parseWealthboxTime(b.occurred_at) ?? parseWealthboxTime(b.contact.updated_at);
+    // One event a request; the path (or seed 000's default route) names the integration.
+    return [{ eventId: b.id === undefined ? null : String(b.id), type: b.event, occurredAt, routingKey: null, payload: req.json }];
   },
+  configured: ({ config, extraSecrets }) => typeof config.webhookSecret === 'string' || extraSecrets.length > 0,
+  verify(req, { config, extraSecrets }) {
+    const secrets = [config.webhookSecret, ...extraSecrets].filter((s): s is string => typeof s === 'string' && s.length > 0);
+    const signature = req.header('x-wealthbox-signature');
+    return signature !== undefined && verifyHmacHex(req.raw, signature, secrets);
+  },
+  change: (payload) => changeOf(payload),
 };
+
+function changeOf(payload: unknown): InboundChange {
+  const b = parseWebhookBody(body, payload);
+  const externalId = String(b.contact.id);
+  if (b.event === 'contact.deleted') {
+    const at = parseWealthboxTime(b.occurred_at) ?? parseWealthboxTime(b.contact.updated_at);
+    return { kind: 'delete', provider: CONTACT_PROVIDER, externalId, at };
+  }
+  // The pull syncs Person contacts only; the same rule holds here.
+  if (b.contact.type !== undefined && b.contact.type !== 'Person') {
+    return { kind: 'ignore', reason: `${b.contact.type} contacts are not synced` };
+  }
+  const person = checkPerson(mapContact({ ...b.contact, id: Number(externalId) } as WealthboxContact), 'body.contact.email_addresses');
+  return { kind: 'upsert', person };
+}

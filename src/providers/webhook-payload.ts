@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { zodDetails } from '../../../lib/errors';
+import { zodDetails } from '../lib/errors';
 import { WebhookPayloadError, type PersonRecord } from './connector';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

@@ -1,6 +1,6 @@
 /**
- * What every CRM connector implements. A connector is one folder under connectors/ plus one
- * line in registry.ts; nothing else in the service knows a CRM's API.
+ * What every CRM connector implements (see provider.ts for the rest of a provider): nothing
+ * else in the service knows a CRM's API.
  */
 
 /** A person as a CRM has them, already mapped to our fields. */
@@ -53,6 +53,11 @@ export interface CrmConnector {
    * A record it cannot check counts as existing.
    */
   stillExisting(people: { provider: string; externalId: string }[]): Promise<{ provider: string; externalId: string }[]>;
+  /**
+   * Reads the named records now (CRMs whose webhooks carry ids, not records: HubSpot). Ids
+   * it no longer has come back in `missing`.
+   */
+  fetchPeople?(provider: string, externalIds: string[]): Promise<{ found: PersonRecord[]; missing: string[] }>;
 }
 
 /** The CRM refused our credentials: the integration needs a person, not a retry. */
@@ -79,6 +84,8 @@ export type InboundChange =
   | { kind: 'upsert'; person: PersonRecord }
   /** `at`: when the source deleted it, if it says. */
   | { kind: 'delete'; provider: string; externalId: string; at: Date | null }
+  /** The CRM says the record changed but not how: read it (in batches) and upsert it. */
+  | { kind: 'fetch'; provider: string; externalId: string; at: Date | null }
   | {
       kind: 'activity';
       provider: string;
@@ -91,34 +98,10 @@ export type InboundChange =
   /** Signed and well-formed, but nothing for us (another contact type, an unknown event type). */
   | { kind: 'ignore'; reason: string };
 
-export interface ParsedWebhook {
-  /** The sender's own event id, when it sends one: the deduplication key. */
-  eventId: string | null;
-  type: string;
-  change: InboundChange;
-}
-
 /** A well-signed body that does not have the shape the sender documents: a 400, never retried. */
 export class WebhookPayloadError extends Error {
   constructor(public readonly problems: { path: string; message: string }[]) {
     super(`webhook payload rejected: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
     this.name = 'WebhookPayloadError';
   }
-}
-
-/**
- * How a CRM's webhooks are checked and read. `verify` gets the raw bytes as received and
- * every secret that may have signed them; `parse` gets the JSON and the integration's
- * provider, and throws WebhookPayloadError.
- */
-export interface WebhookAdapter {
-  readonly signatureHeader: string;
-  /**
-   * Every identity provider of the CRM, when its records use several (contacts and staff):
-   * a deleted record's user stays while a record of any of them still points to it. Default:
-   * the integration's provider and the record's own.
-   */
-  readonly identityProviders?: readonly string[];
-  verify(raw: Buffer, signature: string, secrets: string[]): boolean;
-  parse(body: unknown, provider: string): ParsedWebhook;
 }

@@ -1,0 +1,141 @@
+import type { Logger } from 'winston';
+import type { CrmConnector, InboundChange } from './connector';
+import type { RequestLimiter } from './rate-limiter';
+
+/**
+ * A provider is one folder under src/providers/<name>/ exporting one ProviderModule: its
+ * definition (data), a connector factory, and, when the CRM sends webhooks, an adapter.
+ * The registry is built from a list of these in the composition root; nothing outside a
+ * provider's folder names a provider.
+ */
+export interface ProviderDefinition {
+  /** The template name and the integrations' `provider`: [a-z0-9_]. */
+  name: string;
+  displayName: string;
+  category: string;
+  icon: string;
+  description: string;
+  apiVersion: string;
+  /** JSON Schema of an integration's config; secret fields marked `format: password`. */
+  configSchema: Record<string, unknown>;
+  /** Markdown shown to whoever sets the integration up. */
+  setupInstructions: string;
+  /** How an integration authenticates: a pasted key or token, or OAuth 2. */
+  authModes: readonly ('api_key' | 'oauth2')[];
+  /** The CRM's documented request budget per account; the per-integration limiter keeps under it. */
+  rateLimit: { requests: number; perMs: number } | null;
+  /**
+   * The config field naming the CRM account in the CRM's webhooks (HighLevel's locationId,
+   * HubSpot's portalId): an integration's routing key, unique per provider.
+   */
+  routingKeyField: string | null;
+  /** Its webhooks are served at POST /api/webhooks/<name>[/:integrationId]. */
+  webhooks: boolean;
+}
+
+/** What a connector gets besides its config. */
+export interface ConnectorContext {
+  /** null for a connector not bound to a stored integration (a check before creating one). */
+  integrationId: number | null;
+  logger: Logger;
+  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  pageSize: number;
+  /**
+   * The integration's one limiter in this process at this rate (the provider picks it, from
+   * its definition or the config), shared by syncs, connection tests and webhook reads, so a
+   * test during a sync does not double the rate.
+   */
+  limiter(requestsPerSecond: number): RequestLimiter;
+  /**
+   * Stores config fields the CRM changed or told us (a refreshed token, a learned account
+   * id); secrets are sealed as any other. No-op for an unbound connector.
+   */
+  saveConfig(changes: Record<string, unknown>): Promise<void>;
+}
+
+/** An integration kept in step with the environment at start (seed 000's WEALTHBOX_*). */
+export interface EnvironmentIntegration {
+  name: string;
+  config: Record<string, unknown>;
+  /** A webhook secret accepted besides the integration's own (for its default route). */
+  extraWebhookSecret?: string;
+}
+
+export interface ProviderModule {
+  definition: ProviderDefinition;
+  createConnector(config: Record<string, unknown>, ctx: ConnectorContext): CrmConnector;
+  webhook?: WebhookAdapter;
+  /** Reads its own settings from the environment, when it has any. */
+  fromEnvironment?(env: Readonly<Record<string, string | undefined>>): EnvironmentIntegration | undefined;
+}
+
+/** The whole request, as the sender made it. */
+export interface WebhookRequest {
+  raw: Buffer;
+  /** The body parsed once (JSON), already checked for depth and storable text. */
+  json: unknown;
+  header(name: string): string | undefined;
+  method: string;
+  /** The full URL as the sender called it: PUBLIC_BASE_URL (or the Host) + path + query. */
+  url: string;
+  /** When the sender named the integration in the path. */
+  integrationId: number | null;
+}
+
+/** One event out of a request (HubSpot sends arrays; most CRMs one event a request). */
+export interface WebhookEvent {
+  /** The sender's own id for the event: the deduplication key. null: the body's hash is. */
+  eventId: string | null;
+  type: string;
+  occurredAt: Date | null;
+  /** The CRM account it belongs to (routing key), or null when the path names the integration. */
+  routingKey: string | null;
+  /** What is stored (JSON) and later handed to `change`. */
+  payload: unknown;
+}
+
+/** What the adapter needs to verify a request for one integration. */
+export interface WebhookCredentials {
+  /** The integration's decrypted config (webhookSecret, appSecret, a public key...). */
+  config: Record<string, unknown>;
+  /** Secrets accepted besides those in the config (seed 000's WEALTHBOX_WEBHOOK_SECRET). */
+  extraSecrets: string[];
+}
+
+/** A request whose signed timestamp is too old: replays are refused (401). */
+export class StaleWebhookError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StaleWebhookError';
+  }
+}
+
+/**
+ * How a CRM's webhooks are read. The inbound service parses the body, asks `events` for the
+ * events (and their routing keys), finds each integration, asks `verify` once per integration
+ * involved, and stores the events. `change` runs later, in the inbox worker.
+ */
+export interface WebhookAdapter {
+  /** The header carrying the signature: missing is a 401 before anything else. */
+  readonly signatureHeader: string;
+  /**
+   * Every identity provider of the CRM, when its records use several (contacts and staff):
+   * a deleted record's user stays while a record of any of them points to it.
+   */
+  readonly identityProviders?: readonly string[];
+  /**
+   * Whether the integration holds anything to verify with (a secret, a key). Without it every
+   * request is refused (401 webhook_secret_not_configured), never let through. Default: yes.
+   */
+  configured?(credentials: WebhookCredentials): boolean;
+  /** Splits a request into events and checks their shape (WebhookPayloadError: 400). */
+  events(req: WebhookRequest): WebhookEvent[];
+  /**
+   * Whether the request is signed for this integration; constant-time comparisons. Throws
+   * StaleWebhookError for a signature over a timestamp outside the window. An integration
+   * with nothing to verify with answers false: the check is never skipped.
+   */
+  verify(req: WebhookRequest, credentials: WebhookCredentials): boolean;
+  /** A stored event's payload, in our terms. */
+  change(payload: unknown, type: string, provider: string): InboundChange;
+}

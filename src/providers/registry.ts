@@ -1,0 +1,93 @@
+import type { Logger } from 'winston';
+import type { CrmConnector } from './connector';
+import type { ProviderDefinition, ProviderModule, WebhookAdapter } from './provider';
+import type { LimiterRegistry } from './rate-limiter';
+
+/** A template row made from a provider's definition (created at start, never overwritten). */
+export interface BuiltInTemplate {
+  name: string;
+  displayName: string;
+  category: string;
+  icon: string;
+  description: string;
+  apiVersion: string;
+  webhookUrl: string | null;
+  configSchema: Record<string, unknown>;
+  setupInstructions: string;
+}
+
+/** The providers this service runs with: built in the composition root from a list of modules. */
+export class ProviderRegistry {
+  private readonly byName = new Map<string, ProviderModule>();
+
+  constructor(modules: readonly ProviderModule[]) {
+    for (const m of modules) {
+      if (!/^[a-z0-9_]+$/.test(m.definition.name)) throw new Error(`provider name ${m.definition.name} must be [a-z0-9_]`);
+      if (this.byName.has(m.definition.name)) throw new Error(`provider ${m.definition.name} is listed twice`);
+      this.byName.set(m.definition.name, m);
+    }
+  }
+
+  get(name: string): ProviderModule | undefined {
+    return this.byName.get(name);
+  }
+
+  list(): ProviderModule[] {
+    return [...this.byName.values()];
+  }
+
+  webhook(name: string): WebhookAdapter | undefined {
+    return this.byName.get(name)?.webhook;
+  }
+
+  /** The config field naming the CRM account in webhooks; templates without a provider module use locationId. */
+  routingKeyField(name: string): string | null {
+    const m = this.byName.get(name);
+    return m ? m.definition.routingKeyField : 'locationId';
+  }
+
+  templates(): BuiltInTemplate[] {
+    return this.list().map(({ definition: d }) => templateOf(d));
+  }
+}
+
+function templateOf(d: ProviderDefinition): BuiltInTemplate {
+  return {
+    name: d.name,
+    displayName: d.displayName,
+    category: d.category,
+    icon: d.icon,
+    description: d.description,
+    apiVersion: d.apiVersion,
+    webhookUrl: d.webhooks ? `/api/webhooks/${d.name}` : null,
+    configSchema: d.configSchema,
+    setupInstructions: d.setupInstructions,
+  };
+}
+
+export interface ConnectorDeps {
+  logger: Logger;
+  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  pageSize: number;
+  limiters: LimiterRegistry;
+}
+
+/** Which stored integration a connector works for, and how it writes back what the CRM told it. */
+export interface ConnectorBinding {
+  integrationId: number | null;
+  saveConfig(changes: Record<string, unknown>): Promise<void>;
+}
+
+export type ConnectorFactory = (provider: string, config: Record<string, unknown>, binding?: ConnectorBinding) => CrmConnector | undefined;
+
+export function createConnectorFactory(registry: ProviderRegistry, deps: ConnectorDeps): ConnectorFactory {
+  return (provider, config, binding) =>
+    registry.get(provider)?.createConnector(config, {
+      integrationId: binding?.integrationId ?? null,
+      logger: deps.logger,
+      http: deps.http,
+      pageSize: deps.pageSize,
+      limiter: (requestsPerSecond) => deps.limiters.for(binding?.integrationId ?? null, requestsPerSecond),
+      saveConfig: binding?.saveConfig ?? (async () => undefined),
+    });
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { ConfigError } from '../../config/config';
+import { createCrmHttpClient } from '../http-client';
+import type { ProviderModule } from '../provider';
+import { WEALTHBOX_DEFAULT_URL, WealthboxConnector, wealthboxHeaders, type WealthboxConfig } from './wealthbox.connector';
+import { wealthboxDefinition } from './wealthbox.definition';
+import { wealthboxWebhook } from './wealthbox.webhook';
+
+/** Seed 000's single-tenant settings, read here: they are Wealthbox's, not the service's. */
+const environment = z.object({
+  WEALTHBOX_API_KEY: z.string().min(1).optional(),
+  WEALTHBOX_API_URL: z.url().optional(),
+  WEALTHBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
+});
+
+/** Wealthbox CRM: contacts and the firm's users, by personal token or OAuth bearer. */
+export const wealthbox: ProviderModule = {
+  definition: wealthboxDefinition,
+  webhook: wealthboxWebhook,
+  createConnector(raw, ctx) {
+    const config = raw as unknown as WealthboxConfig;
+    const http = createCrmHttpClient({
+      provider: 'wealthbox',
+      baseURL: config.baseUrl ?? WEALTHBOX_DEFAULT_URL,
+      headers: { Accept: 'application/json', ...wealthboxHeaders(config) },
+      limiter: ctx.limiter(config.requestsPerSecond ?? 1),
+      logger: ctx.logger,
+      ...ctx.http,
+    });
+    return new WealthboxConnector(http, config, ctx.pageSize);
+  },
+  fromEnvironment(env) {
+    const parsed = environment.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));
+    if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+    const e = parsed.data;
+    if (!e.WEALTHBOX_API_KEY) return undefined;
+    return {
+      name: 'Wealthbox (from environment)',
+      config: {
+        apiKey: e.WEALTHBOX_API_KEY,
+        ...(e.WEALTHBOX_API_URL ? { baseUrl: e.WEALTHBOX_API_URL } : {}),
+        ...(e.WEALTHBOX_WEBHOOK_SECRET ? { webhookSecret: e.WEALTHBOX_WEBHOOK_SECRET } : {}),
+      },
+      extraWebhookSecret: e.WEALTHBOX_WEBHOOK_SECRET,
+    };
+  },
+};
