@@ -1,6 +1,7 @@
 /**
- * npm run bench:pull: a Wealthbox pull of BENCH_CONTACTS (100,000) contacts from the fake
- * server (per_page 100, no artificial delay), through the same PullService the API uses:
+ * npm run bench:pull: a pull of BENCH_CONTACTS (100,000) contacts from the fake server of
+ * BENCH_PROVIDER (wealthbox | hubspot | gohighlevel; pages of 100, no artificial delay, the
+ * fake's rate limits off), through the same PullService the API uses:
  *
  * 1. a full sync of an empty organization: time and records/s;
  * 2. 1% of the contacts changed at the source, then an incremental sync;
@@ -8,7 +9,7 @@
  * 4. baseline, in the same run: a per-record loop (find the identity, else the user by
  *    email, then create or update, through Prisma) over BENCH_BASELINE_CONTACTS (2,000).
  */
-import { FakeWealthbox } from '../fake-crm/wealthbox/fake-wealthbox';
+import { startFakeKit } from '../fake-crm/kits';
 import { bootstrap, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
@@ -17,6 +18,7 @@ import type { PersonRecord } from '../src/providers/connector';
 import { scratchDatabase } from './scratch-database';
 
 const N = Number(process.env.BENCH_CONTACTS ?? 100_000);
+const PROVIDER = process.env.BENCH_PROVIDER ?? 'wealthbox';
 const BASELINE_N = Number(process.env.BENCH_BASELINE_CONTACTS ?? 2_000);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
@@ -48,7 +50,7 @@ async function perRecord(prisma: PrismaClient, organizationId: number, records: 
     };
     const saved = user
       ? await prisma.user.update({ where: { id: user.id }, data: fields })
-      : await prisma.user.create({ data: { ...fields, organizationId, email: r.email, source: 'wealthbox' } });
+      : await prisma.user.create({ data: { ...fields, organizationId, email: r.email, source: r.provider } });
     if (!identity) {
       await prisma.userIdentity.create({
         data: { organizationId, userId: saved.id, provider: r.provider, externalId: r.externalId, data: r.data as object },
@@ -71,20 +73,18 @@ async function main(): Promise<void> {
   const services = createServices({ config, prisma, logger });
   await bootstrap({ config, logger: quiet }, services);
 
-  const fake = await new FakeWealthbox({ contacts: N, staff: 5 }).start();
+  const fake = await startFakeKit(PROVIDER, N);
   const org = await services.organizations.create({ name: 'Bench Advisors' });
-  const integration = await services.integrations.create(org.id, {
-    provider: 'wealthbox',
-    name: 'bench',
-    config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 },
-  });
+  const integration = await services.integrations.create(org.id, { provider: PROVIDER, name: 'bench', config: fake.config });
   const run = async (mode: 'full' | 'incremental') => (await services.pull.start(integration.id, { mode, trigger: 'manual' })).done;
 
-  console.log(`\nbench:pull: ${fmt(N)} contacts + 5 staff from the fake Wealthbox (per_page 100, no delay)\n`);
+  console.log(
+    `\nbench:pull: ${fmt(N)} contacts${fake.extraPeople ? ` + ${fake.extraPeople} staff` : ''} from the fake ${PROVIDER} (pages of 100, no delay)\n`,
+  );
   const full = await timed(() => run('full'));
 
   const changed = Math.max(1, Math.round(N / 100));
-  for (let i = 0; i < changed; i++) fake.updateContact(1 + Math.floor((i * N) / changed), { jobTitle: `Changed ${i}` });
+  fake.changeSome(changed);
   const incremental = await timed(() => run('incremental'));
 
   const [{ before }] = await prisma.$queryRawUnsafe<{ before: Date }[]>('SELECT now() AS before');
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   const connector = services.integrations.connector(await services.integrations.getRow(integration.id));
   const records: PersonRecord[] = [];
   for (let cursor: string | null = null; records.length < BASELINE_N;) {
-    const page = await connector.listPeople('contacts', { cursor, updatedSince: null });
+    const page = await connector.listPeople(connector.streams[0], { cursor, updatedSince: null });
     records.push(...page.records);
     if (!page.nextCursor) break;
     cursor = page.nextCursor;

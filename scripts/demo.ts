@@ -1,15 +1,15 @@
 /**
  * npm run demo: the service's main job with no CRM credentials. Starts the service on an
- * embedded PostgreSQL (.data/demo-postgres, a fresh database each time) and a fake Wealthbox
+ * embedded PostgreSQL (.data/demo-postgres, a fresh database each time) and a fake CRM
  * with a few thousand contacts, then through the API: creates an organization, an API key
- * and a Wealthbox integration, tests the connection, runs a full sync (its progress is
- * logged), prints the counts and a few curl commands, and keeps running until Ctrl-C.
+ * and an integration, tests the connection, runs a full sync (its progress is logged),
+ * prints the counts and a few curl commands, and keeps running until Ctrl-C.
  *
- * DEMO_PORT (3000), DEMO_CONTACTS (3000).
+ * DEMO_PROVIDER (wealthbox | hubspot | gohighlevel), DEMO_PORT (3000), DEMO_CONTACTS (3000).
  */
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { FakeWealthbox } from '../fake-crm/wealthbox/fake-wealthbox';
+import { KIT_PROVIDERS, startFakeKit } from '../fake-crm/kits';
 import { bootstrap, createApp, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { startEmbeddedPostgres } from '../src/db/embedded';
@@ -20,6 +20,7 @@ import { createLogger } from '../src/lib/logger';
 
 const PORT = Number(process.env.DEMO_PORT ?? 3000);
 const CONTACTS = Number(process.env.DEMO_CONTACTS ?? 3000);
+const PROVIDER = process.env.DEMO_PROVIDER ?? 'wealthbox';
 
 async function main(): Promise<void> {
   const logger = createLogger({ level: 'info', json: false });
@@ -35,9 +36,10 @@ async function main(): Promise<void> {
   const url = db.url.replace(/\/postgres$/, '/crm_demo');
   await migrate(url, logger);
 
-  say(`2. A fake Wealthbox with ${CONTACTS.toLocaleString('en-US')} contacts (fake-crm/wealthbox)`);
-  const fake = await new FakeWealthbox({ contacts: CONTACTS, staff: 5 }).start();
-  logger.info(`fake Wealthbox at ${fake.url}`);
+  if (!(KIT_PROVIDERS as readonly string[]).includes(PROVIDER)) throw new Error(`DEMO_PROVIDER must be one of ${KIT_PROVIDERS.join(', ')}`);
+  say(`2. A fake ${PROVIDER} with ${CONTACTS.toLocaleString('en-US')} contacts (fake-crm/${PROVIDER})`);
+  const fake = await startFakeKit(PROVIDER, CONTACTS);
+  logger.info(`fake ${PROVIDER} at ${fake.url}`);
 
   say(`3. The service on http://localhost:${PORT}`);
   const config = loadConfig({
@@ -69,18 +71,13 @@ async function main(): Promise<void> {
     return json;
   };
 
-  say('4. Through the API: an organization, its API key, a Wealthbox integration, a connection test');
+  say(`4. Through the API: an organization, its API key, a ${PROVIDER} integration, a connection test`);
   const org = (await call('POST', '/api/organizations', { name: 'Acme Wealth Advisors' })).data as { id: number };
   const orgKey = (
     (await call('POST', '/api/api-keys', { name: 'acme', scope: 'organization', organizationId: org.id })).data as { key: string }
   ).key;
   const integration = (
-    await call(
-      'POST',
-      '/api/integrations',
-      { provider: 'wealthbox', name: 'Acme Wealthbox', config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 } },
-      orgKey,
-    )
+    await call('POST', '/api/integrations', { provider: PROVIDER, name: `Acme ${PROVIDER}`, config: fake.config }, orgKey)
   ).data as { id: number };
   const test = await call('POST', `/api/integrations/${integration.id}/test`, undefined, orgKey);
   logger.info(`connection test: ${test.message}`);

@@ -1,0 +1,78 @@
+import { FakeGoHighLevel } from './gohighlevel/fake-gohighlevel';
+import { FakeHubSpot } from './hubspot/fake-hubspot';
+import { FakeWealthbox } from './wealthbox/fake-wealthbox';
+
+/**
+ * One way to stand up each provider's fake for the demo and the benchmarks: start it with
+ * N contacts, the integration config that points at it (unthrottled: requestsPerSecond 0,
+ * and the fake's own rate limits off), and a way to change some contacts at the source.
+ * Dev tooling only: production code never imports fake-crm/.
+ */
+export interface FakeKit {
+  provider: string;
+  url: string;
+  /** The config of an integration that talks to this fake. */
+  config: Record<string, unknown>;
+  /** People the pull will read besides the contacts (Wealthbox's staff). */
+  extraPeople: number;
+  /** Changes `n` contacts at the source, spread across the account. */
+  changeSome(n: number): void;
+  stop(): Promise<void>;
+}
+
+export const KIT_PROVIDERS = ['wealthbox', 'hubspot', 'gohighlevel'] as const;
+export type KitProvider = (typeof KIT_PROVIDERS)[number];
+
+export async function startFakeKit(provider: string, contacts: number): Promise<FakeKit> {
+  switch (provider) {
+    case 'wealthbox': {
+      const fake = await new FakeWealthbox({ contacts, staff: 5 }).start();
+      return {
+        provider,
+        url: fake.url,
+        config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 },
+        extraPeople: 5,
+        changeSome: (n) => {
+          for (let i = 0; i < n; i++) fake.updateContact(1 + Math.floor((i * contacts) / n), { jobTitle: `Changed ${i}` });
+        },
+        stop: () => fake.stop(),
+      };
+    }
+    case 'hubspot': {
+      const fake = await new FakeHubSpot({ contacts, rateLimitMax: 1_000_000_000, dailyLimit: null, searchPerSecond: 0 }).start();
+      const ids = [...fake.contacts.keys()];
+      return {
+        provider,
+        url: fake.url,
+        config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url, requestsPerSecond: 0 },
+        extraPeople: 0,
+        changeSome: (n) => {
+          for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { jobtitle: `Changed ${i}` });
+        },
+        stop: () => fake.stop(),
+      };
+    }
+    case 'gohighlevel': {
+      const fake = await new FakeGoHighLevel({ contacts, burstMax: 1_000_000_000, dailyLimit: 1_000_000_000 }).start();
+      const ids = fake.contactsIn().map((c) => c.id);
+      return {
+        provider,
+        url: fake.url,
+        config: {
+          apiKey: fake.token,
+          locationId: fake.locationId,
+          baseUrl: fake.url,
+          webhookPublicKey: fake.publicKeyPem,
+          requestsPerSecond: 0,
+        },
+        extraPeople: 0,
+        changeSome: (n) => {
+          for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { companyName: `Changed ${i}` });
+        },
+        stop: () => fake.stop(),
+      };
+    }
+    default:
+      throw new Error(`no fake for provider "${provider}"; one of ${KIT_PROVIDERS.join(', ')}`);
+  }
+}
