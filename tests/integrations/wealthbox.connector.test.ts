@@ -217,3 +217,31 @@ describe('WealthboxConnector against the fake server', () => {
     expect(c3 - a).toBeGreaterThanOrEqual(150);
   });
 });
+
+describe('one limiter per integration', () => {
+  it('when two connectors work for one integration (a sync and a connection test), then together they keep its rate', async () => {
+    const registry = new ProviderRegistry([wealthbox]);
+    const create = createConnectorFactory(registry, {
+      logger,
+      pageSize: 100,
+      http: { timeoutMs: 2000, maxRetries: 0, retryBaseMs: 10, allowPrivateUrls: true },
+      limiters: new LimiterRegistry(),
+    });
+    const binding = { integrationId: 4242, saveConfig: async () => undefined };
+    const config = { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 10 };
+    const sync = create('wealthbox', config, binding) as CrmConnector;
+    const test = create('wealthbox', config, binding) as CrmConnector;
+    const from = fake.requests.length;
+    await Promise.all([
+      sync.listPeople('contacts', { cursor: null, updatedSince: null }),
+      test.testConnection(),
+      sync.listPeople('contacts', { cursor: '2', updatedSince: null }),
+      test.testConnection(),
+    ]);
+    const at = fake.requests.slice(from).map((r) => r.at);
+    expect(at).toHaveLength(4);
+    // 10/s shared: 4 requests span at least 3 gaps of 100 ms (less connection set-up slack);
+    // a limiter per connector would send them in pairs, about 100 ms in all.
+    expect(at[3] - at[0]).toBeGreaterThanOrEqual(250);
+  });
+});
