@@ -14,7 +14,6 @@ import { createLogger } from '../src/lib/logger';
 import { createApiKeyRepository } from '../src/modules/auth/api-keys.repository';
 import { ApiKeyService } from '../src/modules/auth/api-keys.service';
 import { createOrganizationRepository } from '../src/modules/organizations/organizations.repository';
-import { OrganizationService } from '../src/modules/organizations/organizations.service';
 
 async function run(): Promise<void> {
   const { values } = parseArgs({
@@ -30,11 +29,8 @@ async function run(): Promise<void> {
   await migrate(database.url, logger);
   const prisma = createPrismaClient(database.url, config.database);
   try {
-    const service = new ApiKeyService(
-      createApiKeyRepository(prisma),
-      new OrganizationService(createOrganizationRepository(prisma)),
-      logger,
-    );
+    // Only an existence check is needed of organizations: the repository answers it.
+    const service = new ApiKeyService(createApiKeyRepository(prisma), createOrganizationRepository(prisma), logger);
     const { key, record } = await service.create({
       name: values.name ?? (values.admin ? 'admin key' : 'organization key'),
       scope: values.admin ? 'admin' : 'organization',

@@ -5,54 +5,64 @@ import helmet from 'helmet';
 import type { Logger } from 'winston';
 import type { Config } from './config/config';
 import { poolOf, type PrismaClient } from './db/prisma';
-import { pendingMigrations } from './db/migrator';
+import { unappliedMigrations } from './db/readiness';
+import { createUnitOfWork } from './db/unit-of-work';
 import { withAdvisoryLock } from './db/advisory-lock';
 import { errorHandler, notFoundHandler } from './lib/errors';
 import { createAuthFailureLimit, createRateLimit, ipOf, principalKeyOf } from './lib/rate-limit';
 import { rejectUnstorableInput } from './lib/input-guard';
 import { requestContext } from './lib/request-context';
-import { createApiKeyRepository } from './modules/auth/api-keys.repository';
-import { apiKeysRouter } from './modules/auth/api-keys.routes';
-import { ApiKeyService } from './modules/auth/api-keys.service';
-import { requireAdminKeyOrBearer, requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
-import { createOrganizationRepository } from './modules/organizations/organizations.repository';
-import { organizationsRouter } from './modules/organizations/organizations.routes';
-import { OrganizationService } from './modules/organizations/organizations.service';
-import { createPushRepository } from './modules/sync/push.repository';
-import { pushRouter } from './modules/sync/push.routes';
-import { PushService } from './modules/sync/push.service';
-import { SyncJobs } from './jobs/sync.jobs';
+import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { SecretBox } from './lib/secret-box';
-import { ConfigValidator } from './modules/integrations/config-schema';
+import { SyncJobs } from './jobs/sync.jobs';
 import { createConnectorFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
 import type { ProviderModule } from './providers/provider';
 import { LimiterRegistry } from './providers/rate-limiter';
+import { mountedAt, ok, type Operation } from './openapi/operation';
+import { openApiOperations, openApiRouter } from './openapi/openapi.routes';
+import { createApiKeyRepository } from './modules/auth/api-keys.repository';
+import { apiKeyOperations, apiKeysRouter } from './modules/auth/api-keys.routes';
+import { ApiKeyService } from './modules/auth/api-keys.service';
+import { requireAdminKeyOrBearer, requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
+import { createOrganizationRepository } from './modules/organizations/organizations.repository';
+import { organizationOperations, organizationsRouter } from './modules/organizations/organizations.routes';
+import { OrganizationService } from './modules/organizations/organizations.service';
+import { createUserRepository } from './modules/users/users.repository';
+import { userOperations, usersRouter } from './modules/users/users.routes';
+import { UserService } from './modules/users/users.service';
+import { ConfigValidator } from './modules/integrations/config-schema';
 import { ensureEnvironmentIntegrations } from './modules/integrations/default-integration';
 import { createIntegrationRepository } from './modules/integrations/integrations.repository';
-import { integrationsRouter } from './modules/integrations/integrations.routes';
+import { integrationOperations, integrationsRouter } from './modules/integrations/integrations.routes';
 import { IntegrationService } from './modules/integrations/integrations.service';
 import { createTemplateRepository } from './modules/integrations/templates.repository';
-import { templatesRouter } from './modules/integrations/templates.routes';
+import { templateOperations, templatesRouter } from './modules/integrations/templates.routes';
 import { TemplateService } from './modules/integrations/templates.service';
+import { eventRecorder, outboundEventData } from './modules/outbox';
+import { createPeopleRepository } from './modules/people';
+import { createPushRepository } from './modules/sync/push.repository';
+import { pushOperations, pushRouter } from './modules/sync/push.routes';
+import { PushService } from './modules/sync/push.service';
 import { createPullRepository } from './modules/sync/pull.repository';
 import { PullService } from './modules/sync/pull.service';
 import { createSyncRunRepository, type SyncRunRepository } from './modules/sync/sync-runs.repository';
-import { syncRouter } from './modules/sync/sync.routes';
-import { createUserRepository } from './modules/users/users.repository';
-import { usersRouter } from './modules/users/users.routes';
-import { UserService } from './modules/users/users.service';
-import { openApiRouter } from './openapi/openapi.routes';
-import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
-import { DeliveryWorker } from './modules/webhooks/delivery.worker';
-import { envelopeWebhook } from './modules/webhooks/envelope';
-import { inboundEventsRouter, inboundWebhooksRouter } from './modules/webhooks/inbound.routes';
-import { InboundWebhookService } from './modules/webhooks/inbound.service';
-import { createInboxRepository, type InboxRepository } from './modules/webhooks/inbox.repository';
-import { InboxWorker } from './modules/webhooks/inbox.worker';
-import { createSubscriptionRepository } from './modules/webhooks/subscriptions.repository';
-import { subscriptionsRouter } from './modules/webhooks/subscriptions.routes';
-import { SubscriptionService } from './modules/webhooks/subscriptions.service';
+import { syncOperations, syncRouter } from './modules/sync/sync.routes';
+import { envelopeWebhook } from './modules/inbound-webhooks/envelope';
+import {
+  inboundEventOperations,
+  inboundEventsRouter,
+  inboundWebhookOperations,
+  inboundWebhooksRouter,
+} from './modules/inbound-webhooks/inbound.routes';
+import { InboundWebhookService } from './modules/inbound-webhooks/inbound.service';
+import { createInboxQueue, createInboxRepository, type InboxRepository } from './modules/inbound-webhooks/inbox.repository';
+import { InboxWorker } from './modules/inbound-webhooks/inbox.worker';
+import { createDeliveryRepository } from './modules/outbound-webhooks/deliveries.repository';
+import { DeliveryWorker } from './modules/outbound-webhooks/delivery.worker';
+import { createSubscriptionRepository } from './modules/outbound-webhooks/subscriptions.repository';
+import { subscriptionOperations, subscriptionsRouter } from './modules/outbound-webhooks/subscriptions.routes';
+import { SubscriptionService } from './modules/outbound-webhooks/subscriptions.service';
 
 export interface AppDeps {
   config: Config;
@@ -90,18 +100,24 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const providers = new ProviderRegistry(modules);
   /** Webhook formats by channel: a provider's own, or seed 002's envelope. */
   const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : providers.webhook(channel));
+  const inbox = createInboxRepository(prisma, poolOf(prisma));
+  const deliveryQueue = createDeliveryRepository(prisma);
   const metrics = createMetrics();
   metrics.setQueueDepths(async () => {
-    const [row] = await prisma.$queryRawUnsafe<{ inbox: number; deliveries: number }[]>(
-      `SELECT (SELECT count(*) FROM inbound_events WHERE status = 'pending')::int AS inbox,
-              (SELECT count(*) FROM webhook_deliveries WHERE status IN ('pending', 'sending'))::int AS deliveries`,
-    );
-    return row;
+    const [pending, open] = await Promise.all([inbox.pendingCount(), deliveryQueue.openCount()]);
+    return { inbox: pending, deliveries: open };
   });
-  const organizations = new OrganizationService(createOrganizationRepository(prisma));
+  const organizations = new OrganizationService(
+    createOrganizationRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ organizations: createOrganizationRepository(db), events: eventRecorder(db) })),
+  );
   const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
-  const users = new UserService(createUserRepository(prisma), organizations);
-  const push = new PushService((fn) => prisma.$transaction((tx) => fn(createPushRepository(tx))), logger, {
+  const users = new UserService(
+    createUserRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ users: createUserRepository(db), events: eventRecorder(db) })),
+    organizations,
+  );
+  const push = new PushService(createUnitOfWork(prisma, createPushRepository), logger, {
     maxUsers: config.push.maxUsers,
     batchSize: config.push.batchSize,
     metrics,
@@ -118,6 +134,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
   });
   const integrations = new IntegrationService(
     createIntegrationRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ integrations: createIntegrationRepository(db), events: eventRecorder(db) })),
     templates,
     organizations,
     validator,
@@ -126,12 +143,18 @@ export function createServices({ config, prisma, logger, providers: modules = al
     logger,
     { allowPrivateUrls: config.allowPrivateUrls, routingKeyField: (provider) => providers.routingKeyField(provider) },
   );
-  const pull = new PullService(createPullRepository(prisma), integrations, logger, {
-    leaseSeconds: config.sync.leaseSeconds,
-    overlapSeconds: config.sync.overlapSeconds,
-    maxDeleteFraction: config.sync.maxDeleteFraction,
-    metrics,
-  });
+  const pull = new PullService(
+    createPullRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ pull: createPullRepository(db), people: createPeopleRepository(db), events: eventRecorder(db) })),
+    integrations,
+    logger,
+    {
+      leaseSeconds: config.sync.leaseSeconds,
+      overlapSeconds: config.sync.overlapSeconds,
+      maxDeleteFraction: config.sync.maxDeleteFraction,
+      metrics,
+    },
+  );
   const syncRuns = createSyncRunRepository(prisma);
   const jobs = new SyncJobs(pull, integrations, syncRuns, logger, {
     enabled: config.sync.cronEnabled,
@@ -140,14 +163,18 @@ export function createServices({ config, prisma, logger, providers: modules = al
     timezone: config.sync.timezone,
   });
   const wh = config.webhooks;
-  const subscriptions = new SubscriptionService(createSubscriptionRepository(prisma), organizations, box, logger, {
-    allowPrivateUrls: wh.delivery.allowPrivateUrls,
-    secretGraceHours: wh.delivery.secretGraceHours,
-  });
-  const deliveries = new DeliveryWorker(prisma, box, logger, { ...wh.delivery, pollMs: wh.pollMs, metrics });
-  const inbox = createInboxRepository(prisma, poolOf(prisma));
+  const subscriptions = new SubscriptionService(
+    createSubscriptionRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ subscriptions: createSubscriptionRepository(db) })),
+    organizations,
+    box,
+    logger,
+    { allowPrivateUrls: wh.delivery.allowPrivateUrls, secretGraceHours: wh.delivery.secretGraceHours },
+  );
+  const deliveries = new DeliveryWorker(deliveryQueue, box, logger, { ...wh.delivery, pollMs: wh.pollMs, metrics });
   const inboxWorker = new InboxWorker(
-    prisma,
+    createInboxQueue(prisma),
+    createUnitOfWork(prisma, (db) => ({ queue: createInboxQueue(db), people: createPeopleRepository(db) })),
     webhookAdapter,
     async (id) => integrations.connector(await integrations.getRow(id)),
     metrics,
@@ -215,6 +242,51 @@ function packageVersion(): string {
 }
 const version = packageVersion();
 
+/** The routes createApp declares itself. */
+const healthOperations: Operation[] = [
+  { method: 'get', path: '/health', tag: 'Health', summary: 'The process is up', auth: 'none', responses: ok('{ status, uptimeSeconds }') },
+  {
+    method: 'get',
+    path: '/ready',
+    tag: 'Health',
+    summary: 'The database is reachable and every migration applied',
+    auth: 'none',
+    responses: { 200: '{ status: "ready" }', 503: 'Not ready: database unreachable or migrations pending' },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    tag: 'Health',
+    summary: 'Prometheus metrics (text format); on METRICS_PORT instead when that is set',
+    auth: 'metrics',
+    responses: ok('Prometheus text exposition format'),
+  },
+];
+
+/**
+ * Every operation, at the path where createApp mounts its router: the OpenAPI document is
+ * built from this (tests/openapi check it against the routes served).
+ */
+function apiOperations(providers: ProviderRegistry): Operation[] {
+  const webhookProviders = providers
+    .list()
+    .flatMap((m) => (m.webhook ? [{ name: m.definition.name, signatureHeader: m.webhook.signatureHeader }] : []));
+  return [
+    ...healthOperations,
+    ...mountedAt('/api', openApiOperations),
+    ...mountedAt('/api/organizations', organizationOperations),
+    ...mountedAt('/api/users', userOperations),
+    ...mountedAt('/api/api-keys', apiKeyOperations),
+    ...mountedAt('/api/internal/sync', pushOperations),
+    ...mountedAt('/api/integration-templates', templateOperations),
+    ...mountedAt('/api/integrations', integrationOperations),
+    ...mountedAt('/api', syncOperations),
+    ...mountedAt('/api', inboundWebhookOperations(webhookProviders)),
+    ...mountedAt('/api/webhooks/events', inboundEventOperations),
+    ...mountedAt('/api/webhook-subscriptions', subscriptionOperations),
+  ];
+}
+
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
   const { config, prisma, logger } = deps;
   const app = express();
@@ -254,8 +326,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   });
   app.get('/ready', async (_req, res) => {
     try {
-      await prisma.$queryRawUnsafe('SELECT 1');
-      const pending = await pendingMigrations((sql) => prisma.$queryRawUnsafe(sql));
+      const pending = await unappliedMigrations(prisma);
       if (pending.length > 0) {
         res.status(503).json({ status: 'not_ready', database: 'ok', pendingMigrations: pending });
         return;
@@ -272,7 +343,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     app.get('/metrics', authFailures, requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
   }
 
-  app.use('/api', openApiRouter(version));
+  app.use('/api', openApiRouter(version, apiOperations(services.providers), outboundEventData));
 
   const api = Router();
   // Requests are counted against the key they authenticated with, so only after the check;

@@ -3,9 +3,9 @@ import pg from 'pg';
 import { PrismaClient, Prisma } from '../generated/prisma/client';
 
 export { PrismaClient, Prisma };
-/** What repositories accept, so a service can pass a transaction client down. */
+/** What repositories accept: the root client, or a transaction's (see unit-of-work.ts). */
 export type Db = PrismaClient | Prisma.TransactionClient;
-/** The root client: it can open a transaction (a transaction's client cannot). */
+/** The root client: it can open a transaction (a transaction's client cannot). Only src/db opens one. */
 export type TxDb = Db & { $transaction<T>(fn: (tx: Prisma.TransactionClient) => Promise<T>): Promise<T> };
 
 const pools = new WeakMap<object, pg.Pool>();

@@ -1,8 +1,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'winston';
-import type { IntegrationService } from '../modules/integrations/integrations.service';
-import type { PullMode, PullService, RunOutcome } from '../modules/sync/pull.service';
-import type { SyncRunRepository } from '../modules/sync/sync-runs.repository';
+import type { IntegrationService } from '../modules/integrations';
+import type { PullMode, PullService, RunOutcome, SyncRunRepository } from '../modules/sync';
 
 export interface JobResult {
   started: number;

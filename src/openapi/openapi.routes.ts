@@ -1,15 +1,26 @@
 import express, { Router } from 'express';
 import swaggerUi from 'swagger-ui-dist';
+import type { z } from 'zod';
 import { openApiDocument } from './document';
+import { ok, type Operation } from './operation';
+
+export const openApiOperations: Operation[] = [
+  { method: 'get', path: '/openapi.json', tag: 'Health', summary: 'This document', auth: 'none', responses: ok('OpenAPI 3.1 document') },
+  { method: 'get', path: '/docs', tag: 'Health', summary: 'A browsable reference of this document', auth: 'none', responses: ok('HTML') },
+];
 
 /**
  * GET /api/openapi.json, and a browsable reference at /api/docs: Swagger UI's own files from
  * swagger-ui-dist (served from node_modules, so it works offline), pointed at the document.
  * Open, like /health: the document describes the API, never data or keys.
  */
-export function openApiRouter(version: string): Router {
+export function openApiRouter(
+  version: string,
+  operations: readonly Operation[],
+  outboundEvents: Readonly<Record<string, z.ZodType>>,
+): Router {
   const router = Router();
-  const document = JSON.stringify(openApiDocument(version));
+  const document = JSON.stringify(openApiDocument(version, operations, outboundEvents));
   router.get('/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
   });

@@ -142,7 +142,8 @@ function refusal(err: unknown): BlockedAddressError | CrmUnavailableError | unde
 function describeBody(data: unknown): string {
   if (data && typeof data === 'object') {
     const d = data as { error?: unknown; errors?: unknown; message?: unknown };
-    const text = d.error ?? d.message ?? d.errors;
+    // HighLevel answers { statusCode, message, error: "Unauthorized" }: the message says more.
+    const text = typeof d.error === 'string' && d.message !== undefined ? d.message : (d.error ?? d.message ?? d.errors);
     if (text !== undefined) return String(typeof text === 'string' ? text : JSON.stringify(text)).slice(0, 300);
   }
   return typeof data === 'string' ? data.slice(0, 300) : 'no details';

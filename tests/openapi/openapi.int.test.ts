@@ -62,6 +62,18 @@ describe('the OpenAPI document', () => {
     expect(push.parameters.map((p) => `${p.in}:${p.name}`)).toEqual(expect.arrayContaining(['header:x-tenant-id', 'header:x-sync-source']));
   });
 
+  it('when providers are registered, then the provider webhook entries name them from the registry, with their signature headers', () => {
+    const withWebhooks = ctx.services.providers.list().filter((m) => m.webhook);
+    expect(withWebhooks.length).toBeGreaterThan(0);
+    for (const path of ['/api/webhooks/{provider}', '/api/webhooks/{provider}/{integrationId}']) {
+      const params = doc.paths[path].post.parameters as { name: string; in: string; schema: { enum?: string[] } }[];
+      expect(params.find((p) => p.name === 'provider')?.schema.enum).toEqual(withWebhooks.map((m) => m.definition.name));
+      expect(params.filter((p) => p.in === 'header').map((p) => p.name)).toEqual([
+        ...new Set(withWebhooks.map((m) => m.webhook?.signatureHeader)),
+      ]);
+    }
+  });
+
   it('/api/docs redirects to the reference page', async () => {
     const res = await ctx.http.get('/api/docs');
     expect(res.status).toBe(301);

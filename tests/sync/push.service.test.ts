@@ -8,7 +8,7 @@ const logger = createLogger({ level: 'error', json: true, silent: true });
 
 function setup(opts = { maxUsers: 100, batchSize: 3 }) {
   const repo = new FakePushRepository();
-  const service = new PushService((fn) => fn(repo), logger, opts);
+  const service = new PushService({ transactional: (fn) => fn(repo) }, logger, opts);
   return { repo, service };
 }
 

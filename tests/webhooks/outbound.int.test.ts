@@ -4,9 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import winston from 'winston';
 import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
-import { syncRunEventData } from '../../src/modules/webhooks/event-payloads';
 import { Webhook } from 'standardwebhooks';
-import { eventRecorder } from '../../src/modules/webhooks/outbox';
+import { eventRecorder, syncRunEventData } from '../../src/modules/outbox';
 import {
   createOrganization,
   createOrganizationKey,

@@ -1,12 +1,11 @@
 import type { Logger } from 'winston';
 import type { ProviderRegistry } from '../../providers/registry';
-import type { OrganizationService } from '../organizations/organizations.service';
+import type { OrganizationService } from '../organizations';
+import { DEFAULT_ORGANIZATION_SLUG } from './integrations.repository';
 import type { IntegrationService } from './integrations.service';
 
-export const DEFAULT_ORGANIZATION_SLUG = 'default';
-
 /**
- * Single-tenant settings (seed 000: WEALTHBOX_API_KEY and friends): a provider that finds its
+ * Single-tenant settings (seed 000's environment variables): a provider that finds its
  * settings in the environment gets a "default" organization with its integration, built from
  * them, so POST /api/users/sync works with no other setup. Changed values update it at start.
  * Which variables a provider reads is its own folder's business (fromEnvironment).

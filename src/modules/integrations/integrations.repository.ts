@@ -1,5 +1,7 @@
-import type { Prisma, TxDb } from '../../db/prisma';
-import { eventRecorder } from '../webhooks/outbox';
+import type { Db, Prisma } from '../../db/prisma';
+
+/** Seed 000's single-tenant organization: integrations from the environment live there. */
+export const DEFAULT_ORGANIZATION_SLUG = 'default';
 
 export const integrationSelect = {
   id: true,
@@ -34,8 +36,14 @@ export interface IntegrationFilter {
 export interface IntegrationRepository {
   list(f: IntegrationFilter): Promise<{ rows: IntegrationRow[]; total: number }>;
   get(id: number): Promise<IntegrationRow | null>;
+  /** The provider's integration in seed 000's default organization. */
+  defaultOf(provider: string): Promise<IntegrationRow | null>;
+  /** Live integrations whose CRM account id is `key` (at most one per provider: a unique index). */
+  byRoutingKey(key: string, provider?: string): Promise<IntegrationRow[]>;
   create(data: Prisma.IntegrationUncheckedCreateInput): Promise<IntegrationRow>;
   update(id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow>;
+  /** Locks the row (FOR UPDATE) and reads its status; null when it is gone. */
+  lockStatus(id: number): Promise<string | null>;
   delete(id: number): Promise<void>;
   /** Ids of active integrations, for schedules and "sync everything of this organization". */
   activeIds(organizationId?: number): Promise<number[]>;
@@ -51,7 +59,7 @@ export interface IntegrationRepository {
   }): Promise<'organization' | 'routingKey' | null>;
 }
 
-export function createIntegrationRepository(db: TxDb): IntegrationRepository {
+export function createIntegrationRepository(db: Db): IntegrationRepository {
   return {
     async list(f) {
       const where: Prisma.IntegrationWhereInput = {
@@ -67,8 +75,25 @@ export function createIntegrationRepository(db: TxDb): IntegrationRepository {
       return { rows, total };
     },
     get: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
+    defaultOf: (provider) =>
+      db.integration.findFirst({
+        where: { provider, organization: { slug: DEFAULT_ORGANIZATION_SLUG, deletedAt: null } },
+        select: integrationSelect,
+        orderBy: { id: 'asc' },
+      }),
+    byRoutingKey: (key, provider) =>
+      db.integration.findMany({
+        where: { routingKey: key, ...(provider !== undefined ? { provider } : {}), organization: { deletedAt: null } },
+        select: integrationSelect,
+        orderBy: { id: 'asc' },
+        take: 10,
+      }),
     create: (data) => db.integration.create({ data, select: integrationSelect }),
-    update: (id, data) => updateIntegration(db, id, data),
+    update: (id, data) => db.integration.update({ where: { id }, data, select: integrationSelect }),
+    async lockStatus(id) {
+      const [row] = await db.$queryRawUnsafe<{ status: string }[]>('SELECT status FROM integrations WHERE id = $1 FOR UPDATE', id);
+      return row?.status ?? null;
+    },
     async delete(id) {
       await db.integration.delete({ where: { id } });
     },
@@ -97,28 +122,4 @@ export function createIntegrationRepository(db: TxDb): IntegrationRepository {
       return (await db.integration.count({ where: { id, syncLeaseUntil: { gt: new Date() } } })) > 0;
     },
   };
-}
-
-/**
- * Updates an integration; a change of status writes integration.status_changed in the same
- * transaction (the row lock orders concurrent changes, so each event has the right `from`).
- */
-export function updateIntegration(db: TxDb, id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow> {
-  if (data.status === undefined) return db.integration.update({ where: { id }, data, select: integrationSelect });
-  return db.$transaction(async (tx) => {
-    const [before] = await tx.$queryRawUnsafe<{ status: string }[]>('SELECT status FROM integrations WHERE id = $1 FOR UPDATE', id);
-    const row = await tx.integration.update({ where: { id }, data, select: integrationSelect });
-    if (before && before.status !== row.status) {
-      await eventRecorder(tx).record(row.organizationId, 'integration.status_changed', {
-        integrationId: row.id,
-        organizationId: row.organizationId,
-        provider: row.provider,
-        name: row.name,
-        from: before.status,
-        to: row.status,
-        errorMessage: row.errorMessage,
-      });
-    }
-    return row;
-  });
 }

@@ -1,9 +1,86 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, requireAdminPrincipal, scopeOrganization, targetOrganization } from '../auth/principal';
+import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { assertCanSeeOrganization, principalOf, requireAdminPrincipal, scopeOrganization, targetOrganization } from '../auth';
 import { createIntegrationBody, listIntegrationsQuery, updateIntegrationBody } from './integrations.schemas';
 import type { IntegrationService } from './integrations.service';
+
+export const integrationOperations: Operation[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Integrations',
+    summary: 'List integrations',
+    auth: 'apiKey',
+    query: listIntegrationsQuery,
+    responses: list('Integration'),
+  },
+  {
+    method: 'post',
+    path: '/',
+    tag: 'Integrations',
+    summary: "Create an integration; config is checked against the template's JSON Schema",
+    auth: 'apiKey',
+    body: createIntegrationBody,
+    responses: created('{ data: Integration } (secrets masked)'),
+  },
+  {
+    method: 'post',
+    path: '/re-encrypt',
+    tag: 'Integrations',
+    summary: 'Re-seal every secret not under the current key',
+    auth: 'admin',
+    responses: ok('{ data: { integrations, secrets } }'),
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Integrations',
+    summary: 'One integration',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Integration }'),
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    tag: 'Integrations',
+    summary: 'Change an integration; config is merged (null removes a field)',
+    auth: 'apiKey',
+    ...byId,
+    body: updateIntegrationBody,
+    responses: ok('{ data: Integration }'),
+  },
+  { method: 'delete', path: '/:id', tag: 'Integrations', summary: 'Delete an integration', auth: 'apiKey', ...byId, responses: noContent },
+  {
+    method: 'post',
+    path: '/:id/test',
+    tag: 'Integrations',
+    summary: 'One real call to the CRM; the status follows',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ success, message, data }'),
+  },
+  {
+    method: 'post',
+    path: '/:id/disconnect',
+    tag: 'Integrations',
+    summary: 'active → disconnected',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Integration }'),
+  },
+  {
+    method: 'post',
+    path: '/:id/reconnect',
+    tag: 'Integrations',
+    summary: 'disconnected → active, after a passing test',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ success, message, data }'),
+  },
+];
 
 export function integrationsRouter(service: IntegrationService): Router {
   const router = Router();

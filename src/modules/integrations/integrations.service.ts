@@ -1,8 +1,10 @@
 import type { Logger } from 'winston';
 import type { Prisma } from '../../db/prisma';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
 import { isSealed, mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
-import type { OrganizationLookup } from '../auth/api-keys.service';
+import type { OrganizationLookup } from '../auth';
+import type { EventRecorder } from '../outbox';
 import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
 import { assertAllowedUrl } from '../../lib/url-guard';
 import { CrmAuthError, type CrmConnector } from '../../providers/connector';
@@ -24,9 +26,16 @@ export interface TestResult {
 
 type Config = Record<string, unknown>;
 
+/** What a status change writes through, in one transaction. */
+export interface IntegrationRepositories {
+  integrations: IntegrationRepository;
+  events: EventRecorder;
+}
+
 export class IntegrationService {
   constructor(
     private readonly repo: IntegrationRepository,
+    private readonly uow: UnitOfWork<IntegrationRepositories>,
     private readonly templates: TemplateService,
     private readonly organizations: OrganizationLookup,
     private readonly validator: ConfigValidator,
@@ -53,6 +62,21 @@ export class IntegrationService {
     const row = await this.repo.get(id);
     if (!row) throw AppError.notFound('Integration', id);
     return row;
+  }
+
+  /** The integration, or null (inbound webhooks name integrations the sender chose). */
+  find(id: number): Promise<IntegrationRow | null> {
+    return this.repo.get(id);
+  }
+
+  /** The provider's integration in seed 000's default organization, if any. */
+  defaultOf(provider: string): Promise<IntegrationRow | null> {
+    return this.repo.defaultOf(provider);
+  }
+
+  /** Live integrations whose CRM account id (routing key) is `key`. */
+  byRoutingKey(key: string, provider?: string): Promise<IntegrationRow[]> {
+    return this.repo.byRoutingKey(key, provider);
   }
 
   async get(id: number): Promise<IntegrationView> {
@@ -111,7 +135,7 @@ export class IntegrationService {
       routingKey: (data.routingKey as string | null) ?? null,
       exceptId: id,
     };
-    return this.view(await this.uniquely(unique, () => this.repo.update(id, data)));
+    return this.view(await this.uniquely(unique, () => this.updateFields(id, data)));
   }
 
   async remove(id: number): Promise<void> {
@@ -121,7 +145,7 @@ export class IntegrationService {
     await this.repo.delete(id);
   }
 
-  /** A real, cheap call through the connector (Wealthbox: GET /me); updates the status. */
+  /** A real, cheap call through the connector; updates the status. */
   async test(id: number): Promise<TestResult> {
     const row = await this.getRow(id);
     if (row.status === 'disconnected') {
@@ -134,14 +158,14 @@ export class IntegrationService {
     const result = await this.tryConnection(row);
     const next: IntegrationStatus = result.success ? 'active' : 'error';
     assertTransition(row.status as IntegrationStatus, next);
-    await this.repo.update(id, { status: next, errorMessage: result.success ? null : result.message, lastTestedAt: new Date() });
+    await this.updateFields(id, { status: next, errorMessage: result.success ? null : result.message, lastTestedAt: new Date() });
     return result;
   }
 
   async disconnect(id: number): Promise<IntegrationView> {
     const row = await this.getRow(id);
     assertTransition(row.status as IntegrationStatus, 'disconnected', 'only an active integration can be disconnected');
-    return this.view(await this.repo.update(id, { status: 'disconnected', errorMessage: null }));
+    return this.view(await this.updateFields(id, { status: 'disconnected', errorMessage: null }));
   }
 
   /** disconnected → active, after a passing test; a failing test leaves it disconnected. */
@@ -155,7 +179,7 @@ export class IntegrationService {
       );
     }
     const result = await this.tryConnection(row);
-    await this.repo.update(id, {
+    await this.updateFields(id, {
       ...(result.success ? { status: 'active' } : {}),
       errorMessage: result.success ? null : result.message,
       lastTestedAt: new Date(),
@@ -178,11 +202,36 @@ export class IntegrationService {
         const next = Object.fromEntries(
           entries.map(([k, v]) => [k, isSealed(v) && v.kid !== this.box.currentKid ? this.box.seal(this.box.open(v)) : v]),
         );
-        await this.repo.update(id, { secrets: next as unknown as Prisma.InputJsonValue });
+        await this.updateFields(id, { secrets: next as unknown as Prisma.InputJsonValue });
         integrations++;
         secrets += stale.length;
       }
     }
+  }
+
+  /**
+   * Writes fields as given (callers validate): a change of status writes
+   * integration.status_changed in the same transaction, and the row lock orders concurrent
+   * changes, so each event has the right `from`.
+   */
+  updateFields(id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow> {
+    if (data.status === undefined) return this.repo.update(id, data);
+    return this.uow.transactional(async ({ integrations, events }) => {
+      const before = await integrations.lockStatus(id);
+      const row = await integrations.update(id, data);
+      if (before !== null && before !== row.status) {
+        await events.record(row.organizationId, 'integration.status_changed', {
+          integrationId: row.id,
+          organizationId: row.organizationId,
+          provider: row.provider,
+          name: row.name,
+          from: before,
+          to: row.status,
+          errorMessage: row.errorMessage,
+        });
+      }
+      return row;
+    });
   }
 
   /** The whole config, secrets decrypted: only for connectors, never for responses or logs. */

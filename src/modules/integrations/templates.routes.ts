@@ -1,8 +1,50 @@
 import { Router } from 'express';
 import { idParams, parse } from '../../lib/http';
-import { principalOf, requireAdminPrincipal } from '../auth/principal';
+import { byId, created, noContent, ok, type Operation } from '../../openapi/operation';
+import { principalOf, requireAdminPrincipal } from '../auth';
 import { createTemplateBody, updateTemplateBody } from './templates.schemas';
 import type { TemplateService } from './templates.service';
+
+export const templateOperations: Operation[] = [
+  { method: 'get', path: '/', tag: 'Integrations', summary: 'List templates', auth: 'apiKey', responses: ok('{ data: [Template] }') },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Integrations',
+    summary: 'One template',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Template }'),
+  },
+  {
+    method: 'post',
+    path: '/',
+    tag: 'Integrations',
+    summary: 'Create a template',
+    auth: 'admin',
+    body: createTemplateBody,
+    responses: created('{ data: Template }'),
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    tag: 'Integrations',
+    summary: 'Change a template',
+    auth: 'admin',
+    ...byId,
+    body: updateTemplateBody,
+    responses: ok('{ data: Template }'),
+  },
+  {
+    method: 'delete',
+    path: '/:id',
+    tag: 'Integrations',
+    summary: 'Delete a template no integration uses',
+    auth: 'admin',
+    ...byId,
+    responses: noContent,
+  },
+];
 
 /** /api/integration-templates (seed 002): any key reads, admins write. */
 export function templatesRouter(service: TemplateService): Router {

@@ -1,5 +1,4 @@
-import type { Prisma, TxDb } from '../../db/prisma';
-import { eventRecorder } from '../webhooks/outbox';
+import type { Db, Prisma } from '../../db/prisma';
 import { escapeLike } from '../../lib/http';
 
 export interface OrganizationRecord {
@@ -54,7 +53,7 @@ const select = {
 
 const userSummary = { id: true, name: true, email: true, createdAt: true } as const;
 
-export function createOrganizationRepository(db: TxDb): OrganizationRepository {
+export function createOrganizationRepository(db: Db): OrganizationRepository {
   return {
     async list({ search, onlyId, page, limit }) {
       const where: Prisma.OrganizationWhereInput = {
@@ -85,18 +84,11 @@ export function createOrganizationRepository(db: TxDb): OrganizationRepository {
       return (await db.organization.count({ where: { slug, ...(exceptId ? { NOT: { id: exceptId } } : {}) } })) > 0;
     },
     create: (data) => db.organization.create({ data, select }),
-    update: (id, data) =>
-      db.$transaction(async (tx) => {
-        const org = await tx.organization.update({ where: { id }, data, select });
-        await eventRecorder(tx).record(id, 'organization.updated', org as unknown as Record<string, unknown>);
-        return org;
-      }),
+    update: (id, data) => db.organization.update({ where: { id }, data, select }),
     async softDelete(id) {
       // Its integrations give up their CRM account ids, so another organization may claim them.
-      await db.$transaction(async (tx) => {
-        await tx.organization.update({ where: { id }, data: { deletedAt: new Date() } });
-        await tx.integration.updateMany({ where: { organizationId: id }, data: { routingKey: null } });
-      });
+      await db.organization.update({ where: { id }, data: { deletedAt: new Date() } });
+      await db.integration.updateMany({ where: { organizationId: id }, data: { routingKey: null } });
     },
     async stats(id) {
       const live = { organizationId: id, deletedAt: null };

@@ -1,10 +1,70 @@
 import { Router } from 'express';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, requireAdminPrincipal } from '../auth/principal';
-import { listUsersQuery } from '../users/users.schemas';
-import type { UserService } from '../users/users.service';
+import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { assertCanSeeOrganization, principalOf, requireAdminPrincipal } from '../auth';
+import { listUsersQuery, type UserService } from '../users';
 import { createOrganizationBody, listOrganizationsQuery, updateOrganizationBody } from './organizations.schemas';
 import type { OrganizationService } from './organizations.service';
+
+export const organizationOperations: Operation[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Organizations',
+    summary: 'List organizations',
+    auth: 'apiKey',
+    query: listOrganizationsQuery,
+    responses: list('Organization'),
+  },
+  {
+    method: 'post',
+    path: '/',
+    tag: 'Organizations',
+    summary: 'Create an organization',
+    auth: 'admin',
+    body: createOrganizationBody,
+    responses: created('{ data: Organization }'),
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Organizations',
+    summary: 'One organization',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Organization }'),
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    tag: 'Organizations',
+    summary: 'Change given fields (emits organization.updated)',
+    auth: 'apiKey',
+    ...byId,
+    body: updateOrganizationBody,
+    responses: ok('{ data: Organization }'),
+  },
+  { method: 'delete', path: '/:id', tag: 'Organizations', summary: 'Soft-delete', auth: 'admin', ...byId, responses: noContent },
+  {
+    method: 'get',
+    path: '/:id/users',
+    tag: 'Organizations',
+    summary: "The organization's users",
+    auth: 'apiKey',
+    ...byId,
+    query: listUsersQuery.omit({ organizationId: true }),
+    responses: list('User'),
+  },
+  {
+    method: 'get',
+    path: '/:id/stats',
+    tag: 'Organizations',
+    summary: 'User counts by state, department, role and source; last sync run',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Stats }'),
+  },
+];
 
 export function organizationsRouter(service: OrganizationService, users: UserService): Router {
   const router = Router();

@@ -1,10 +1,21 @@
 import { AppError } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
+import type { UnitOfWork } from '../../db/unit-of-work';
+import type { EventRecorder } from '../outbox';
 import type { OrganizationRecord, OrganizationRepository, OrganizationStats } from './organizations.repository';
 import { slugify, type CreateOrganizationInput, type UpdateOrganizationInput } from './organizations.schemas';
 
+/** What an organization's multi-statement writes go through, in one transaction. */
+export interface OrganizationRepositories {
+  organizations: OrganizationRepository;
+  events: EventRecorder;
+}
+
 export class OrganizationService {
-  constructor(private readonly repo: OrganizationRepository) {}
+  constructor(
+    private readonly repo: OrganizationRepository,
+    private readonly uow: UnitOfWork<OrganizationRepositories>,
+  ) {}
 
   list(filter: { search?: string; onlyId?: number; page: number; limit: number }) {
     return this.repo.list(filter);
@@ -41,12 +52,16 @@ export class OrganizationService {
         { path: 'body.slug', message: 'already taken' },
       ]);
     }
-    return this.repo.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+    return this.uow.transactional(async ({ organizations, events }) => {
+      const org = await organizations.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+      await events.record(id, 'organization.updated', org as unknown as Record<string, unknown>);
+      return org;
+    });
   }
 
   async remove(id: number): Promise<void> {
     await this.get(id);
-    await this.repo.softDelete(id);
+    await this.uow.transactional(({ organizations }) => organizations.softDelete(id));
   }
 
   async stats(id: number): Promise<OrganizationStats> {

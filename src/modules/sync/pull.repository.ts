@@ -1,9 +1,6 @@
-import type { Db, Prisma, TxDb } from '../../db/prisma';
-import type { PersonRecord } from '../../providers/connector';
-import { updateIntegration } from '../integrations/integrations.repository';
-import { eventRecorder } from '../webhooks/outbox';
-import { syncRunEvent } from '../webhooks/event-payloads';
-import { applyPeople, heldPeople, removePeople, seenKey, type PeopleSource, type Removal } from './people.repository';
+import type { Db, Prisma } from '../../db/prisma';
+import type { SyncRunEventData } from '../outbox';
+import { createPeopleRepository, seenKey } from '../people';
 
 /** Where a pull run stands; stored on the run after every page so another run can resume. */
 export interface Checkpoint {
@@ -61,19 +58,22 @@ export interface PullRepository {
   abandonStaleRuns(integrationId: number): Promise<void>;
   latestResumable(integrationId: number): Promise<RunRow | null>;
   createRun(start: RunStart): Promise<number>;
-  /** Applies one page of people and records the run's progress, in one transaction. */
-  applyPage(args: {
-    organizationId: number;
-    crm: PeopleSource;
-    records: PersonRecord[];
+  /**
+   * Records a page's progress and renews the lease, in one statement: false (nothing written)
+   * when another holder took the lease. Call in the page's transaction.
+   */
+  recordPage(args: {
     runId: number;
     integrationId: number;
     leaseOwner: string;
     leaseSeconds: number;
     checkpoint: Checkpoint;
     totalPages: number | null;
+    /** Records read: applied and failed. */
+    applied: number;
     failures: { externalId: string; reason: string }[];
-  }): Promise<PageCounts>;
+    counts: PageCounts;
+  }): Promise<boolean>;
   /** How many of the CRM's people we hold, and which of them are not in `seen` (keys). */
   unseenPeople(
     organizationId: number,
@@ -86,24 +86,23 @@ export interface PullRepository {
     providers: readonly string[],
     ids: { provider: string; externalId: string }[],
   ): Promise<{ held: number; among: number }>;
-  /** Soft-deletes (or unlinks) the people deleted at the source, leaving tombstones. */
-  removeDeleted(organizationId: number, crm: PeopleSource, removals: Removal[]): Promise<{ deleted: number; unlinked: number }>;
+  /** Ends the run; returns it as the sync events carry it (null when it is gone). */
   finishRun(
     runId: number,
     data: { status: string; deleted: number; error: string | null; details: Record<string, unknown> },
-  ): Promise<void>;
+  ): Promise<RunEventRow | null>;
   runCounts(
     runId: number,
   ): Promise<{ total: number; created: number; updated: number; unchanged: number; failed: number; deleted: number; pages: number }>;
-  updateIntegrationAfterRun(integrationId: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<void>;
   /** Refreshes planner statistics of the tables a bulk load grew. */
   analyze(): Promise<void>;
 }
 
-export { seenKey };
+/** A finished run, as sync.completed and sync.failed describe it. */
+export type RunEventRow = Omit<SyncRunEventData, 'startedAt' | 'finishedAt'> & { startedAt: Date; finishedAt: Date };
 
-export function createPullRepository(prisma: TxDb): PullRepository {
-  const db: Db = prisma;
+export function createPullRepository(db: Db): PullRepository {
+  const people = createPeopleRepository(db);
   return {
     async acquireLease(integrationId, owner, seconds) {
       const rows = await db.$queryRawUnsafe<unknown[]>(
@@ -157,78 +156,61 @@ export function createPullRepository(prisma: TxDb): PullRepository {
       });
       return run.id;
     },
-    async applyPage(a) {
-      return prisma.$transaction(async (tx) => {
-        const counts: PageCounts = { created: 0, updated: 0, unchanged: 0, failed: a.failures.length };
-        const { outcomes } = await applyPeople(tx, a.organizationId, a.crm, a.records);
-        // A stale record (older than what a webhook already brought) counts as unchanged.
-        for (const o of outcomes) counts[o === 'stale' ? 'unchanged' : o]++;
-        // Progress and the lease renewal in one statement: a live run keeps its lease; if the
-        // lease was taken, nothing is updated, this page rolls back and the run stops.
-        const renewed = await tx.$executeRawUnsafe(
-          `WITH lease AS (
-             UPDATE integrations SET sync_lease_until = now() + make_interval(secs => $13)
-             WHERE id = $11 AND sync_lease_owner = $12 RETURNING id)
-           UPDATE sync_runs SET pages = pages + 1, total = total + $2, successful = successful + $3, failed = failed + $4,
-             created = created + $5, updated = updated + $6, unchanged = unchanged + $7,
-             checkpoint = $8::jsonb, total_pages = COALESCE($9, total_pages), heartbeat_at = now(),
-             -- The first 100 failures, with their reasons: the discrepancy report.
-             details = CASE WHEN jsonb_array_length($10::jsonb) = 0
-                              OR jsonb_array_length(COALESCE(details->'failures', '[]'::jsonb)) >= 100 THEN details
-                            ELSE jsonb_set(details, '{failures}', (COALESCE(details->'failures', '[]'::jsonb) || $10::jsonb)) END
-           WHERE id = $1 AND EXISTS (SELECT 1 FROM lease)`,
-          a.runId,
-          a.records.length + a.failures.length,
-          a.records.length,
-          a.failures.length,
-          counts.created,
-          counts.updated,
-          counts.unchanged,
-          JSON.stringify(a.checkpoint),
-          a.totalPages,
-          JSON.stringify(a.failures),
-          a.integrationId,
-          a.leaseOwner,
-          a.leaseSeconds,
-        );
-        if (renewed !== 1) throw new LeaseLostError(a.integrationId);
-        return counts;
-      });
+    async recordPage(a) {
+      // Progress and the lease renewal in one statement: a live run keeps its lease; if the
+      // lease was taken, nothing is updated.
+      const renewed = await db.$executeRawUnsafe(
+        `WITH lease AS (
+           UPDATE integrations SET sync_lease_until = now() + make_interval(secs => $13)
+           WHERE id = $11 AND sync_lease_owner = $12 RETURNING id)
+         UPDATE sync_runs SET pages = pages + 1, total = total + $2, successful = successful + $3, failed = failed + $4,
+           created = created + $5, updated = updated + $6, unchanged = unchanged + $7,
+           checkpoint = $8::jsonb, total_pages = COALESCE($9, total_pages), heartbeat_at = now(),
+           -- The first 100 failures, with their reasons: the discrepancy report.
+           details = CASE WHEN jsonb_array_length($10::jsonb) = 0
+                            OR jsonb_array_length(COALESCE(details->'failures', '[]'::jsonb)) >= 100 THEN details
+                          ELSE jsonb_set(details, '{failures}', (COALESCE(details->'failures', '[]'::jsonb) || $10::jsonb)) END
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM lease)`,
+        a.runId,
+        a.applied + a.failures.length,
+        a.applied,
+        a.failures.length,
+        a.counts.created,
+        a.counts.updated,
+        a.counts.unchanged,
+        JSON.stringify(a.checkpoint),
+        a.totalPages,
+        JSON.stringify(a.failures),
+        a.integrationId,
+        a.leaseOwner,
+        a.leaseSeconds,
+      );
+      return renewed === 1;
     },
     async unseenPeople(organizationId, providers, seen) {
-      const { held, unseen } = await heldPeople(db, organizationId, providers, seen, 'unseen');
+      const { held, unseen } = await people.held(organizationId, providers, seen, 'unseen');
       return { held, unseen };
     },
     async countHeld(organizationId, providers, ids) {
       const keys = ids.map((i) => seenKey(i.provider, i.externalId));
-      const { held, among } = await heldPeople(db, organizationId, providers, keys, 'among');
+      const { held, among } = await people.held(organizationId, providers, keys, 'among');
       return { held, among };
     },
-    async removeDeleted(organizationId, crm, removals) {
-      const { deleted, unlinked } = await prisma.$transaction((tx) => removePeople(tx, organizationId, crm, removals));
-      return { deleted, unlinked };
-    },
     async finishRun(runId, data) {
-      await prisma.$transaction(async (tx) => {
-        const [run] = await tx.$queryRawUnsafe<Parameters<typeof syncRunEvent>[0][]>(
-          `UPDATE sync_runs SET status = $2, deleted = $3, error = $4, finished_at = now(), heartbeat_at = now(),
-             details = details || $5::jsonb
-           WHERE id = $1
-           RETURNING id AS "syncRunId", organization_id AS "organizationId", integration_id AS "integrationId", operation,
-             trigger, source, status, total, created, updated, unchanged, deleted, failed, error, started_at AS "startedAt",
-             finished_at AS "finishedAt"`,
-          runId,
-          data.status,
-          data.deleted,
-          data.error,
-          JSON.stringify(data.details),
-        );
-        // An interrupted run is resumed by the next one: it has not ended yet.
-        if (run && data.status !== 'interrupted') {
-          const type = data.status === 'failed' ? 'sync.failed' : 'sync.completed';
-          await eventRecorder(tx).record(run.organizationId, type, syncRunEvent(run));
-        }
-      });
+      const [run] = await db.$queryRawUnsafe<RunEventRow[]>(
+        `UPDATE sync_runs SET status = $2, deleted = $3, error = $4, finished_at = now(), heartbeat_at = now(),
+           details = details || $5::jsonb
+         WHERE id = $1
+         RETURNING id AS "syncRunId", organization_id AS "organizationId", integration_id AS "integrationId", operation,
+           trigger, source, status, total, created, updated, unchanged, deleted, failed, error, started_at AS "startedAt",
+           finished_at AS "finishedAt"`,
+        runId,
+        data.status,
+        data.deleted,
+        data.error,
+        JSON.stringify(data.details),
+      );
+      return run ?? null;
     },
     async runCounts(runId) {
       const r = await db.syncRun.findUniqueOrThrow({
@@ -239,9 +221,6 @@ export function createPullRepository(prisma: TxDb): PullRepository {
     },
     async analyze() {
       await db.$executeRawUnsafe('ANALYZE users, user_identities');
-    },
-    async updateIntegrationAfterRun(integrationId, data) {
-      await updateIntegration(prisma, integrationId, data);
     },
   };
 }

@@ -3,11 +3,19 @@ import type { Logger } from 'winston';
 import { AppError } from '../../lib/errors';
 import { findUnstorable, storableText } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { CrmAuthError, type CrmConnector, type PersonRecord } from '../../providers/connector';
-import { canTransition, type IntegrationStatus } from '../integrations/integration-status';
-import type { IntegrationRow } from '../integrations/integrations.repository';
-import type { IntegrationService } from '../integrations/integrations.service';
-import { LeaseLostError, seenKey, type Checkpoint, type PullRepository } from './pull.repository';
+import { canTransition, type IntegrationRow, type IntegrationService, type IntegrationStatus } from '../integrations';
+import { syncRunEvent, type EventRecorder } from '../outbox';
+import { seenKey, type PeopleRepository, type PeopleSource, type Removal } from '../people';
+import { LeaseLostError, type Checkpoint, type PageCounts, type PullRepository } from './pull.repository';
+
+/** What one pull transaction writes through. */
+export interface PullRepositories {
+  pull: PullRepository;
+  people: PeopleRepository;
+  events: EventRecorder;
+}
 
 export type PullMode = 'full' | 'incremental';
 
@@ -49,6 +57,7 @@ export class PullService {
 
   constructor(
     private readonly repo: PullRepository,
+    private readonly uow: UnitOfWork<PullRepositories>,
     private readonly integrations: IntegrationService,
     private readonly logger: Logger,
     private readonly opts: {
@@ -210,7 +219,7 @@ export class PullService {
           pending = fetchPage(next);
           pending.catch(() => undefined);
         }
-        const applied = await this.repo.applyPage({
+        const applied = await this.applyPage({
           organizationId: row.organizationId,
           crm,
           records: valid,
@@ -257,7 +266,7 @@ export class PullService {
           } else {
             const existing = await this.stillExisting(connector, unseen, row.id, a.owner);
             const gone = unseen.filter((p) => !existing.has(seenKey(p.provider, p.externalId)));
-            const r = await this.repo.removeDeleted(
+            const r = await this.removeDeleted(
               row.organizationId,
               crm,
               gone.map((p) => ({ ...p, at: null })),
@@ -276,7 +285,7 @@ export class PullService {
           refused = true;
           details.deletions = { since, reported: gone.length, deleted: 0, unlinked: 0, held: bound.held, refused: refusal };
         } else {
-          const r = await this.repo.removeDeleted(
+          const r = await this.removeDeleted(
             row.organizationId,
             crm,
             gone.map((p) => ({ ...p, at: null })),
@@ -300,13 +309,13 @@ export class PullService {
       const status = counts.failed > 0 || refused ? 'partial' : 'succeeded';
       const overlap = this.opts.overlapSeconds * 1000;
       const durationMs = Date.now() - started;
-      await this.repo.finishRun(runId, {
+      await this.finishRun(runId, {
         status,
         deleted,
         error: null,
         details: { ...details, durationMs, recordsPerSecond: Math.round((records / Math.max(durationMs, 1)) * 1000) },
       });
-      await this.repo.updateIntegrationAfterRun(row.id, {
+      await this.integrations.updateFields(row.id, {
         ...(await this.statusAfter(row.id, 'active')),
         errorMessage: null,
         lastSyncAt: new Date(),
@@ -330,7 +339,7 @@ export class PullService {
       }
       const interrupted = err instanceof Interrupted;
       const message = err instanceof Error ? err.message : String(err);
-      await this.repo.finishRun(runId, {
+      await this.finishRun(runId, {
         status: interrupted ? 'interrupted' : 'failed',
         deleted,
         error: message,
@@ -348,6 +357,59 @@ export class PullService {
       // Only releases a lease this run still holds.
       await this.repo.releaseLease(row.id, a.owner).catch(() => undefined);
     }
+  }
+
+  /**
+   * One page of people and the run's progress, in one transaction. When another instance took
+   * the lease, nothing is written: the page rolls back and the run stops.
+   */
+  private applyPage(a: {
+    organizationId: number;
+    crm: PeopleSource;
+    records: PersonRecord[];
+    runId: number;
+    integrationId: number;
+    leaseOwner: string;
+    leaseSeconds: number;
+    checkpoint: Checkpoint;
+    totalPages: number | null;
+    failures: { externalId: string; reason: string }[];
+  }): Promise<PageCounts> {
+    return this.uow.transactional(async ({ pull, people }) => {
+      const counts: PageCounts = { created: 0, updated: 0, unchanged: 0, failed: a.failures.length };
+      const { outcomes } = await people.apply(a.organizationId, a.crm, a.records);
+      // A stale record (older than what a webhook already brought) counts as unchanged.
+      for (const o of outcomes) counts[o === 'stale' ? 'unchanged' : o]++;
+      const renewed = await pull.recordPage({
+        runId: a.runId,
+        integrationId: a.integrationId,
+        leaseOwner: a.leaseOwner,
+        leaseSeconds: a.leaseSeconds,
+        checkpoint: a.checkpoint,
+        totalPages: a.totalPages,
+        applied: a.records.length,
+        failures: a.failures,
+        counts,
+      });
+      if (!renewed) throw new LeaseLostError(a.integrationId);
+      return counts;
+    });
+  }
+
+  /** Soft-deletes (or unlinks) the people deleted at the source, leaving tombstones. */
+  private async removeDeleted(organizationId: number, crm: PeopleSource, removals: Removal[]) {
+    const { deleted, unlinked } = await this.uow.transactional(({ people }) => people.remove(organizationId, crm, removals));
+    return { deleted, unlinked };
+  }
+
+  /** Ends the run and, unless it was interrupted (the next run resumes it), writes its sync event. */
+  private finishRun(runId: number, data: { status: string; deleted: number; error: string | null; details: Record<string, unknown> }) {
+    return this.uow.transactional(async ({ pull, events }) => {
+      const run = await pull.finishRun(runId, data);
+      if (run && data.status !== 'interrupted') {
+        await events.record(run.organizationId, data.status === 'failed' ? 'sync.failed' : 'sync.completed', syncRunEvent(run));
+      }
+    });
   }
 
   private get maxDeleteFraction(): number {
@@ -405,7 +467,7 @@ export class PullService {
   /** The integration's state after a failed run; nothing when it was deleted meanwhile. */
   private async markFailed(integrationId: number, errorMessage: string): Promise<void> {
     try {
-      await this.repo.updateIntegrationAfterRun(integrationId, { ...(await this.statusAfter(integrationId, 'error')), errorMessage });
+      await this.integrations.updateFields(integrationId, { ...(await this.statusAfter(integrationId, 'error')), errorMessage });
     } catch (err) {
       if (!(err instanceof AppError && err.kind === 'not_found') && (err as { code?: string }).code !== 'P2025') throw err;
       this.logger.warn('sync failed for an integration deleted meanwhile', { integrationId });

@@ -1,6 +1,6 @@
 import type { Db, Prisma } from '../../db/prisma';
-import { eventRecorder, type EventRecorder } from '../webhooks/outbox';
-import { UPSERT_IDENTITIES } from './identities.sql';
+import { eventRecorder, type EventRecorder } from '../outbox';
+import { createPeopleRepository, type IdentityLink } from '../people';
 
 /** A user as the SQL below reads it: only the keys present in the push are set. */
 export interface UserDoc {
@@ -16,12 +16,7 @@ export interface UserDoc {
   permissions?: string[];
 }
 
-export interface IdentityDoc {
-  userId: number;
-  provider: string;
-  externalId: string;
-  data: Record<string, unknown> | null;
-}
+export type IdentityDoc = IdentityLink;
 
 export interface TenantInput {
   externalId: string;
@@ -117,6 +112,7 @@ const IDS_BY_EMAIL = `
   WHERE u.organization_id = $1 AND u.email IN (SELECT jsonb_array_elements_text($2::jsonb))`;
 
 export function createPushRepository(db: Db): PushRepository {
+  const people = createPeopleRepository(db);
   return {
     events: eventRecorder(db),
     async lockOrganization(tn) {
@@ -174,9 +170,7 @@ export function createPushRepository(db: Db): PushRepository {
       return new Map(rows.map((r) => [r.email, r.id]));
     },
     async upsertIdentities(organizationId, docs) {
-      if (docs.length === 0) return new Set();
-      const rows = await db.$queryRawUnsafe<{ user_id: number }[]>(UPSERT_IDENTITIES, organizationId, JSON.stringify(docs));
-      return new Set(rows.map((r) => r.user_id));
+      return new Set((await people.upsertIdentities(organizationId, docs)).map((r) => r.userId));
     },
     async recordRun(run) {
       const row = await db.syncRun.create({

@@ -2,8 +2,25 @@ import express, { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { parse } from '../../lib/http';
 import { rejectUnstorableInput } from '../../lib/input-guard';
+import type { Operation } from '../../openapi/operation';
 import { pushBody, pushHeaders } from './push.schemas';
 import type { PushService } from './push.service';
+
+export const pushOperations: Operation[] = [
+  {
+    method: 'post',
+    path: '/users',
+    tag: 'Sync',
+    summary: "Seed 001's bulk user push from the upstream identity system",
+    auth: 'internal',
+    headers: pushHeaders,
+    body: pushBody,
+    responses: {
+      200: '{ success, message, results: [{ userId, email, status, crmUserId, message }], tenant, metadata }',
+      413: 'Too many users or too large',
+    },
+  },
+];
 
 /** POST /api/internal/sync/users (seed 001). Auth and rate limit are applied by the caller. */
 export function pushRouter(service: PushService, maxBody: string): Router {

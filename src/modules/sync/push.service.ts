@@ -1,15 +1,13 @@
 import type { Logger } from 'winston';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError, zodDetails } from '../../lib/errors';
 import { findUnstorable, storableText } from '../../lib/input-guard';
-import { syncRunEvent } from '../webhooks/event-payloads';
+import { syncRunEvent } from '../outbox';
 import type { Metrics } from '../../lib/metrics';
 import { sha256Hex } from '../../lib/crypto';
-import { slugify } from '../organizations/organizations.schemas';
+import { slugify } from '../organizations';
 import type { IdentityDoc, PushRepository, UserDoc } from './push.repository';
 import { pushUser, type PushBody, type PushResult, type PushUser } from './push.schemas';
-
-/** Runs `fn` in one database transaction, handing it a repository bound to it. */
-export type PushTransaction = <T>(fn: (repo: PushRepository) => Promise<T>) => Promise<T>;
 
 export interface PushResponse {
   success: true;
@@ -40,7 +38,8 @@ const MAX_REPORTED_FAILURES = 100;
 
 export class PushService {
   constructor(
-    private readonly transaction: PushTransaction,
+    /** A push commits whole or not at all. */
+    private readonly uow: UnitOfWork<PushRepository>,
     private readonly logger: Logger,
     private readonly opts: { maxUsers: number; batchSize: number; metrics?: Metrics },
   ) {}
@@ -57,7 +56,7 @@ export class PushService {
     const results: PushResult[] = new Array(body.users.length);
     const accepted = this.validateUsers(body.users, results);
 
-    const outcome = await this.transaction(async (repo) => {
+    const outcome = await this.uow.transactional(async (repo) => {
       const org = await this.lockOrganization(repo, body);
       if (org.deleted) {
         throw new AppError(

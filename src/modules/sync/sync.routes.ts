@@ -1,16 +1,60 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
-import type { IntegrationService } from '../integrations/integrations.service';
-import { visible } from '../integrations/integrations.routes';
-import type { SyncJobs } from '../../jobs/sync.jobs';
+import { byId, list, ok, type Operation } from '../../openapi/operation';
+import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth';
+import { visibleIntegration as visible, type IntegrationService } from '../integrations';
 import type { PullService, RunOutcome } from './pull.service';
 import type { SyncRunRepository } from './sync-runs.repository';
 import { listRunsQuery, syncQuery, usersSyncQuery } from './sync.schemas';
 
+export const syncOperations: Operation[] = [
+  {
+    method: 'post',
+    path: '/integrations/:id/sync',
+    tag: 'Sync',
+    summary: 'Start a pull (202 with the run id; wait=true answers when it ends)',
+    auth: 'apiKey',
+    ...byId,
+    query: syncQuery,
+    responses: { 200: '{ data: Run } (wait=true)', 202: '{ data: { runId, integrationId, mode, status } }' },
+  },
+  {
+    method: 'post',
+    path: '/users/sync',
+    tag: 'Sync',
+    summary: "Seed 000: sync every active integration of the caller's organization",
+    auth: 'apiKey',
+    query: usersSyncQuery,
+    responses: ok('{ message, total, runs }'),
+  },
+  {
+    method: 'get',
+    path: '/sync/runs',
+    tag: 'Sync',
+    summary: 'Runs of pushes and pulls',
+    auth: 'apiKey',
+    query: listRunsQuery,
+    responses: list('Run'),
+  },
+  { method: 'get', path: '/sync/runs/:id', tag: 'Sync', summary: 'One run', auth: 'apiKey', ...byId, responses: ok('{ data: Run }') },
+  {
+    method: 'get',
+    path: '/sync/jobs',
+    tag: 'Sync',
+    summary: 'Each schedule with its last and next run',
+    auth: 'apiKey',
+    responses: ok('{ data: [Job] }'),
+  },
+];
+
+/** The scheduled syncs, as GET /api/sync/jobs shows them (src/jobs; it depends on this module, not back). */
+export interface JobSchedule {
+  describe(organizationId?: number): Promise<unknown[]>;
+}
+
 /** Manual pulls and the run log: /api/integrations/:id/sync, /api/users/sync, /api/sync/runs. */
-export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository, jobs: SyncJobs): Router {
+export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository, jobs: JobSchedule): Router {
   const router = Router();
 
   router.post('/integrations/:id/sync', async (req, res) => {

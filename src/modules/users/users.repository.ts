@@ -1,5 +1,4 @@
-import type { Prisma, TxDb } from '../../db/prisma';
-import { eventRecorder, type UserEventType } from '../webhooks/outbox';
+import type { Db, Prisma } from '../../db/prisma';
 import { escapeLike } from '../../lib/http';
 import type { SortField } from './users.schemas';
 
@@ -69,19 +68,12 @@ export interface UserRepository {
   findDeletedByEmail(organizationId: number, email: string): Promise<number | null>;
   create(data: Prisma.UserUncheckedCreateInput): Promise<UserRecord>;
   update(id: number, data: Prisma.UserUncheckedUpdateInput): Promise<UserRecord>;
-  softDelete(id: number): Promise<void>;
+  softDelete(id: number): Promise<UserRecord>;
   /** What CRMs reported about the user besides profile changes (messages, ...), newest first. */
   activities(userId: number, page: number, limit: number): Promise<{ rows: unknown[]; total: number }>;
 }
 
-export function createUserRepository(db: TxDb): UserRepository {
-  /** A write and its outbound event, in one transaction. */
-  const write = (type: UserEventType, fn: (tx: Prisma.TransactionClient) => Promise<UserRecord>) =>
-    db.$transaction(async (tx) => {
-      const user = await fn(tx);
-      await eventRecorder(tx).users(user.organizationId, type, [user.id]);
-      return user;
-    });
+export function createUserRepository(db: Db): UserRepository {
   return {
     async list(f) {
       // Plain SQL so the search can use users_search_trgm_idx, an expression index that
@@ -134,8 +126,8 @@ export function createUserRepository(db: TxDb): UserRepository {
       const found = await db.user.findFirst({ where: { organizationId, email, NOT: { deletedAt: null } }, select: { id: true } });
       return found?.id ?? null;
     },
-    create: (data) => write('user.created', (tx) => tx.user.create({ data, select: userSelect })),
-    update: (id, data) => write('user.updated', (tx) => tx.user.update({ where: { id }, data, select: userSelect })),
+    create: (data) => db.user.create({ data, select: userSelect }),
+    update: (id, data) => db.user.update({ where: { id }, data, select: userSelect }),
     async activities(userId, page, limit) {
       const where = { userId };
       const [rows, total] = await Promise.all([
@@ -150,10 +142,6 @@ export function createUserRepository(db: TxDb): UserRepository {
       ]);
       return { rows, total };
     },
-    async softDelete(id) {
-      await write('user.deleted', (tx) =>
-        tx.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),
-      );
-    },
+    softDelete: (id) => db.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),
   };
 }

@@ -1,9 +1,69 @@
 import { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
+import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import { activitiesQuery, createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
+
+export const userOperations: Operation[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Users',
+    summary: 'List and search users',
+    auth: 'apiKey',
+    query: listUsersQuery,
+    responses: list('User'),
+  },
+  {
+    method: 'post',
+    path: '/',
+    tag: 'Users',
+    summary: 'Create a user (emits user.created)',
+    auth: 'apiKey',
+    body: createUserBody,
+    responses: created('{ data: User }'),
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Users',
+    summary: 'One user with its identities',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: User }'),
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    tag: 'Users',
+    summary: 'Change given fields (emits user.updated)',
+    auth: 'apiKey',
+    ...byId,
+    body: updateUserBody,
+    responses: ok('{ data: User }'),
+  },
+  {
+    method: 'delete',
+    path: '/:id',
+    tag: 'Users',
+    summary: 'Soft-delete (emits user.deleted)',
+    auth: 'apiKey',
+    ...byId,
+    responses: noContent,
+  },
+  {
+    method: 'get',
+    path: '/:id/activities',
+    tag: 'Users',
+    summary: 'What CRMs reported about the user (outbound messages), newest first',
+    auth: 'apiKey',
+    ...byId,
+    query: activitiesQuery,
+    responses: list('Activity'),
+  },
+];
 
 export function usersRouter(service: UserService): Router {
   const router = Router();

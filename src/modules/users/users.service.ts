@@ -1,11 +1,20 @@
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
-import type { OrganizationLookup } from '../auth/api-keys.service';
+import type { OrganizationLookup } from '../auth';
+import type { EventRecorder, UserEventType } from '../outbox';
 import type { UserListFilter, UserRecord, UserRepository, UserWithIdentities } from './users.repository';
 import type { CreateUserInput, UpdateUserInput } from './users.schemas';
+
+/** A user write and its outbound event commit together. */
+export interface UserRepositories {
+  users: UserRepository;
+  events: EventRecorder;
+}
 
 export class UserService {
   constructor(
     private readonly repo: UserRepository,
+    private readonly uow: UnitOfWork<UserRepositories>,
     private readonly organizations: OrganizationLookup,
   ) {}
 
@@ -24,14 +33,16 @@ export class UserService {
     // A soft-deleted user with this email comes back, with the new values.
     const deletedId = await this.repo.findDeletedByEmail(organizationId, input.email);
     if (deletedId !== null)
-      return this.repo.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true });
+      return this.write('user.updated', (users) =>
+        users.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true }),
+      );
     if (await this.repo.emailTaken(organizationId, input.email)) throw emailConflict(input.email);
-    return this.repo.create({ ...input, organizationId, source: input.source ?? 'api' });
+    return this.write('user.created', (users) => users.create({ ...input, organizationId, source: input.source ?? 'api' }));
   }
 
   async update(user: UserRecord, input: UpdateUserInput): Promise<UserRecord> {
     if (input.email && (await this.repo.emailTaken(user.organizationId, input.email, user.id))) throw emailConflict(input.email);
-    return this.repo.update(user.id, input);
+    return this.write('user.updated', (users) => users.update(user.id, input));
   }
 
   activities(userId: number, page: number, limit: number) {
@@ -39,7 +50,15 @@ export class UserService {
   }
 
   async remove(id: number): Promise<void> {
-    await this.repo.softDelete(id);
+    await this.write('user.deleted', (users) => users.softDelete(id));
+  }
+
+  private write(type: UserEventType, change: (users: UserRepository) => Promise<UserRecord>): Promise<UserRecord> {
+    return this.uow.transactional(async ({ users, events }) => {
+      const user = await change(users);
+      await events.users(user.organizationId, type, [user.id]);
+      return user;
+    });
   }
 }
 

@@ -1,9 +1,10 @@
 import type { Logger } from 'winston';
 import type { Prisma } from '../../db/prisma';
+import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
 import { mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import { assertAllowedUrl } from '../../lib/url-guard';
-import type { OrganizationLookup } from '../auth/api-keys.service';
+import type { OrganizationLookup } from '../auth';
 import { newSubscriptionSecret } from './signing';
 import type { DeliveryFilter, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
 import type { CreateSubscriptionInput, UpdateSubscriptionInput } from './subscriptions.schemas';
@@ -17,6 +18,7 @@ export type SubscriptionView = Omit<SubscriptionRow, 'secret' | 'previousSecret'
 export class SubscriptionService {
   constructor(
     private readonly repo: SubscriptionRepository,
+    private readonly uow: UnitOfWork<{ subscriptions: SubscriptionRepository }>,
     private readonly organizations: OrganizationLookup,
     private readonly box: SecretBox,
     private readonly logger: Logger,
@@ -93,7 +95,10 @@ export class SubscriptionService {
   }
 
   async recover(row: SubscriptionRow, since: Date): Promise<{ requeued: number; subscription: SubscriptionView }> {
-    const requeued = await this.repo.recover(row.id, since);
+    const requeued = await this.uow.transactional(async ({ subscriptions }) => {
+      await subscriptions.reenable(row.id);
+      return subscriptions.requeueSince(row.id, since);
+    });
     this.logger.info('webhook subscription recovered', { subscriptionId: row.id, since: since.toISOString(), requeued });
     return { requeued, subscription: this.view(await this.getRow(row.id)) };
   }

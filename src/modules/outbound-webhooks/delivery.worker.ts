@@ -3,13 +3,13 @@ import https from 'node:https';
 import net from 'node:net';
 import axios, { type AxiosInstance } from 'axios';
 import type { Logger } from 'winston';
-import type { TxDb } from '../../db/prisma';
 import type { Metrics } from '../../lib/metrics';
-import type { SealedValue, SecretBox } from '../../lib/secret-box';
+import type { SecretBox } from '../../lib/secret-box';
 import { assertPublicHost, publicOnlyLookup } from '../../lib/url-guard';
 import { storableText } from '../../lib/input-guard';
 import { GroupBatcher } from '../../lib/group-batcher';
 import { PollingLoop } from '../../lib/polling-loop';
+import type { AttemptRecord, ChangedSubscription, ClaimedDelivery, DeliveryRepository } from './deliveries.repository';
 import { signDelivery } from './signing';
 
 export interface DeliveryOptions {
@@ -24,21 +24,6 @@ export interface DeliveryOptions {
   metrics?: Metrics;
 }
 
-interface Claimed {
-  id: number;
-  attempts: number;
-  event_id: string;
-  type: string;
-  data: unknown;
-  created_at: Date;
-  subscription_id: number;
-  url: string;
-  is_active: boolean;
-  secret: SealedValue;
-  previous_secret: SealedValue | null;
-  previous_secret_expires_at: Date | null;
-}
-
 type Verdict =
   | { kind: 'succeeded' }
   | { kind: 'gone' }
@@ -47,80 +32,6 @@ type Verdict =
 
 const RESPONSE_BODY_LIMIT = 1024;
 const MAX_RETRY_AFTER_MS = 24 * 3600_000;
-
-// Claims due deliveries (and those whose sender died mid-attempt) for this worker: a row is
-// locked, marked `sending` with a deadline and committed, so no other instance sends it.
-const CLAIM = `
-  WITH due AS (
-    SELECT id FROM webhook_deliveries
-    WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now())
-    ORDER BY next_attempt_at
-    LIMIT $1
-    FOR UPDATE SKIP LOCKED
-  )
-  UPDATE webhook_deliveries d
-  SET status = 'sending', attempts = d.attempts + 1, locked_until = now() + make_interval(secs => $2), updated_at = now()
-  FROM due, webhook_events e, webhook_subscriptions s
-  WHERE d.id = due.id AND e.id = d.event_id AND s.id = d.subscription_id
-  RETURNING d.id, d.attempts, e.id AS event_id, e.type, e.data, e.created_at, s.id AS subscription_id, s.url, s.is_active,
-            s.secret, s.previous_secret, s.previous_secret_expires_at`;
-
-// Attempts' results, many at once: the log rows, each delivery's next state, and each
-// subscription's failure count (a success resets it; each final failure counts one; reaching
-// the limit, or a 410, disables the subscription).
-const RECORD = `
-  WITH r AS (
-    SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(id int, attempt int, started_at timestamptz, status_code int,
-      latency_ms int, response_body text, error text, status text, next timestamptz)
-  ), live AS (
-    -- A subscription deleted mid-attempt takes its deliveries with it: their results have
-    -- nothing left to record. The lock keeps the rest until the attempts are written; the
-    -- update below reads through it, so each row is locked before this statement updates it
-    -- (a row this statement had already updated would not be returned by the lock).
-    SELECT w.id FROM webhook_deliveries w JOIN r ON r.id = w.id FOR KEY SHARE OF w
-  ), att AS (
-    INSERT INTO webhook_delivery_attempts (delivery_id, attempt, started_at, status_code, latency_ms, response_body, error)
-    SELECT r.id, attempt, started_at, status_code, latency_ms, response_body, error FROM r JOIN live ON live.id = r.id
-  ), d AS (
-    UPDATE webhook_deliveries w SET status = r.status, next_attempt_at = r.next, locked_until = NULL,
-      last_status_code = r.status_code, last_error = r.error,
-      delivered_at = CASE WHEN r.status = 'succeeded' THEN now() ELSE w.delivered_at END, updated_at = now()
-    FROM r JOIN live ON live.id = r.id WHERE w.id = r.id AND w.status = 'sending'
-  ), a AS (
-    -- Per subscription, in attempt order: reset (a success came last among them), fails (final
-    -- failures after the last success), gone (a 410).
-    SELECT * FROM jsonb_to_recordset($2::jsonb) AS y(subscription_id int, reset boolean, fails int, gone boolean, last_error text)
-  )
-  UPDATE webhook_subscriptions s SET
-    consecutive_failures = CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END,
-    is_active = CASE WHEN a.gone OR (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3
-                     THEN false ELSE s.is_active END,
-    disabled_at = CASE WHEN s.is_active AND (a.gone OR (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3)
-                       THEN now() ELSE s.disabled_at END,
-    disabled_reason = CASE
-      WHEN s.is_active AND a.gone THEN 'the endpoint answered 410 Gone'
-      WHEN s.is_active AND (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) >= $3
-        THEN (CASE WHEN a.reset THEN a.fails ELSE s.consecutive_failures + a.fails END) || ' consecutive deliveries failed; the last: ' || a.last_error
-      ELSE s.disabled_reason END,
-    updated_at = now()
-  FROM a
-  WHERE s.id = a.subscription_id AND (a.fails > 0 OR a.gone OR (a.reset AND s.consecutive_failures <> 0))
-  RETURNING s.id, s.is_active, s.disabled_reason`;
-
-interface AttemptRecord {
-  id: number;
-  attempt: number;
-  started_at: string;
-  status_code: number | null;
-  latency_ms: number;
-  response_body: string | null;
-  error: string | null;
-  status: string;
-  next: string | null;
-  /** Not stored: what it does to the subscription's failure count. */
-  subscriptionId: number;
-  effect: 'reset' | 'fail' | 'gone' | 'none';
-}
 
 /**
  * Sends outbound webhooks from the deliveries table. Several instances may run it: claims
@@ -133,12 +44,13 @@ export class DeliveryWorker {
   private readonly loop: PollingLoop;
   private readonly sends = new Set<Promise<void>>();
   // Results are written in groups: one statement and one commit for many attempts.
-  private readonly results = new GroupBatcher<AttemptRecord, { id: number; is_active: boolean; disabled_reason: string | null }[]>(
-    (batch) => this.recordMany(batch),
-  );
+  private readonly results = new GroupBatcher<AttemptRecord, ChangedSubscription[]>(async (batch) => {
+    const changed = await this.repo.record(batch, this.opts.disableAfter);
+    return batch.map(() => changed);
+  });
 
   constructor(
-    private readonly prisma: TxDb,
+    private readonly repo: DeliveryRepository,
     private readonly box: SecretBox,
     private readonly logger: Logger,
     private readonly opts: DeliveryOptions,
@@ -210,19 +122,15 @@ export class DeliveryWorker {
     });
   }
 
-  private claim(limit: number): Promise<Claimed[]> {
-    return this.prisma.$queryRawUnsafe<Claimed[]>(CLAIM, limit, Math.ceil(this.opts.timeoutMs / 1000) + 30);
+  private claim(limit: number): Promise<ClaimedDelivery[]> {
+    return this.repo.claim(limit, Math.ceil(this.opts.timeoutMs / 1000) + 30);
   }
 
-  private async deliver(d: Claimed): Promise<void> {
+  private async deliver(d: ClaimedDelivery): Promise<void> {
     try {
       if (!d.is_active) {
         // Disabled since it was queued: kept for recovery, not sent.
-        await this.prisma.$executeRawUnsafe(
-          `UPDATE webhook_deliveries SET status = 'skipped', attempts = attempts - 1, next_attempt_at = NULL, locked_until = NULL,
-             last_error = 'subscription disabled', updated_at = now() WHERE id = $1`,
-          d.id,
-        );
+        await this.repo.skip(d.id);
         return;
       }
       await this.attempt(d);
@@ -232,7 +140,7 @@ export class DeliveryWorker {
     }
   }
 
-  private async attempt(d: Claimed): Promise<void> {
+  private async attempt(d: ClaimedDelivery): Promise<void> {
     const body = JSON.stringify({ id: d.event_id, event: d.type, timestamp: d.created_at.toISOString(), data: d.data });
     const secrets = [this.box.open(d.secret)];
     if (d.previous_secret && d.previous_secret_expires_at && d.previous_secret_expires_at > new Date()) {
@@ -315,26 +223,6 @@ export class DeliveryWorker {
     if (disabled) {
       this.logger.warn('endpoint.disabled', { subscriptionId: disabled.id, url: d.url, reason: disabled.disabled_reason });
     }
-  }
-
-  /** Writes a group of results; every caller gets the subscriptions the group changed. */
-  private async recordMany(batch: AttemptRecord[]) {
-    const subs = new Map<number, { subscription_id: number; reset: boolean; fails: number; gone: boolean; last_error: string | null }>();
-    for (const r of batch) {
-      const s = subs.get(r.subscriptionId) ?? { subscription_id: r.subscriptionId, reset: false, fails: 0, gone: false, last_error: null };
-      if (r.effect === 'reset') Object.assign(s, { reset: true, fails: 0 });
-      if (r.effect === 'fail') Object.assign(s, { fails: s.fails + 1, last_error: r.error ?? `HTTP ${r.status_code}` });
-      if (r.effect === 'gone') s.gone = true;
-      subs.set(r.subscriptionId, s);
-    }
-    const rows = batch.map(({ subscriptionId: _s, effect: _e, ...row }) => row);
-    const changed = await this.prisma.$queryRawUnsafe<{ id: number; is_active: boolean; disabled_reason: string | null }[]>(
-      RECORD,
-      JSON.stringify(rows),
-      JSON.stringify([...subs.values()]),
-      this.opts.disableAfter,
-    );
-    return batch.map(() => changed);
   }
 
   /** Delay before attempt `done + 1`: the schedule with jitter, or longer if the receiver asked. */

@@ -6,9 +6,11 @@ import { findUnstorable } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
 import { WebhookPayloadError } from '../../providers/connector';
 import { StaleWebhookError, type WebhookAdapter, type WebhookEvent, type WebhookRequest } from '../../providers/provider';
-import type { IntegrationRow } from '../integrations/integrations.repository';
-import type { IntegrationService } from '../integrations/integrations.service';
+import type { IntegrationRow, IntegrationService } from '../integrations';
 import type { InboxRepository, NewInboundEvent, StoredEvent } from './inbox.repository';
+
+/** How requests find their integrations and what verifies them. */
+export type IntegrationLookup = Pick<IntegrationService, 'find' | 'defaultOf' | 'byRoutingKey' | 'decrypt'>;
 
 /** An integration a request may be for, with what verifies its signatures. */
 interface Source {
@@ -63,7 +65,7 @@ export class InboundWebhookService {
 
   constructor(
     private readonly repo: InboxRepository,
-    private readonly integrations: IntegrationService,
+    private readonly integrations: IntegrationLookup,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: {
@@ -217,7 +219,7 @@ export class InboundWebhookService {
     const dropped = byEvent.filter((s) => s === null).length;
     if (dropped > 0) {
       // Events of accounts no integration claims, in a batch that also has ours: theirs are
-      // nobody's to store (HubSpot batches one app's events across portals).
+      // nobody's to store (a CRM may batch one app's events across accounts).
       this.metrics.webhookInbound.inc({ channel, outcome: 'rejected_unknown_integration' }, dropped);
       this.logger.warn('inbound webhook events for unknown accounts dropped', { channel, dropped });
     }
@@ -256,7 +258,7 @@ export class InboundWebhookService {
     const key = route.kind === 'id' ? `id:${route.integrationId}` : `default:${route.provider}`;
     const source = await this.cached(key, async () => {
       const row =
-        route.kind === 'id' ? await this.repo.integration(route.integrationId) : await this.repo.defaultIntegration(route.provider);
+        route.kind === 'id' ? await this.integrations.find(route.integrationId) : await this.integrations.defaultOf(route.provider);
       return row ? this.toSource(row, route.kind === 'default') : null;
     });
     if (source && (route.kind === 'id' || source.provider === route.provider)) return source;
@@ -288,7 +290,7 @@ export class InboundWebhookService {
       found.set(
         key,
         await this.cached(`key:${provider ?? '*'}:${preferred ?? ''}:${key}`, async () => {
-          const rows = await this.repo.byRoutingKey(key, provider ?? undefined);
+          const rows = await this.integrations.byRoutingKey(key, provider ?? undefined);
           const mine = rows.filter((r) => r.provider === preferred);
           const candidates = mine.length > 0 ? mine : rows;
           if (candidates.length > 1) {
@@ -318,7 +320,14 @@ export class InboundWebhookService {
     // Bounded: ids in URLs are the sender's choice, and each one would stay here otherwise.
     if (this.sources.size >= SOURCE_CACHE_MAX) this.sources.clear();
     this.sources.set(key, { until: Date.now() + SOURCE_TTL_MS, source });
-    source.catch(() => this.sources.delete(key));
+    // A miss is not kept: an account id learned a moment later (HubSpot's portalId at the
+    // connection test) must route the next event, and CRMs do not retry a 404.
+    source.then(
+      (s) => {
+        if (s === null && this.sources.get(key)?.source === source) this.sources.delete(key);
+      },
+      () => this.sources.delete(key),
+    );
     return source;
   }
 

@@ -1,53 +1,22 @@
 import type { Logger } from 'winston';
-import type { Db, TxDb } from '../../db/prisma';
+import type { UnitOfWork } from '../../db/unit-of-work';
+import { findUnstorable } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
 import { PollingLoop } from '../../lib/polling-loop';
 import type { CrmConnector, InboundChange, PersonRecord } from '../../providers/connector';
 import type { WebhookAdapter } from '../../providers/provider';
-import { findUnstorable } from '../../lib/input-guard';
+import { seenKey, type PeopleRepository, type Removal } from '../people';
+import type { ClaimedEvent as Claimed, EventResult as Result, InboxQueue } from './inbox.repository';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-import { applyPeople, removePeople, seenKey, type Removal } from '../sync/people.repository';
 
-interface Claimed {
-  id: number;
-  integration_id: number;
-  organization_id: number;
-  provider: string;
-  channel: string;
-  event_type: string;
-  payload: unknown;
-  attempts: number;
-  received_at: Date;
-}
-
-/** What processing decided for one event. */
-interface Result {
-  id: number;
-  status: 'processed' | 'pending' | 'failed';
-  outcome: string;
-  error: string | null;
-  /** pending: when to try again. */
-  next: string | null;
+/** What one batch's transaction writes through. */
+export interface InboxRepositories {
+  queue: InboxQueue;
+  people: PeopleRepository;
 }
 
 class RetryLater extends Error {}
-
-const CLAIM = `
-  SELECT id, integration_id, organization_id, provider, channel, event_type, payload, attempts, received_at
-  FROM inbound_events
-  WHERE status = 'pending' AND next_attempt_at <= now()
-  ORDER BY id
-  LIMIT $1
-  FOR UPDATE SKIP LOCKED`;
-
-const RECORD = `
-  UPDATE inbound_events e SET
-    status = r->>'status', outcome = r->>'outcome', attempts = e.attempts + 1, last_error = r->>'error',
-    processed_at = CASE WHEN r->>'status' = 'processed' THEN now() END,
-    next_attempt_at = COALESCE((r->>'next')::timestamptz, e.next_attempt_at)
-  FROM jsonb_array_elements($1::jsonb) AS x(r)
-  WHERE e.id = (r->>'id')::int`;
 
 const MAX_BACKOFF_MS = 3600_000;
 const POKE_DELAY_MS = 200;
@@ -67,7 +36,9 @@ export class InboxWorker {
   private readonly loop: PollingLoop;
 
   constructor(
-    private readonly prisma: TxDb,
+    /** Outside a transaction: the attempt count of an event whose effects rolled back. */
+    private readonly queue: InboxQueue,
+    private readonly uow: UnitOfWork<InboxRepositories>,
     private readonly adapters: (channel: string) => WebhookAdapter | undefined,
     /** The integration's connector, for CRMs whose webhooks name records without their content. */
     private readonly connectorOf: (integrationId: number) => Promise<CrmConnector>,
@@ -112,10 +83,10 @@ export class InboxWorker {
   async processBatch(): Promise<number> {
     let claimed: Claimed[] = [];
     try {
-      await this.prisma.$transaction(async (tx) => {
-        claimed = await tx.$queryRawUnsafe<Claimed[]>(CLAIM, this.opts.batch);
+      await this.uow.transactional(async (repos) => {
+        claimed = await repos.queue.claim(this.opts.batch);
         if (claimed.length === 0) return;
-        await this.record(tx, await this.apply(tx, claimed));
+        await this.record(repos.queue, await this.apply(repos.people, claimed));
       });
       return claimed.length;
     } catch (err) {
@@ -128,14 +99,14 @@ export class InboxWorker {
 
   private async processOne(id: number): Promise<void> {
     try {
-      await this.prisma.$transaction(async (tx) => {
-        const rows = await tx.$queryRawUnsafe<Claimed[]>(CLAIM.replace('WHERE', 'WHERE id = $2 AND'), 1, id);
-        if (rows.length) await this.record(tx, await this.apply(tx, rows));
+      await this.uow.transactional(async (repos) => {
+        const event = await repos.queue.claimOne(id);
+        if (event) await this.record(repos.queue, await this.apply(repos.people, [event]));
       });
     } catch (err) {
       // The effects rolled back; count the attempt in a transaction of its own.
-      const [row] = await this.prisma.$queryRawUnsafe<{ attempts: number }[]>('SELECT attempts FROM inbound_events WHERE id = $1', id);
-      if (row) await this.record(this.prisma, [this.failure(id, row.attempts, err as Error)]);
+      const attempts = await this.queue.attempts(id);
+      if (attempts !== null) await this.record(this.queue, [this.failure(id, attempts, err as Error)]);
     }
   }
 
@@ -147,15 +118,15 @@ export class InboxWorker {
     return { id, status: 'pending', outcome: 'retry', error, next: new Date(Date.now() + delay).toISOString() };
   }
 
-  private async record(db: Db, results: Result[]): Promise<void> {
-    await db.$executeRawUnsafe(RECORD, JSON.stringify(results));
+  private async record(queue: InboxQueue, results: Result[]): Promise<void> {
+    await queue.record(results);
     for (const r of results) {
       this.metrics.webhookProcessed.inc({ outcome: r.outcome });
       if (r.status === 'failed') this.logger.warn('inbound webhook event failed for good', { eventId: r.id, error: r.error });
     }
   }
 
-  private async apply(tx: Db, events: Claimed[]): Promise<Result[]> {
+  private async apply(people: PeopleRepository, events: Claimed[]): Promise<Result[]> {
     const results = new Map<number, Result>();
     const done = (id: number, outcome: string) => results.set(id, { id, status: 'processed', outcome, error: null, next: null });
     const parsed: { event: Claimed; change: InboundChange }[] = [];
@@ -191,8 +162,7 @@ export class InboxWorker {
       const open = group.filter((p) => !results.has(p.event.id));
       // People first, so an activity about a contact created in this batch finds its user.
       const upserts = open.flatMap((p) => (p.change.kind === 'upsert' ? [{ id: p.event.id, person: p.change.person }] : []));
-      const { outcomes } = await applyPeople(
-        tx,
+      const { outcomes } = await people.apply(
         org,
         crm,
         upserts.map((u) => u.person),
@@ -203,7 +173,7 @@ export class InboxWorker {
         if (change.kind === 'ignore') done(event.id, 'ignored');
         else if (change.kind === 'activity') {
           try {
-            done(event.id, await this.activity(tx, org, integrationId, event.id, change));
+            done(event.id, await this.activity(people, org, integrationId, event.id, change));
           } catch (err) {
             if (!(err instanceof RetryLater)) throw err;
             results.set(event.id, this.failure(event.id, event.attempts, err));
@@ -220,8 +190,7 @@ export class InboxWorker {
             removal: { provider: change.provider, externalId: change.externalId, at: change.at ?? event.received_at },
           });
       }
-      const removed = await removePeople(
-        tx,
+      const removed = await people.remove(
         org,
         crm,
         deletions.map((d) => d.removal),
@@ -232,7 +201,7 @@ export class InboxWorker {
   }
 
   /**
-   * Events that name a record without its content (HubSpot's) become upserts of the record
+   * Events that name a record without its content (some CRMs') become upserts of the record
    * as the CRM has it now, read in one batch per integration, or deletions when the CRM no
    * longer has it. A CRM that fails the read fails the batch: its events are retried.
    */
@@ -285,35 +254,23 @@ export class InboxWorker {
 
   /** An activity on the person's user; a person we do not know yet may arrive later. */
   private async activity(
-    tx: Db,
+    people: PeopleRepository,
     org: number,
     integrationId: number,
     eventId: number,
     change: Extract<InboundChange, { kind: 'activity' }>,
   ) {
-    const rows = await tx.$queryRawUnsafe<{ id: number }[]>(
-      `INSERT INTO user_activities (organization_id, user_id, integration_id, inbound_event_id, type, data, occurred_at)
-       SELECT $1, p.user_id, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, now())
-       FROM (
-         SELECT ui.user_id FROM user_identities ui WHERE ui.organization_id = $1 AND ui.provider = $7 AND ui.external_id = $8
-         UNION ALL
-         -- A deleted contact's activity still goes to the user it had.
-         SELECT u.id FROM tombstones t JOIN users u ON u.id = t.user_id AND u.organization_id = $1
-         WHERE t.organization_id = $1 AND t.provider = $7 AND t.external_id = $8
-         LIMIT 1
-       ) p
-       ON CONFLICT (inbound_event_id) DO UPDATE SET data = EXCLUDED.data
-       RETURNING id`,
-      org,
+    const linked = await people.addActivity({
+      organizationId: org,
       integrationId,
-      eventId,
-      change.activityType,
-      JSON.stringify(change.data),
-      change.occurredAt?.toISOString() ?? null,
-      change.provider,
-      change.externalId,
-    );
-    if (rows.length === 0) throw new RetryLater(`no user is linked to ${change.provider} contact ${change.externalId} yet`);
+      inboundEventId: eventId,
+      type: change.activityType,
+      data: change.data,
+      occurredAt: change.occurredAt,
+      provider: change.provider,
+      externalId: change.externalId,
+    });
+    if (!linked) throw new RetryLater(`no user is linked to ${change.provider} contact ${change.externalId} yet`);
     return 'activity';
   }
 }

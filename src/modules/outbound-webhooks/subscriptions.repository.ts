@@ -1,4 +1,4 @@
-import type { Prisma, TxDb } from '../../db/prisma';
+import type { Db, Prisma } from '../../db/prisma';
 
 export const subscriptionSelect = {
   id: true,
@@ -58,13 +58,15 @@ export interface SubscriptionRepository {
   deliveries(f: DeliveryFilter): Promise<{ rows: DeliveryView[]; total: number }>;
   /** Queues one delivery again (a new round of attempts); false when it is not finished. */
   retryDelivery(subscriptionId: number, deliveryId: number): Promise<'queued' | 'not_found' | 'in_progress'>;
-  /** Re-enables the subscription and queues again what failed or was skipped since `since`. */
-  recover(subscriptionId: number, since: Date): Promise<number>;
+  /** Turns the subscription on again with a clean failure count. */
+  reenable(subscriptionId: number): Promise<void>;
+  /** Queues again what failed or was skipped since `since`; returns how many. */
+  requeueSince(subscriptionId: number, since: Date): Promise<number>;
 }
 
 const ATTEMPT_LOG_LIMIT = 20;
 
-export function createSubscriptionRepository(db: TxDb): SubscriptionRepository {
+export function createSubscriptionRepository(db: Db): SubscriptionRepository {
   return {
     async list(f) {
       const where = f.organizationId !== undefined ? { organizationId: f.organizationId } : {};
@@ -138,18 +140,18 @@ export function createSubscriptionRepository(db: TxDb): SubscriptionRepository {
       );
       return n === 1 ? 'queued' : 'in_progress';
     },
-    recover: (subscriptionId, since) =>
-      db.$transaction(async (tx) => {
-        await tx.webhookSubscription.update({
-          where: { id: subscriptionId },
-          data: { isActive: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null },
-        });
-        return tx.$executeRawUnsafe(
-          `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL, updated_at = now()
-           WHERE subscription_id = $1 AND status IN ('failed', 'skipped') AND created_at >= $2::timestamptz`,
-          subscriptionId,
-          since.toISOString(),
-        );
-      }),
+    async reenable(subscriptionId) {
+      await db.webhookSubscription.update({
+        where: { id: subscriptionId },
+        data: { isActive: true, consecutiveFailures: 0, disabledAt: null, disabledReason: null },
+      });
+    },
+    requeueSince: (subscriptionId, since) =>
+      db.$executeRawUnsafe(
+        `UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL, updated_at = now()
+         WHERE subscription_id = $1 AND status IN ('failed', 'skipped') AND created_at >= $2::timestamptz`,
+        subscriptionId,
+        since.toISOString(),
+      ),
   };
 }

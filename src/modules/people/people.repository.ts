@@ -1,12 +1,12 @@
 import type { Db } from '../../db/prisma';
 import type { PersonRecord } from '../../providers/connector';
-import { eventRecorder } from '../webhooks/outbox';
-import { UPSERT_IDENTITIES } from './identities.sql';
+import { eventRecorder } from '../outbox';
 
 /**
- * How CRM people become users, shared by the pull sync (a page at a time) and inbound
- * webhooks (a batch of events): set-based statements, the ordering guard, and the outbound
- * events of every change, all in the caller's transaction.
+ * Writing people: how CRM people become users, shared by the pull sync (a page at a time),
+ * inbound webhooks (a batch of events) and the push (identity links): set-based statements,
+ * the ordering guard, activities, and the outbound events of every change, all in the
+ * caller's transaction (bind the repository to it).
  *
  * A deletion removes the record's identity and leaves a tombstone with the deletion's time:
  * a record not newer than it is stale, whatever order the two arrive in.
@@ -23,6 +23,26 @@ export interface PeopleSource {
 
 /** stale: the record is older than what we hold for it, or than its deletion (by the source's time), and was not applied. */
 export type PersonOutcome = 'created' | 'updated' | 'unchanged' | 'stale';
+
+/**
+ * Links users to their records in other systems, set-based: $1 organization id, $2 a jsonb
+ * array of { userId, provider, externalId, data }. Links already exactly as stored are
+ * filtered out first: ON CONFLICT DO UPDATE would lock (and so write) every conflicting row
+ * even when its WHERE then skips the update. Returns the links it wrote.
+ */
+const UPSERT_IDENTITIES = `
+  INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data)
+  SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', NULLIF(d->'data', 'null'::jsonb)
+  FROM jsonb_array_elements($2::jsonb) AS i(d)
+  WHERE NOT EXISTS (
+    SELECT 1 FROM user_identities x
+    WHERE x.organization_id = $1 AND x.provider = d->>'provider' AND x.external_id = d->>'externalId'
+      AND x.user_id = (d->>'userId')::int AND x.data IS NOT DISTINCT FROM NULLIF(d->'data', 'null'::jsonb))
+  ORDER BY d->>'provider', d->>'externalId'
+  ON CONFLICT (organization_id, provider, external_id) DO UPDATE
+    SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, updated_at = now()
+    WHERE (ui.user_id, ui.data) IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.data)
+  RETURNING ui.user_id, ui.provider, ui.external_id`;
 
 /**
  * Which existing user each record belongs to: its identity, else the user of its tombstone (a
@@ -147,6 +167,24 @@ const REMOVE = `
   FROM hit h`;
 
 /**
+ * An activity on the user a CRM record belongs to: through its identity, or the tombstone of a
+ * deleted record (a deleted contact's activity still goes to the user it had). One row per
+ * inbound event. No row when no user is linked yet.
+ */
+const ADD_ACTIVITY = `
+  INSERT INTO user_activities (organization_id, user_id, integration_id, inbound_event_id, type, data, occurred_at)
+  SELECT $1, p.user_id, $2, $3, $4, $5::jsonb, COALESCE($6::timestamptz, now())
+  FROM (
+    SELECT ui.user_id FROM user_identities ui WHERE ui.organization_id = $1 AND ui.provider = $7 AND ui.external_id = $8
+    UNION ALL
+    SELECT u.id FROM tombstones t JOIN users u ON u.id = t.user_id AND u.organization_id = $1
+    WHERE t.organization_id = $1 AND t.provider = $7 AND t.external_id = $8
+    LIMIT 1
+  ) p
+  ON CONFLICT (inbound_event_id) DO UPDATE SET data = EXCLUDED.data
+  RETURNING id`;
+
+/**
  * The people of the CRM's providers we hold on live users, and either those of them not
  * among the keys $3 (what a full sync did not read) or how many are among them. Users
  * already deleted are left out: there is nothing to delete there (and identities from before
@@ -178,7 +216,7 @@ const ownerFirst = (a: { provider: string; externalId: string }, b: { provider: 
   a.provider !== b.provider ? (a.provider < b.provider ? -1 : 1) : a.externalId < b.externalId ? -1 : a.externalId > b.externalId ? 1 : 0;
 
 /** Creates, updates and links the users of `records`; call inside a transaction. */
-export async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople> {
+async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople> {
   const outcomes: PersonOutcome[] = new Array(records.length).fill('unchanged');
   const userIds: (number | null)[] = new Array(records.length).fill(null);
   if (records.length === 0) return { outcomes, userIds };
@@ -239,14 +277,10 @@ export async function applyPeople(tx: Db, organizationId: number, crm: PeopleSou
   const identities = docs.map((d) => ({
     provider: d.provider,
     externalId: d.externalId,
-    userId: userOf.get(d.ord),
+    userId: userOf.get(d.ord) as number,
     data: { ...d.data, sourceUpdatedAt: d.updatedAt },
   }));
-  const relinked = new Set(
-    (
-      await tx.$queryRawUnsafe<{ provider: string; external_id: string }[]>(UPSERT_IDENTITIES, organizationId, JSON.stringify(identities))
-    ).map((r) => seenKey(r.provider, r.external_id)),
-  );
+  const relinked = new Set((await upsertIdentities(tx, organizationId, identities)).map((r) => seenKey(r.provider, r.externalId)));
   const tombstoned = new Set(matched.filter((m) => m.tomb).map((m) => m.ord));
   const revived = docs.filter((d) => tombstoned.has(d.ord)).map((d) => ({ provider: d.provider, externalId: d.externalId }));
   if (revived.length) await tx.$executeRawUnsafe(CLEAR_TOMBSTONES, organizationId, JSON.stringify(revived));
@@ -289,7 +323,7 @@ export interface Removal {
 export type RemovalOutcome = 'deleted' | 'unlinked' | 'stale' | 'unknown';
 
 /** Applies deletions at the source. Call inside a transaction: the user.deleted events go with it. */
-export async function removePeople(
+async function removePeople(
   tx: Db,
   organizationId: number,
   crm: PeopleSource,
@@ -314,7 +348,7 @@ export async function removePeople(
  * How many of the CRM's people we hold (on live users), and of them: `unseen`, those not
  * among `keys` (mode 'unseen'), or `among`, how many are among them (mode 'among').
  */
-export async function heldPeople(
+async function heldPeople(
   db: Db,
   organizationId: number,
   providers: readonly string[],
@@ -329,4 +363,85 @@ export async function heldPeople(
     mode === 'unseen',
   );
   return row;
+}
+
+/** A link from a user to a record in another system; `data`: what that system says beyond our columns. */
+export interface IdentityLink {
+  userId: number;
+  provider: string;
+  externalId: string;
+  data: Record<string, unknown> | null;
+}
+
+/** Links users to records; returns the links it wrote (those not already exactly as stored). */
+async function upsertIdentities(
+  db: Db,
+  organizationId: number,
+  links: IdentityLink[],
+): Promise<{ userId: number; provider: string; externalId: string }[]> {
+  if (links.length === 0) return [];
+  const rows = await db.$queryRawUnsafe<{ user_id: number; provider: string; external_id: string }[]>(
+    UPSERT_IDENTITIES,
+    organizationId,
+    JSON.stringify(links),
+  );
+  return rows.map((r) => ({ userId: r.user_id, provider: r.provider, externalId: r.external_id }));
+}
+
+/** Something a CRM reported about a person besides their profile (a message, ...). */
+export interface Activity {
+  organizationId: number;
+  integrationId: number;
+  inboundEventId: number;
+  type: string;
+  data: unknown;
+  occurredAt: Date | null;
+  /** The record it is about. */
+  provider: string;
+  externalId: string;
+}
+
+export interface PeopleRepository {
+  /** Creates, updates and links the users of `records`. */
+  apply(organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople>;
+  /** Deletions at the source; each leaves a tombstone. */
+  remove(
+    organizationId: number,
+    crm: PeopleSource,
+    removals: Removal[],
+  ): Promise<{ deleted: number; unlinked: number; outcomes: Map<string, RemovalOutcome> }>;
+  /** See HELD: the CRM's people we hold, and those not among `keys` or how many are. */
+  held(
+    organizationId: number,
+    providers: readonly string[],
+    keys: Iterable<string>,
+    mode: 'unseen' | 'among',
+  ): Promise<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }>;
+  upsertIdentities(organizationId: number, links: IdentityLink[]): Promise<{ userId: number; provider: string; externalId: string }[]>;
+  /** false: no user is linked to the record yet. */
+  addActivity(a: Activity): Promise<boolean>;
+}
+
+/** Bound to `db`: the root client, or the transaction the caller's writes belong to. */
+export function createPeopleRepository(db: Db): PeopleRepository {
+  return {
+    apply: (organizationId, crm, records) => applyPeople(db, organizationId, crm, records),
+    remove: (organizationId, crm, removals) => removePeople(db, organizationId, crm, removals),
+    held: (organizationId, providers, keys, mode) => heldPeople(db, organizationId, providers, keys, mode),
+    upsertIdentities: (organizationId, links) => upsertIdentities(db, organizationId, links),
+    async addActivity(a) {
+      const rows = await db.$queryRawUnsafe<{ id: number }[]>(
+        ADD_ACTIVITY,
+        a.organizationId,
+        a.integrationId,
+        a.inboundEventId,
+        a.type,
+        JSON.stringify(a.data),
+        a.occurredAt?.toISOString() ?? null,
+        a.provider,
+        a.externalId,
+      );
+      return rows.length > 0;
+    },
+  };
 }

@@ -1,5 +1,17 @@
 import { z } from 'zod';
-import type { OutboundEventType } from './outbox';
+
+/** What subscribers can ask for (seed 003, plus what this service does). */
+export const OUTBOUND_EVENT_TYPES = [
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'organization.updated',
+  'sync.completed',
+  'sync.failed',
+  'integration.status_changed',
+] as const;
+export type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
+export type UserEventType = Extract<OutboundEventType, `user.${string}`>;
 
 /**
  * The `data` of outbound events, one schema per type: what subscribers can rely on. The

@@ -1,17 +1,5 @@
 import type { Db } from '../../db/prisma';
-
-/** What subscribers can ask for (seed 003, plus what this service does). */
-export const OUTBOUND_EVENT_TYPES = [
-  'user.created',
-  'user.updated',
-  'user.deleted',
-  'organization.updated',
-  'sync.completed',
-  'sync.failed',
-  'integration.status_changed',
-] as const;
-export type OutboundEventType = (typeof OUTBOUND_EVENT_TYPES)[number];
-export type UserEventType = Extract<OutboundEventType, `user.${string}`>;
+import type { OutboundEventType, UserEventType } from './event-payloads';
 
 /**
  * The transactional outbox. Each call is one statement in the caller's transaction: the
@@ -34,7 +22,7 @@ const FAN_OUT = `
 
 const SUBSCRIBERS = `subs AS (SELECT id, is_active FROM webhook_subscriptions WHERE organization_id = $1 AND $2 = ANY(events))`;
 
-export const USER_JSON = `jsonb_build_object(
+const USER_JSON = `jsonb_build_object(
   'id', u.id, 'organizationId', u.organization_id, 'email', u.email, 'name', u.name,
   'firstName', u.first_name, 'lastName', u.last_name, 'phone', u.phone, 'title', u.title,
   'department', u.department, 'isActive', u.is_active, 'isAdmin', u.is_admin, 'source', u.source,

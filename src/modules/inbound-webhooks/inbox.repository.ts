@@ -1,8 +1,5 @@
 import type pg from 'pg';
-import type { Prisma, TxDb } from '../../db/prisma';
-import type { IntegrationRow } from '../integrations/integrations.repository';
-import { integrationSelect } from '../integrations/integrations.repository';
-import { DEFAULT_ORGANIZATION_SLUG } from '../integrations/default-integration';
+import type { Db, Prisma } from '../../db/prisma';
 
 export interface NewInboundEvent {
   integrationId: number;
@@ -47,36 +44,79 @@ export const inboundEventSelect = {
   processedAt: true,
 } as const;
 
+/** A stored event claimed for processing. */
+export interface ClaimedEvent {
+  id: number;
+  integration_id: number;
+  organization_id: number;
+  provider: string;
+  channel: string;
+  event_type: string;
+  payload: unknown;
+  attempts: number;
+  received_at: Date;
+}
+
+/** What processing decided for one event. */
+export interface EventResult {
+  id: number;
+  status: 'processed' | 'pending' | 'failed';
+  outcome: string;
+  error: string | null;
+  /** pending: when to try again. */
+  next: string | null;
+}
+
+// Due events, locked for the claiming transaction; other instances skip them.
+const CLAIM = `
+  SELECT id, integration_id, organization_id, provider, channel, event_type, payload, attempts, received_at
+  FROM inbound_events
+  WHERE status = 'pending' AND next_attempt_at <= now()
+  ORDER BY id
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED`;
+
+// One event of those CLAIM would take, when it is due and free.
+const CLAIM_ONE = `
+  SELECT id, integration_id, organization_id, provider, channel, event_type, payload, attempts, received_at
+  FROM inbound_events
+  WHERE id = $1 AND status = 'pending' AND next_attempt_at <= now()
+  FOR UPDATE SKIP LOCKED`;
+
+const RECORD = `
+  UPDATE inbound_events e SET
+    status = r->>'status', outcome = r->>'outcome', attempts = e.attempts + 1, last_error = r->>'error',
+    processed_at = CASE WHEN r->>'status' = 'processed' THEN now() END,
+    next_attempt_at = COALESCE((r->>'next')::timestamptz, e.next_attempt_at)
+  FROM jsonb_array_elements($1::jsonb) AS x(r)
+  WHERE e.id = (r->>'id')::int`;
+
 export interface InboxRepository {
-  integration(id: number): Promise<IntegrationRow | null>;
-  /** Seed 000's single-tenant integration: the default organization's Wealthbox. */
-  defaultIntegration(provider: string): Promise<IntegrationRow | null>;
-  /** Live integrations whose CRM account id is `key` (at most one per provider: a unique index). */
-  byRoutingKey(key: string, provider?: string): Promise<IntegrationRow[]>;
   /** Stores events; for each, its id, and whether the sender had already sent it (same dedupe key: the stored event's id). */
   insertMany(events: NewInboundEvent[]): Promise<StoredEvent[]>;
   list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
   /** Queues the event to be processed again; false when it is being processed right now. */
   replay(id: number): Promise<boolean>;
+  /** Events waiting to be processed (a metrics gauge). */
+  pendingCount(): Promise<number>;
 }
 
-export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository {
+/** The inbox worker's side: claim due events, record what became of them. */
+export interface InboxQueue {
+  /** Claims up to `limit` due events; call in the transaction that applies them. */
+  claim(limit: number): Promise<ClaimedEvent[]>;
+  /** Claims one event, if it is still due and free. */
+  claimOne(id: number): Promise<ClaimedEvent | null>;
+  /** Stores each event's new status, attempt count and next attempt. */
+  record(results: EventResult[]): Promise<void>;
+  /** How many attempts the event has used; null when it is gone. */
+  attempts(id: number): Promise<number | null>;
+}
+
+/** `pool`: the pg pool under `db` (see poolOf), for the insert on every inbound request. */
+export function createInboxRepository(db: Db, pool: pg.Pool): InboxRepository {
   return {
-    integration: (id) => db.integration.findFirst({ where: { id, organization: { deletedAt: null } }, select: integrationSelect }),
-    defaultIntegration: (provider) =>
-      db.integration.findFirst({
-        where: { provider, organization: { slug: DEFAULT_ORGANIZATION_SLUG, deletedAt: null } },
-        select: integrationSelect,
-        orderBy: { id: 'asc' },
-      }),
-    byRoutingKey: (key, provider) =>
-      db.integration.findMany({
-        where: { routingKey: key, ...(provider !== undefined ? { provider } : {}), organization: { deletedAt: null } },
-        select: integrationSelect,
-        orderBy: { id: 'asc' },
-        take: 10,
-      }),
     async insertMany(events) {
       // One statement for many requests; a key repeated within the batch is stored once.
       // Straight to pg: this runs on every inbound request (see poolOf).
@@ -143,6 +183,27 @@ export function createInboxRepository(db: TxDb, pool: pg.Pool): InboxRepository 
         id,
       );
       return n === 1;
+    },
+    async pendingCount() {
+      const [row] = await db.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM inbound_events WHERE status = 'pending'`);
+      return row.n;
+    },
+  };
+}
+
+export function createInboxQueue(db: Db): InboxQueue {
+  return {
+    claim: (limit) => db.$queryRawUnsafe<ClaimedEvent[]>(CLAIM, limit),
+    async claimOne(id) {
+      const [row] = await db.$queryRawUnsafe<ClaimedEvent[]>(CLAIM_ONE, id);
+      return row ?? null;
+    },
+    async record(results) {
+      await db.$executeRawUnsafe(RECORD, JSON.stringify(results));
+    },
+    async attempts(id) {
+      const [row] = await db.$queryRawUnsafe<{ attempts: number }[]>('SELECT attempts FROM inbound_events WHERE id = $1', id);
+      return row ? row.attempts : null;
     },
   };
 }

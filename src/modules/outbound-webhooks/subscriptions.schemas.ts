@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { paginationQuery, dbId, dbIdText } from '../../lib/http';
-import { OUTBOUND_EVENT_TYPES } from './outbox';
+import { OUTBOUND_EVENT_TYPES } from '../outbox';
 
 const url = z
   .url({ protocol: /^https?$/, error: 'must be an http or https URL' })

@@ -1,7 +1,8 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth/principal';
+import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import {
   createSubscriptionBody,
   deliveryParams,
@@ -12,6 +13,86 @@ import {
   updateSubscriptionBody,
 } from './subscriptions.schemas';
 import type { SubscriptionService } from './subscriptions.service';
+
+export const subscriptionOperations: Operation[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Outbound webhooks',
+    summary: 'List subscriptions',
+    auth: 'apiKey',
+    query: listSubscriptionsQuery,
+    responses: list('Subscription'),
+  },
+  {
+    method: 'post',
+    path: '/',
+    tag: 'Outbound webhooks',
+    summary: 'Subscribe; the answer holds the whsec_ secret, the only time it is shown',
+    auth: 'apiKey',
+    body: createSubscriptionBody,
+    responses: created('{ data: Subscription & { secret } }'),
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Outbound webhooks',
+    summary: 'One subscription',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: Subscription }'),
+  },
+  {
+    method: 'patch',
+    path: '/:id',
+    tag: 'Outbound webhooks',
+    summary: 'Change a subscription; isActive: true re-enables it',
+    auth: 'apiKey',
+    ...byId,
+    body: updateSubscriptionBody,
+    responses: ok('{ data: Subscription }'),
+  },
+  { method: 'delete', path: '/:id', tag: 'Outbound webhooks', summary: 'Delete', auth: 'apiKey', ...byId, responses: noContent },
+  {
+    method: 'post',
+    path: '/:id/rotate-secret',
+    tag: 'Outbound webhooks',
+    summary: 'A new secret; the old one signs beside it for the grace period',
+    auth: 'apiKey',
+    ...byId,
+    body: rotateSecretBody,
+    responses: ok('{ data: Subscription & { secret } }'),
+  },
+  {
+    method: 'post',
+    path: '/:id/recover',
+    tag: 'Outbound webhooks',
+    summary: 'Re-enable and redeliver what failed or was skipped since a time',
+    auth: 'apiKey',
+    ...byId,
+    query: recoverQuery,
+    responses: ok('{ data: { requeued, subscription } }'),
+  },
+  {
+    method: 'get',
+    path: '/:id/deliveries',
+    tag: 'Outbound webhooks',
+    summary: 'Deliveries with their attempt log',
+    auth: 'apiKey',
+    ...byId,
+    query: listDeliveriesQuery,
+    responses: list('Delivery'),
+  },
+  {
+    method: 'post',
+    path: '/:id/deliveries/:deliveryId/retry',
+    tag: 'Outbound webhooks',
+    summary: 'A new round of attempts for a finished delivery',
+    auth: 'apiKey',
+    params: deliveryParams,
+    responses: { 202: '{ success, message }' },
+  },
+];
 
 /** Seed 003's webhook management, under /api/webhook-subscriptions. */
 export function subscriptionsRouter(service: SubscriptionService): Router {

@@ -1,12 +1,110 @@
 import express, { Router } from 'express';
+import { z } from 'zod';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
+import { byId, list, ok, type Operation } from '../../openapi/operation';
 import type { WebhookAdapter } from '../../providers/provider';
-import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth/principal';
+import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth';
+import { envelopeBody } from './envelope';
 import type { IncomingWebhook, InboundWebhookService, Receipt } from './inbound.service';
 import type { InboxRepository } from './inbox.repository';
 import type { InboxWorker } from './inbox.worker';
-import { listInboundEventsQuery } from './webhooks.schemas';
+import { listInboundEventsQuery } from './inbox.schemas';
+
+const received = { 202: '{ received: true, duplicate: false, eventId }', 200: '{ received: true, duplicate: true, eventId: null }' };
+const ENVELOPE_SIGNATURE = "x-webhook-signature: hex HMAC-SHA256 of the raw body with the integration's webhook secret";
+
+/** A provider whose webhooks are served, as the registry describes it. */
+export interface WebhookProvider {
+  name: string;
+  signatureHeader: string;
+}
+
+/**
+ * The receiving endpoints (mounted at /api). The providers come from the registry, so the
+ * document names them without this code naming any.
+ */
+export function inboundWebhookOperations(providers: readonly WebhookProvider[]): Operation[] {
+  const names = providers.map((p) => p.name);
+  const provider = names.length > 0 ? z.enum(names as [string, ...string[]]) : z.string();
+  const headers = [...new Set(providers.map((p) => p.signatureHeader))].map((name) => ({
+    name,
+    // Required when every provider signs in it.
+    required: providers.every((p) => p.signatureHeader === name),
+    description: `The signature, for ${providers
+      .filter((p) => p.signatureHeader === name)
+      .map((p) => p.name)
+      .join(', ')}`,
+  }));
+  const signed = { how: "the provider's own scheme over the raw bytes, in its signature header", headers };
+  // Each CRM posts its own format (an object, or an array of events).
+  const body = z.union([z.looseObject({}), z.array(z.unknown())]);
+  return [
+    {
+      method: 'post',
+      path: '/webhooks/:provider',
+      tag: 'Inbound webhooks',
+      summary: "A CRM's events: routed by the account they name, or else to seed 000's default integration of the provider",
+      auth: 'signature',
+      params: z.object({ provider }),
+      body,
+      signed,
+      responses: received,
+    },
+    {
+      method: 'post',
+      path: '/webhooks/:provider/:integrationId',
+      tag: 'Inbound webhooks',
+      summary: "A CRM's events for one integration",
+      auth: 'signature',
+      params: z.object({ provider, integrationId: z.number().int().positive() }),
+      body,
+      signed,
+      responses: received,
+    },
+    {
+      method: 'post',
+      path: '/webhook',
+      tag: 'Inbound webhooks',
+      summary: "Seed 002's envelope; the integration is found by payload.locationId",
+      auth: 'signature',
+      body: envelopeBody,
+      signed: { how: ENVELOPE_SIGNATURE, headers: [{ name: 'x-webhook-signature', required: true, description: ENVELOPE_SIGNATURE }] },
+      responses: received,
+    },
+  ];
+}
+
+/** The inbox (mounted at /api/webhooks/events). */
+export const inboundEventOperations: Operation[] = [
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Inbound webhooks',
+    summary: 'The inbox',
+    auth: 'apiKey',
+    query: listInboundEventsQuery,
+    responses: list('InboundEvent'),
+  },
+  {
+    method: 'get',
+    path: '/:id',
+    tag: 'Inbound webhooks',
+    summary: 'One event with its payload',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: InboundEvent }'),
+  },
+  {
+    method: 'post',
+    path: '/:id/replay',
+    tag: 'Inbound webhooks',
+    summary: 'Process the event again',
+    auth: 'apiKey',
+    ...byId,
+    responses: { 202: '{ data: InboundEvent }' },
+  },
+];
 
 function answer(res: express.Response, r: Receipt) {
   // A repeat changes nothing and says so; the sender can stop retrying either way.

@@ -1,0 +1,10 @@
+// Who is calling: routes of every module scope their reads and writes by the principal.
+export type { OrganizationLookup } from './api-keys.service';
+export {
+  assertCanSeeOrganization,
+  principalOf,
+  requireAdminPrincipal,
+  scopeOrganization,
+  targetOrganization,
+  type Principal,
+} from './principal';
