@@ -307,25 +307,7 @@ describe('inbound webhooks', () => {
     };
 
     beforeAll(async () => {
-      // A CRM without a connector yet: an admin-made template with a locationId and a secret.
-      const t = await ctx.http
-        .post('/api/integration-templates')
-        .set('x-api-key', ADMIN_KEY)
-        .send({
-          name: 'gohighlevel',
-          displayName: 'GoHighLevel',
-          category: 'CRM',
-          configSchema: {
-            type: 'object',
-            required: ['apiKey', 'locationId'],
-            properties: {
-              apiKey: { type: 'string', format: 'password' },
-              locationId: { type: 'string' },
-              webhookSecret: { type: 'string', format: 'password' },
-            },
-          },
-        });
-      expect(t.status).toBe(201);
+      // The built-in gohighlevel template: its integrations have a locationId (the routing key).
       const org = await ctx.http
         .post('/api/organizations')
         .set('x-api-key', ADMIN_KEY)
@@ -337,7 +319,7 @@ describe('inbound webhooks', () => {
           organizationId: org.body.data.id,
           provider: 'gohighlevel',
           name: 'GHL',
-          config: { apiKey: 'ghl-token', locationId: 'loc-123', webhookSecret: GHL_SECRET },
+          config: { apiKey: 'ghl-token-123', locationId: 'loc-123', webhookSecret: GHL_SECRET },
         });
       expect(i.status).toBe(201);
       ghl = { orgId: org.body.data.id, id: i.body.data.id };

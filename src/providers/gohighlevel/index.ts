@@ -1,0 +1,32 @@
+import { createCrmHttpClient } from '../http-client';
+import type { ProviderModule } from '../provider';
+import { perSecond } from '../rate-limiter';
+import { GOHIGHLEVEL_DEFAULT_URL, GoHighLevelConnector, goHighLevelHeaders, type GoHighLevelConfig } from './gohighlevel.connector';
+import { goHighLevelDefinition } from './gohighlevel.definition';
+import { goHighLevelWebhook } from './gohighlevel.webhook';
+
+/**
+ * Requests per second: 90% of HighLevel's 100 per 10 s. At the full 10/s the window fills,
+ * X-RateLimit-Remaining reaches 0 every ~100 requests, and the client then pauses for the
+ * whole X-RateLimit-Interval-Milliseconds (10 s): half the throughput of staying just under.
+ */
+export const GOHIGHLEVEL_REQUESTS_PER_SECOND = perSecond(goHighLevelDefinition.rateLimit) * 0.9;
+
+/** HighLevel (LeadConnector API v2): one location's contacts, by private integration token or OAuth access token. */
+export const gohighlevel: ProviderModule = {
+  definition: goHighLevelDefinition,
+  webhook: goHighLevelWebhook,
+  createConnector(raw, ctx) {
+    const config = raw as unknown as GoHighLevelConfig;
+    const http = createCrmHttpClient({
+      provider: 'gohighlevel',
+      baseURL: typeof config.baseUrl === 'string' && config.baseUrl ? config.baseUrl : GOHIGHLEVEL_DEFAULT_URL,
+      headers: goHighLevelHeaders(config),
+      limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : GOHIGHLEVEL_REQUESTS_PER_SECOND),
+      rateLimitHeaders: { remaining: 'X-RateLimit-Remaining', intervalMs: 'X-RateLimit-Interval-Milliseconds', defaultIntervalMs: 10_000 },
+      logger: ctx.logger,
+      ...ctx.http,
+    });
+    return new GoHighLevelConnector(http, config, ctx.pageSize);
+  },
+};

@@ -1,0 +1,75 @@
+import type { ProviderDefinition } from '../provider';
+
+export const HUBSPOT_DEFAULT_URL = 'https://api.hubapi.com';
+
+/** HubSpot allows 5 search requests per second per account, apart from the ten-secondly budget. */
+export const DEFAULT_SEARCH_PER_SECOND = 4;
+
+export const hubspotDefinition: ProviderDefinition = {
+  name: 'hubspot',
+  displayName: 'HubSpot CRM',
+  category: 'CRM',
+  icon: 'hubspot',
+  description: 'HubSpot CRM: contacts become users here, kept current by webhooks and incremental syncs.',
+  apiVersion: 'v3',
+  authModes: ['api_key', 'oauth2'],
+  // 100 requests per 10 s for a private app on a free or starter portal (150 on professional
+  // and enterprise): the lower figure, so any portal stays under it.
+  rateLimit: { requests: 100, perMs: 10_000 },
+  routingKeyField: 'portalId',
+  webhooks: true,
+  configSchema: {
+    type: 'object',
+    required: ['accessToken'],
+    additionalProperties: false,
+    properties: {
+      accessToken: {
+        type: 'string',
+        title: 'Access token',
+        description: 'A private app’s access token (Settings → Integrations → Private Apps), or an OAuth access token',
+        format: 'password',
+        writeOnly: true,
+        minLength: 8,
+      },
+      appSecret: {
+        type: 'string',
+        title: 'App client secret',
+        description: 'Signs the webhooks HubSpot sends (the app’s Auth tab → Client secret); without it webhooks are refused',
+        format: 'password',
+        writeOnly: true,
+        minLength: 8,
+      },
+      portalId: {
+        type: ['string', 'integer'],
+        title: 'Portal (Hub) ID',
+        description: 'The HubSpot account; webhooks are routed by it. Learned at the connection test when left out.',
+        pattern: '^[1-9][0-9]{0,19}$',
+        minimum: 1,
+      },
+      baseUrl: { type: 'string', title: 'API base URL', format: 'uri', default: HUBSPOT_DEFAULT_URL },
+      requestsPerSecond: {
+        type: 'number',
+        title: 'Requests per second',
+        description: 'Client-side pace of all calls; unset: 10/s (HubSpot’s 100 per 10 s); 0: none (fakes, benchmarks)',
+        minimum: 0,
+        maximum: 100,
+      },
+      searchRequestsPerSecond: {
+        type: 'number',
+        title: 'Search requests per second',
+        description: 'Incremental syncs use the search API, limited by HubSpot to 5 requests per second per account (0: not paced)',
+        minimum: 0,
+        maximum: 5,
+        default: DEFAULT_SEARCH_PER_SECOND,
+      },
+    },
+  },
+  setupInstructions: [
+    '## Connect HubSpot',
+    '1. In HubSpot, create a private app (**Settings → Integrations → Private Apps**) with the scope `crm.objects.contacts.read`, and copy its access token.',
+    '2. Create the integration with `{ "accessToken": "<token>" }`.',
+    '3. Test it: `POST /api/integrations/:id/test` reads `GET /account-info/v3/details` and stores the account’s `portalId`, which routes its webhooks.',
+    '4. Webhooks: in the app’s **Webhooks** tab, set the target URL to `<PUBLIC_BASE_URL>/api/webhooks/hubspot` and subscribe to contact creation, deletion, privacy deletion, restore, merge and property changes (email, firstname, lastname, phone, jobtitle, company). Add the app’s client secret as `appSecret`: requests are checked against the v3 signature and refused when older than 5 minutes.',
+    '5. HubSpot allows 100 requests per 10 seconds for a private app (searches: 5 per second); the integration keeps under both.',
+  ].join('\n'),
+};
