@@ -17,6 +17,11 @@ export interface FakeKit {
   extraPeople: number;
   /** Changes `n` contacts at the source, spread across the account. */
   changeSome(n: number): void;
+  /** The next `count` requests answer `status`. */
+  failNext(count: number, status: number): void;
+  clearFaults(): void;
+  /** Requests the fake has received so far. */
+  requestCount(): number;
   stop(): Promise<void>;
 }
 
@@ -35,6 +40,9 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(1 + Math.floor((i * contacts) / n), { jobTitle: `Changed ${i}` });
         },
+        failNext: (count, status) => fake.failNext(count, status),
+        clearFaults: () => fake.clearFaults(),
+        requestCount: () => fake.requests.length,
         stop: () => fake.stop(),
       };
     }
@@ -49,6 +57,9 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { jobtitle: `Changed ${i}` });
         },
+        failNext: (count, status) => fake.failNext(count, status),
+        clearFaults: () => fake.clearFaults(),
+        requestCount: () => fake.requests.length,
         stop: () => fake.stop(),
       };
     }
@@ -69,6 +80,9 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { companyName: `Changed ${i}` });
         },
+        failNext: (count, status) => fake.failNext(count, status),
+        clearFaults: () => fake.clearFaults(),
+        requestCount: () => fake.requests.length,
         stop: () => fake.stop(),
       };
     }
