@@ -1,6 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError, type ConnectionInfo, type CrmConnector, type PersonPage } from '../connector';
 import { CONTACT_PROVIDER, mapContact, type GhlContact } from './gohighlevel.mapping';
+import { forEachLimit } from '../../lib/for-each-limit';
 
 export interface GoHighLevelConfig {
   /** A location's private integration token, or an OAuth access token for the location. */
@@ -173,22 +174,4 @@ function parseCursor(cursor: string): SearchAfter {
   if (!Array.isArray(key) || key.length === 0 || !key.every(isKeyValue))
     throw new Error(`gohighlevel: not a cursor of this connector: ${cursor.slice(0, 100)}`);
   return key;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; stops taking new items after a failure. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,6 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError, type CrmConnector, type ConnectionInfo, type PersonPage } from '../connector';
 import { mapContact, mapUser, CONTACT_PROVIDER, STAFF_PROVIDER, type WealthboxContact, type WealthboxUser } from './wealthbox.mapping';
+import { forEachLimit } from '../../lib/for-each-limit';
 
 export interface WealthboxConfig {
   apiKey: string;
@@ -123,22 +124,4 @@ export class WealthboxConnector implements CrmConnector {
     const last = totalPages !== null ? page >= totalPages : records.length < this.pageSize;
     return { records, nextCursor: last || records.length === 0 ? null : String(page + 1), totalPages };
   }
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time; stops taking new items after a failure. */
-async function forEachLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++];
-      try {
-        await fn(item);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
