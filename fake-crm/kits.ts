@@ -1,5 +1,6 @@
 import { FakeGoHighLevel } from './gohighlevel/fake-gohighlevel';
 import { FakeHubSpot } from './hubspot/fake-hubspot';
+import type { FakeServer } from './shared/fake-server';
 import { FakeWealthbox } from './wealthbox/fake-wealthbox';
 
 /**
@@ -34,16 +35,12 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
       const fake = await new FakeWealthbox({ contacts, staff: 5 }).start();
       return {
         provider,
-        url: fake.url,
+        ...serverControls(fake),
         config: { apiKey: fake.token, baseUrl: fake.url, requestsPerSecond: 0 },
         extraPeople: 5,
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(1 + Math.floor((i * contacts) / n), { jobTitle: `Changed ${i}` });
         },
-        failNext: (count, status) => fake.failNext(count, status),
-        clearFaults: () => fake.clearFaults(),
-        requestCount: () => fake.requests.length,
-        stop: () => fake.stop(),
       };
     }
     case 'hubspot': {
@@ -51,16 +48,12 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
       const ids = [...fake.contacts.keys()];
       return {
         provider,
-        url: fake.url,
+        ...serverControls(fake),
         config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url, requestsPerSecond: 0 },
         extraPeople: 0,
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { jobtitle: `Changed ${i}` });
         },
-        failNext: (count, status) => fake.failNext(count, status),
-        clearFaults: () => fake.clearFaults(),
-        requestCount: () => fake.requests.length,
-        stop: () => fake.stop(),
       };
     }
     case 'gohighlevel': {
@@ -68,7 +61,7 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
       const ids = fake.contactsIn().map((c) => c.id);
       return {
         provider,
-        url: fake.url,
+        ...serverControls(fake),
         config: {
           apiKey: fake.token,
           locationId: fake.locationId,
@@ -80,13 +73,20 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { companyName: `Changed ${i}` });
         },
-        failNext: (count, status) => fake.failNext(count, status),
-        clearFaults: () => fake.clearFaults(),
-        requestCount: () => fake.requests.length,
-        stop: () => fake.stop(),
       };
     }
     default:
       throw new Error(`no fake for provider "${provider}"; one of ${KIT_PROVIDERS.join(', ')}`);
   }
+}
+
+/** The parts of a kit that every fake answers the same way, through FakeServer. */
+function serverControls(fake: FakeServer): Pick<FakeKit, 'url' | 'failNext' | 'clearFaults' | 'requestCount' | 'stop'> {
+  return {
+    url: fake.url,
+    failNext: (count, status) => fake.failNext(count, status),
+    clearFaults: () => fake.clearFaults(),
+    requestCount: () => fake.requests.length,
+    stop: () => fake.stop(),
+  };
 }

@@ -8,9 +8,9 @@ import {
   verify as edVerify,
   type KeyObject,
 } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { bearer, FakeApiError, FakeServer, jsonRoute, loggedBody, type LoggedRequest } from '../shared/fake-server';
+import { prng } from '../shared/prng';
 
 /**
  * A HighLevel (LeadConnector) API v2 of our own, for contacts, locations and webhooks.
@@ -169,14 +169,10 @@ export interface DeliverOptions {
   headers?: Record<string, string>;
 }
 
-export interface RequestLogEntry {
-  method: string;
-  path: string;
-  query: Record<string, unknown>;
+export interface RequestLogEntry extends LoggedRequest {
   body: unknown;
   token: string | null;
   version: string | null;
-  at: number;
 }
 
 export interface FakeGoHighLevelOptions {
@@ -285,29 +281,8 @@ const SORT_FIELDS = new Set(['dateAdded', 'dateUpdated', 'firstNameLowerCase', '
 const OPERATORS = new Set(['eq', 'not_eq', 'contains', 'not_contains', 'exists', 'not_exists', 'range']);
 const RANGE_KEYS = new Set(['gt', 'gte', 'lt', 'lte']);
 
-/** Deterministic numbers, so a seed gives the same data every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function lower(v: string | null): string | null {
   return v === null ? null : v.toLowerCase();
-}
-
-class GhlError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Record<string, unknown>,
-  ) {
-    super(String(body.message));
-  }
 }
 
 const REASONS: Record<number, string> = {
@@ -326,12 +301,12 @@ function errorBody(status: number, message: string | string[], extra: Record<str
   return { statusCode: status, message, error: REASONS[status] ?? 'Error', ...extra };
 }
 
-function badRequest(message: string): GhlError {
-  return new GhlError(400, errorBody(400, message, { traceId: randomUUID() }));
+function badRequest(message: string): FakeApiError {
+  return new FakeApiError(400, errorBody(400, message, { traceId: randomUUID() }));
 }
 
-function unprocessable(messages: string[]): GhlError {
-  return new GhlError(422, errorBody(422, messages));
+function unprocessable(messages: string[]): FakeApiError {
+  return new FakeApiError(422, errorBody(422, messages));
 }
 
 interface SortRule {
@@ -356,7 +331,7 @@ interface TokenInfo {
 
 // ---- the fake ----
 
-export class FakeGoHighLevel {
+export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
   /** The default location's token (a private-integration token). */
   readonly token: string;
   readonly locationId: string;
@@ -365,10 +340,8 @@ export class FakeGoHighLevel {
   readonly versionId: string;
   readonly locations = new Map<string, FakeGhlLocation>();
   readonly contacts = new Map<string, FakeGhlContact>();
-  /** Every request, for assertions. */
-  readonly requests: RequestLogEntry[] = [];
-  /** How many requests arrived (refused ones included). */
-  calls = 0;
+  private dataVersion = 0;
+  private readonly searchCache = new Map<string, { version: number; matches: { c: FakeGhlContact; key: unknown[] }[] }>();
   /** Webhook bodies for changes made through the control methods, not yet taken (takeWebhookEvents). */
   readonly pendingEvents: GhlWebhookPayload[] = [];
 
@@ -379,7 +352,6 @@ export class FakeGoHighLevel {
   searchWindow: number;
   searchIndexDelayMs: number;
 
-  private server?: Server;
   private readonly tokens = new Map<string, TokenInfo>();
   private readonly random: () => number;
   private clock: number;
@@ -388,13 +360,11 @@ export class FakeGoHighLevel {
   private readonly daily = new Map<string, { day: string; used: number }>();
   /** With a search index delay: what search sees of each contact, and from when. */
   private readonly indexVersions = new Map<string, { visibleAt: number; snapshot: FakeGhlContact | null }[]>();
-  private failures: { status: number; remaining: number; retryAfter?: number }[] = [];
-  private hangs = 0;
-  private delayMs = 0;
   private readonly keys = generateKeyPairSync('ed25519');
   private legacyKeys?: { publicKey: KeyObject; privateKey: KeyObject };
 
   constructor(opts: FakeGoHighLevelOptions = {}) {
+    super({ name: 'HighLevel', textBodies: true });
     this.random = prng(opts.seed ?? 42);
     this.stepMs = opts.stepMs ?? 1000;
     this.clock = (opts.epoch ?? new Date(Date.now() - 60 * 86_400_000)).getTime() - this.stepMs;
@@ -414,70 +384,31 @@ export class FakeGoHighLevel {
     this.pendingEvents.length = 0; // the starting data is not news
   }
 
-  /** Base URL, as https://services.leadconnectorhq.com would be. */
-  get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    if (!address) throw new Error('fake HighLevel is not started');
-    return `http://127.0.0.1:${address.port}`;
+  protected override requestDetails(req: Request): Omit<RequestLogEntry, keyof LoggedRequest> {
+    return { body: loggedBody(req), token: bearer(req), version: req.get('version') ?? null };
   }
 
-  async start(port = 0): Promise<this> {
-    const app = express();
+  protected routes(app: Express): void {
     app.disable('x-powered-by');
-    app.use(express.text({ type: () => true, limit: '5mb' }));
-    app.use((req, _res, next) => {
-      this.calls++;
-      const raw = typeof req.body === 'string' ? req.body : '';
-      let body: unknown = raw === '' ? undefined : raw;
-      try {
-        if (raw) body = JSON.parse(raw);
-      } catch {
-        // logged as the raw text; the route answers the 400
-      }
-      this.requests.push({
-        method: req.method,
-        path: req.path,
-        query: { ...(req.query as object) },
-        body,
-        token: bearer(req),
-        version: req.get('version') ?? null,
-        at: Date.now(),
-      });
-      next();
-    });
-    app.use((req, res, next) => this.faults(req, res, next));
     app.use((req, res, next) => this.authenticate(req, res, next));
     app.use((req, res, next) => this.rateLimit(req, res, next));
 
     app.get(
       '/locations/:locationId',
-      this.handle((req, res) => this.getLocation(req, res)),
+      jsonRoute((req, res) => this.getLocation(req, res)),
     );
     app.post(
       '/contacts/search',
-      this.handle((req, res) => this.search(req, res)),
+      jsonRoute((req, res) => this.search(req, res)),
     );
     app.get(
       '/contacts/:contactId',
-      this.handle((req, res) => this.getContact(req, res)),
+      jsonRoute((req, res) => this.getContact(req, res)),
     );
     // Anything else, POST /webhooks included (webhooks are set in the marketplace app, not by API): NestJS's 404.
     app.use((req, res) => {
       res.status(404).json(errorBody(404, `Cannot ${req.method} ${req.path}`));
     });
-
-    await new Promise<void>((resolve) => {
-      this.server = app.listen(port, '127.0.0.1', () => resolve());
-    });
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
   }
 
   // ---- locations and tokens ----
@@ -619,33 +550,11 @@ export class FakeGoHighLevel {
     return new Date(this.clock);
   }
 
-  // ---- faults ----
-
-  /** The next `count` requests answer `status` (default 500). */
-  failNext(count: number, status = 500): void {
-    this.failures.push({ status, remaining: count });
-  }
-
-  /** The next `count` requests answer 429 (with Retry-After only if given). */
-  rateLimitNext(count: number, retryAfterSeconds?: number): void {
-    this.failures.push({ status: 429, remaining: count, retryAfter: retryAfterSeconds });
-  }
-
-  /** Every response waits `ms` first. */
-  slowDown(ms: number): void {
-    this.delayMs = ms;
-  }
-
-  /** The next `count` requests never get an answer. */
-  hangNext(count: number): void {
-    this.hangs += count;
-  }
+  // ---- faults (the rest come from FakeServer) ----
 
   /** Drops pending faults, the delay and the burst windows (not the daily counts). */
-  clearFaults(): void {
-    this.failures = [];
-    this.hangs = 0;
-    this.delayMs = 0;
+  override clearFaults(): void {
+    super.clearFaults();
     this.windows.clear();
   }
 
@@ -754,25 +663,14 @@ export class FakeGoHighLevel {
 
   // ---- internals: middleware ----
 
-  private async faults(req: Request, res: Response, next: NextFunction): Promise<void> {
-    if (this.hangs > 0) {
-      this.hangs--;
-      return; // never answers: the client's timeout must fire
-    }
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-    const failure = this.failures[0];
-    if (!failure) return next();
-    if (--failure.remaining <= 0) this.failures.shift();
-    if (failure.status === 429) {
+  /** An injected 429 carries the location's rate-limit headers, as a real one does. */
+  protected failureBody(status: number, req: Request, res: Response): unknown {
+    if (status === 429) {
       const info = this.tokenInfo(req);
       if (info) this.rateHeaders(res, info.locationId, 0);
-      if (failure.retryAfter !== undefined) res.setHeader('Retry-After', String(failure.retryAfter));
-      res.status(429).json(errorBody(429, MSG.tooMany));
-      return;
+      return errorBody(429, MSG.tooMany);
     }
-    res
-      .status(failure.status)
-      .json(errorBody(failure.status, failure.status === 500 ? 'Internal server error' : (REASONS[failure.status] ?? 'Error')));
+    return errorBody(status, status === 500 ? 'Internal server error' : (REASONS[status] ?? 'Error'));
   }
 
   private authenticate(req: Request, res: Response, next: NextFunction): void {
@@ -845,23 +743,8 @@ export class FakeGoHighLevel {
 
   // ---- internals: routes ----
 
-  private handle(fn: (req: Request, res: Response) => { status?: number; body: unknown }) {
-    return (req: Request, res: Response) => {
-      try {
-        const out = fn(req, res);
-        res.status(out.status ?? 200).json(out.body);
-      } catch (err) {
-        if (err instanceof GhlError) {
-          res.status(err.status).json(err.body);
-          return;
-        }
-        throw err;
-      }
-    };
-  }
-
   private ownLocation(res: Response, locationId: string): void {
-    if (locationId !== res.locals.locationId) throw new GhlError(403, errorBody(403, MSG.wrongLocation));
+    if (locationId !== res.locals.locationId) throw new FakeApiError(403, errorBody(403, MSG.wrongLocation));
   }
 
   private getLocation(req: Request, res: Response): { body: unknown } {
@@ -911,7 +794,7 @@ export class FakeGoHighLevel {
 
   private getContact(req: Request, res: Response): { body: unknown } {
     const c = this.contacts.get(String(req.params.contactId));
-    if (!c || c.deletedAt) throw new GhlError(404, errorBody(404, MSG.contactNotFound));
+    if (!c || c.deletedAt) throw new FakeApiError(404, errorBody(404, MSG.contactNotFound));
     this.ownLocation(res, c.locationId);
     return { body: { contact: contactJson(c) } };
   }
@@ -940,17 +823,27 @@ export class FakeGoHighLevel {
     const sort = parseSort(b.sort);
     const query = typeof b.query === 'string' ? b.query.trim().toLowerCase() : '';
 
-    const now = Date.now();
-    const matches: { c: FakeGhlContact; key: unknown[] }[] = [];
-    for (const live of this.contacts.values()) {
-      if (live.locationId !== locationId) continue;
-      const c = this.searchView(live, now);
-      if (!c || c.deletedAt) continue;
-      if (!filters.every((f) => matchFilter(c, f))) continue;
-      if (query && !matchQuery(c, query)) continue;
-      matches.push({ c, key: [...sort.map((s) => sortValue(c, s.field)), c.id] });
+    // The sorted matches of one query are kept until the data changes: a client paging
+    // 100,000 contacts must measure itself, not a fake that sorts them all on every page.
+    const cacheKey = JSON.stringify([locationId, b.filters ?? null, b.sort ?? null, query]);
+    const cached = this.searchIndexDelayMs <= 0 ? this.searchCache.get(cacheKey) : undefined;
+    let matches: { c: FakeGhlContact; key: unknown[] }[];
+    if (cached && cached.version === this.dataVersion) matches = cached.matches;
+    else {
+      const now = Date.now();
+      matches = [];
+      for (const live of this.contacts.values()) {
+        if (live.locationId !== locationId) continue;
+        const c = this.searchView(live, now);
+        if (!c || c.deletedAt) continue;
+        if (!filters.every((f) => matchFilter(c, f))) continue;
+        if (query && !matchQuery(c, query)) continue;
+        matches.push({ c, key: [...sort.map((s) => sortValue(c, s.field)), c.id] });
+      }
+      matches.sort((x, y) => compareKeys(x.key, y.key, sort));
+      if (this.searchCache.size > 50) this.searchCache.clear();
+      this.searchCache.set(cacheKey, { version: this.dataVersion, matches });
     }
-    matches.sort((x, y) => compareKeys(x.key, y.key, sort));
 
     let page: typeof matches;
     if (b.searchAfter !== undefined) {
@@ -960,7 +853,15 @@ export class FakeGoHighLevel {
       );
       if (after.length !== sort.length + 1)
         throw badRequest(`searchAfter must have ${sort.length + 1} values: one per sort field, then the id`);
-      const start = matches.findIndex((m) => compareKeys(m.key, after, sort) > 0);
+      // The first match after the given key (binary search over the sorted matches).
+      let lo = 0;
+      let hi = matches.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (compareKeys(matches[mid].key, after, sort) > 0) hi = mid;
+        else lo = mid + 1;
+      }
+      const start = lo < matches.length ? lo : -1;
       page = start < 0 ? [] : matches.slice(start, start + pageLimit);
     } else {
       const from = ((b.page as number | undefined) ?? 1) - 1;
@@ -982,6 +883,7 @@ export class FakeGoHighLevel {
   }
 
   private reindex(c: FakeGhlContact, changedAt: number): void {
+    this.dataVersion++;
     if (this.searchIndexDelayMs <= 0) return;
     const versions = this.indexVersions.get(c.id) ?? [];
     versions.push({
@@ -1030,12 +932,6 @@ export class FakeGoHighLevel {
 
 // ---- helpers ----
 
-function bearer(req: Request): string | null {
-  const h = req.get('authorization');
-  const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
-  return m ? m[1] : null;
-}
-
 function iso(t: string | Date): string {
   return typeof t === 'string' ? t : t.toISOString();
 }
@@ -1047,7 +943,7 @@ function jsonBody(req: Request): Record<string, unknown> {
   try {
     parsed = JSON.parse(raw);
   } catch (e) {
-    throw new GhlError(400, errorBody(400, (e as Error).message));
+    throw new FakeApiError(400, errorBody(400, (e as Error).message));
   }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw unprocessable(['body must be an object']);
   return parsed as Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { createHash, createHmac, randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Express, NextFunction, Request, Response } from 'express';
+import { bearer, FakeApiError, FakeServer, jsonRoute, loggedBody, type LoggedRequest } from '../shared/fake-server';
+import { prng } from '../shared/prng';
 
 /**
  * A HubSpot CRM v3 of our own for contacts and webhooks (fake-crm/hubspot/README.md lists
@@ -117,13 +117,9 @@ export interface DeliverOptions {
   tamperBody?: string;
 }
 
-export interface RequestLogEntry {
-  method: string;
-  path: string;
-  query: Record<string, unknown>;
+export interface RequestLogEntry extends LoggedRequest {
   body: unknown;
   token: string | null;
-  at: number;
 }
 
 export interface FakeHubSpotOptions {
@@ -204,18 +200,6 @@ const LAST = ['Lovelace', 'Okafor', 'Nguyen', 'García', 'Müller', 'Rossi', 'Ta
 const COMPANIES = ['Acme Corp', 'Globex', 'Initech', 'Umbrella Ltd', 'Stark Industries', 'Wayne Enterprises', 'Hooli'];
 const TITLES = ['CEO', 'CFO', 'Engineer', 'Account Manager', 'Designer', 'Analyst'];
 
-/** Deterministic numbers, so a seed gives the same contacts every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** HubSpot's list cursor looks like base64 of the next id, URL-encoded ("NTI1Cg%3D%3D" is 525). */
 function encodeAfter(id: string): string {
   return encodeURIComponent(Buffer.from(`${id}\n`).toString('base64'));
@@ -235,17 +219,8 @@ function decodeAfter(raw: string): number | null {
   return /^\d+$/.test(text) ? Number(text) : null;
 }
 
-class HubSpotError extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: Record<string, unknown>,
-  ) {
-    super(String(body.message));
-  }
-}
-
-function validation(message: string, extra: Record<string, unknown> = {}): HubSpotError {
-  return new HubSpotError(400, { status: 'error', message, correlationId: randomUUID(), category: 'VALIDATION_ERROR', ...extra });
+function validation(message: string, extra: Record<string, unknown> = {}): FakeApiError {
+  return new FakeApiError(400, { status: 'error', message, correlationId: randomUUID(), category: 'VALIDATION_ERROR', ...extra });
 }
 
 interface SortRule {
@@ -263,21 +238,16 @@ interface ParsedFilter {
 
 // ---- the fake ----
 
-export class FakeHubSpot {
+export class FakeHubSpot extends FakeServer<RequestLogEntry> {
   /** The first valid token (the private-app token a test configures). */
   readonly token: string;
   readonly portalId: number;
   readonly appId: number;
   appSecret: string;
   readonly contacts = new Map<string, FakeHubSpotContact>();
-  /** Every request, for assertions. */
-  readonly requests: RequestLogEntry[] = [];
-  /** How many requests arrived (including refused ones). */
-  calls = 0;
   /** Changes made through the control methods, as webhook events not yet taken (takeWebhookEvents). */
   readonly pendingEvents: HubSpotWebhookEvent[] = [];
 
-  private server?: Server;
   private readonly tokens = new Set<string>();
   private readonly expired = new Map<string, number>();
   private readonly random: () => number;
@@ -305,12 +275,8 @@ export class FakeHubSpot {
   private readonly daily = new Map<string, number>();
   private searchHits: number[] = [];
 
-  // faults
-  private failures: { status: number; remaining: number; retryAfter?: number }[] = [];
-  private hangs = 0;
-  private delayMs = 0;
-
   constructor(opts: FakeHubSpotOptions = {}) {
+    super({ name: 'HubSpot', textBodies: true });
     this.token = opts.token ?? 'pat-na1-fake-hubspot-token';
     this.tokens.add(this.token);
     this.portalId = opts.portalId ?? 62515;
@@ -330,59 +296,19 @@ export class FakeHubSpot {
     this.pendingEvents.length = 0; // the starting data is not news
   }
 
-  /** Base URL, as https://api.hubapi.com would be. */
-  get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    if (!address) throw new Error('fake HubSpot is not started');
-    return `http://127.0.0.1:${address.port}`;
+  protected override requestDetails(req: Request): Omit<RequestLogEntry, keyof LoggedRequest> {
+    return { body: loggedBody(req), token: bearer(req) };
   }
 
-  async start(port = 0): Promise<this> {
-    const app = express();
-    app.disable('x-powered-by');
-    app.use(express.text({ type: () => true, limit: '5mb' }));
-    app.use((req, _res, next) => {
-      this.calls++;
-      const raw = typeof req.body === 'string' ? req.body : '';
-      let body: unknown = raw === '' ? undefined : raw;
-      try {
-        if (raw) body = JSON.parse(raw);
-      } catch {
-        // logged as the raw text; the route answers the 400
-      }
-      this.requests.push({
-        method: req.method,
-        path: req.path,
-        query: { ...(req.query as object) },
-        body,
-        token: bearer(req),
-        at: Date.now(),
-      });
-      next();
-    });
-    app.use(async (_req, res, next) => {
-      if (this.hangs > 0) {
-        this.hangs--;
-        return; // never answers: the client's timeout must fire
-      }
-      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      const failure = this.failures[0];
-      if (failure) {
-        if (--failure.remaining <= 0) this.failures.shift();
-        if (failure.status === 429) {
-          this.rateHeaders(res, bearer(_req) ?? '', 0);
-          if (failure.retryAfter !== undefined) res.setHeader('Retry-After', String(failure.retryAfter));
-          res.status(429).json(this.tenSecondlyBody());
-          return;
-        }
-        res
-          .status(failure.status)
-          .json({ status: 'error', message: 'internal error', correlationId: randomUUID(), category: 'INTERNAL_ERROR' });
-        return;
-      }
-      next();
-    });
+  /** An injected 429 is HubSpot's TEN_SECONDLY_ROLLING one, with the rate-limit headers. */
+  protected failureBody(status: number, req: Request, res: Response): unknown {
+    if (status !== 429) return { status: 'error', message: 'internal error', correlationId: randomUUID(), category: 'INTERNAL_ERROR' };
+    this.rateHeaders(res, bearer(req) ?? '', 0);
+    return this.tenSecondlyBody();
+  }
 
+  protected routes(app: Express): void {
+    app.disable('x-powered-by');
     // Token introspection takes the token in the path, not in a header.
     app.get('/oauth/v1/access-tokens/:token', (req, res) => {
       const token = String(req.params.token);
@@ -421,32 +347,19 @@ export class FakeHubSpot {
     });
     app.get(
       '/crm/v3/objects/contacts',
-      this.handle((req) => this.list(req)),
+      jsonRoute((req) => this.list(req)),
     );
     app.post(
       '/crm/v3/objects/contacts/search',
-      this.handle((req) => this.search(req)),
+      jsonRoute((req) => this.search(req)),
     );
     app.post(
       '/crm/v3/objects/contacts/batch/read',
-      this.handle((req) => this.batchRead(req)),
+      jsonRoute((req) => this.batchRead(req)),
     );
     app.use((req, res) => {
       res.status(404).json({ status: 'error', message: `resource not found: ${req.method} ${req.path}`, correlationId: randomUUID() });
     });
-
-    await new Promise<void>((resolve) => {
-      this.server = app.listen(port, '127.0.0.1', () => resolve());
-    });
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    this.server = undefined;
   }
 
   // ---- auth ----
@@ -547,32 +460,11 @@ export class FakeHubSpot {
     return new Date(this.clock);
   }
 
-  // ---- faults ----
+  // ---- faults (the rest come from FakeServer) ----
 
-  /** The next `count` requests answer `status` (default 500). */
-  failNext(count: number, status = 500): void {
-    this.failures.push({ status, remaining: count });
-  }
-
-  /** The next `count` requests answer HubSpot's TEN_SECONDLY_ROLLING 429 (with Retry-After only if given). */
-  rateLimitNext(count: number, retryAfterSeconds?: number): void {
-    this.failures.push({ status: 429, remaining: count, retryAfter: retryAfterSeconds });
-  }
-
-  /** Every response waits `ms` first. */
-  slowDown(ms: number): void {
-    this.delayMs = ms;
-  }
-
-  /** The next `count` requests never get an answer. */
-  hangNext(count: number): void {
-    this.hangs += count;
-  }
-
-  clearFaults(): void {
-    this.failures = [];
-    this.hangs = 0;
-    this.delayMs = 0;
+  /** Also resets the rate-limit windows. */
+  override clearFaults(): void {
+    super.clearFaults();
     this.windows.clear();
     this.searchHits = [];
   }
@@ -701,21 +593,6 @@ export class FakeHubSpot {
   }
 
   // ---- internals: routes ----
-
-  private handle(fn: (req: Request) => { status?: number; body: unknown }) {
-    return (req: Request, res: Response) => {
-      try {
-        const out = fn(req);
-        res.status(out.status ?? 200).json(out.body);
-      } catch (err) {
-        if (err instanceof HubSpotError) {
-          res.status(err.status).json(err.body);
-          return;
-        }
-        throw err;
-      }
-    };
-  }
 
   private jsonBody(req: Request): Record<string, unknown> {
     const raw = typeof req.body === 'string' ? req.body : '';
@@ -1005,12 +882,6 @@ export class FakeHubSpot {
 }
 
 // ---- helpers ----
-
-function bearer(req: Request): string | null {
-  const h = req.get('authorization');
-  const m = h ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
-  return m ? m[1] : null;
-}
 
 function intParam(raw: unknown, fallback: number, name: string): number {
   if (raw === undefined || raw === '') return fallback;

@@ -1,7 +1,7 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express, { type Request, type Response } from 'express';
+import type { Express, Request, Response } from 'express';
 import { formatWealthboxTime, parseWealthboxTime } from '../../src/providers/wealthbox/wealthbox.time';
+import { FakeServer } from '../shared/fake-server';
+import { prng } from '../shared/prng';
 
 /**
  * A Wealthbox API v1 of our own (crm-apis.md): ACCESS_TOKEN or Bearer auth, GET /me,
@@ -32,18 +32,6 @@ const LAST = ['Anderson', 'Okafor', 'Nguyen', 'Garcia', 'Müller', 'Rossi', 'Tan
 const TITLES = ['CEO', 'CFO', 'Engineer', 'Teacher', 'Physician', 'Retired', null];
 const TYPES = ['Client', 'Prospect', 'Vendor'];
 
-/** Deterministic numbers, so a seed gives the same contacts every time. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface FakeWealthboxOptions {
   contacts?: number;
   staff?: number;
@@ -55,25 +43,18 @@ export interface FakeWealthboxOptions {
   mixedTypes?: boolean;
 }
 
-export class FakeWealthbox {
+export class FakeWealthbox extends FakeServer {
   readonly token: string;
   readonly contacts = new Map<number, FakeContact>();
   readonly staff: { id: number; name: string; email: string }[] = [];
-  /** Every request, for assertions: method, path, query, time. */
-  readonly requests: { method: string; path: string; query: Record<string, unknown>; at: number }[] = [];
-  /** Runs before each request is served: lets a test change the data between two pages. */
-  onRequest?: (req: { method: string; path: string; query: Record<string, unknown> }) => void;
-  private server?: Server;
   private nextId = 1;
   private random: () => number;
   private clock: number;
-  private failures: { status: number; remaining: number; retryAfter?: number }[] = [];
-  private hangs = 0;
-  private delayMs = 0;
   private cache = new Map<string, FakeContact[]>();
   private readonly mixedTypes: boolean;
 
   constructor(opts: FakeWealthboxOptions = {}) {
+    super({ name: 'Wealthbox', basePath: '/v1' });
     this.token = opts.token ?? 'fake-wealthbox-token';
     this.random = prng(opts.seed ?? 42);
     this.mixedTypes = opts.mixedTypes ?? false;
@@ -82,35 +63,7 @@ export class FakeWealthbox {
     this.addContacts(opts.contacts ?? 0);
   }
 
-  /** Base URL for an integration's `baseUrl`, ending in /v1. */
-  get url(): string {
-    const address = this.server?.address() as AddressInfo | undefined;
-    if (!address) throw new Error('fake Wealthbox is not started');
-    return `http://127.0.0.1:${address.port}/v1`;
-  }
-
-  async start(port = 0): Promise<this> {
-    const app = express();
-    app.use((req, _res, next) => {
-      this.requests.push({ method: req.method, path: req.path, query: { ...req.query }, at: Date.now() });
-      this.onRequest?.({ method: req.method, path: req.path, query: { ...req.query } });
-      next();
-    });
-    app.use(async (_req, res, next) => {
-      if (this.hangs > 0) {
-        this.hangs--;
-        return; // never answers: the client's timeout must fire
-      }
-      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      const failure = this.failures[0];
-      if (failure) {
-        if (--failure.remaining <= 0) this.failures.shift();
-        if (failure.retryAfter !== undefined) res.setHeader('Retry-After', String(failure.retryAfter));
-        res.status(failure.status).json({ error: failure.status === 429 ? 'Rate limit exceeded' : 'Internal Server Error' });
-        return;
-      }
-      next();
-    });
+  protected routes(app: Express): void {
     app.use((req, res, next) => {
       const token = req.get('access_token') ?? req.get('authorization')?.replace(/^Bearer /, '');
       if (token !== this.token) {
@@ -142,17 +95,10 @@ export class FakeWealthbox {
       }
       res.json(toJson(c));
     });
-    await new Promise<void>((resolve) => {
-      this.server = app.listen(port, '127.0.0.1', () => resolve());
-    });
-    return this;
   }
 
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+  protected failureBody(status: number): unknown {
+    return { error: status === 429 ? 'Rate limit exceeded' : 'Internal Server Error' };
   }
 
   // ---- data ----
@@ -217,32 +163,11 @@ export class FakeWealthbox {
     return new Date(this.clock);
   }
 
-  // ---- faults ----
+  // ---- faults (the rest come from FakeServer) ----
 
-  /** The next `count` requests answer `status` (default 500). */
-  failNext(count: number, status = 500): void {
-    this.failures.push({ status, remaining: count });
-  }
-
-  /** The next `count` requests answer 429 with Retry-After: `seconds`. */
-  rateLimitNext(count: number, seconds: number): void {
-    this.failures.push({ status: 429, remaining: count, retryAfter: seconds });
-  }
-
-  /** Every response waits `ms` first. */
-  slowDown(ms: number): void {
-    this.delayMs = ms;
-  }
-
-  clearFaults(): void {
-    this.failures = [];
-    this.hangs = 0;
-    this.delayMs = 0;
-  }
-
-  /** The next `count` requests never get an answer. */
-  hangNext(count: number): void {
-    this.hangs += count;
+  /** The next `count` requests answer 429 with Retry-After: `seconds` (this fake always sends one, so it is required). */
+  override rateLimitNext(count: number, seconds: number): void {
+    super.rateLimitNext(count, seconds);
   }
 
   // ---- internals ----
