@@ -181,8 +181,22 @@ export class HubSpotConnector implements CrmConnector {
     return {
       records: objectsOf(data).map(mapContact),
       nextCursor: next ? encodeCursor({ m: 'list', after: next }) : null,
-      totalPages: null,
+      totalPages: after === null ? await this.listTotalPages(Number(params.limit)) : null,
     };
+  }
+
+  /**
+   * The listing does not say how long it is; a one-result search does (`total`), so a full
+   * run can log its ETA. One search call a run; without it the run goes on, ETA unknown.
+   */
+  private async listTotalPages(limit: number): Promise<number | null> {
+    try {
+      await this.searchLimiter.acquire();
+      const { data } = await this.http.post<Paged>('/crm/v3/objects/contacts/search', { limit: 1, properties: ['hs_object_id'] });
+      return typeof data?.total === 'number' ? Math.max(1, Math.ceil(data.total / limit)) : null;
+    } catch {
+      return null;
+    }
   }
 
   private async searchPage(at: Exclude<Cursor, { m: 'list' }>, first: boolean): Promise<PersonPage> {
