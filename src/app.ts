@@ -17,6 +17,14 @@ import { SecretBox } from './lib/secret-box';
 import { SyncJobs } from './jobs/sync.jobs';
 import { createConnectorFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
+import {
+  createOAuthRepository,
+  oauthCallbackOperations,
+  oauthCallbackRouter,
+  oauthOperations,
+  oauthRouter,
+  OAuthService,
+} from './modules/oauth';
 import type { ProviderModule } from './providers/provider';
 import { LimiterRegistry } from './providers/rate-limiter';
 import { mountedAt, ok, type Operation } from './openapi/operation';
@@ -79,6 +87,7 @@ export interface Services {
   push: PushService;
   templates: TemplateService;
   integrations: IntegrationService;
+  oauth: OAuthService;
   pull: PullService;
   syncRuns: SyncRunRepository;
   jobs: SyncJobs;
@@ -132,7 +141,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     pageSize: config.sync.pageSize,
     limiters: new LimiterRegistry(),
   });
-  const integrations = new IntegrationService(
+  const integrations: IntegrationService = new IntegrationService(
     createIntegrationRepository(prisma),
     createUnitOfWork(prisma, (db) => ({ integrations: createIntegrationRepository(db), events: eventRecorder(db) })),
     templates,
@@ -141,7 +150,27 @@ export function createServices({ config, prisma, logger, providers: modules = al
     box,
     connectorFor,
     logger,
-    { allowPrivateUrls: config.allowPrivateUrls, routingKeyField: (provider) => providers.routingKeyField(provider) },
+    {
+      allowPrivateUrls: config.allowPrivateUrls,
+      routingKeyField: (provider) => providers.routingKeyField(provider),
+      // The token manager is built below from this service; connectors ask it through here.
+      freshenToken: (id: number): Promise<boolean> => oauth.ensureFresh(id),
+    },
+  );
+  const oauth: OAuthService = new OAuthService(
+    createOAuthRepository(prisma),
+    createUnitOfWork(prisma, (db) => ({ oauth: createOAuthRepository(db) })),
+    integrations,
+    box,
+    logger,
+    {
+      factsOf: (provider) => providers.get(provider)?.definition.oauth,
+      env: config.providerEnv,
+      publicBaseUrl: config.publicBaseUrl,
+      allowedReturnUrls: config.oauth.allowedReturnUrls,
+      refreshAheadMs: config.oauth.refreshAheadMs,
+      timeoutMs: config.crmHttp.timeoutMs,
+    },
   );
   const pull = new PullService(
     createPullRepository(prisma),
@@ -176,7 +205,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     createInboxQueue(prisma),
     createUnitOfWork(prisma, (db) => ({ queue: createInboxQueue(db), people: createPeopleRepository(db) })),
     webhookAdapter,
-    async (id) => integrations.connector(await integrations.getRow(id)),
+    async (id) => integrations.freshConnector(await integrations.getRow(id)),
     metrics,
     logger,
     { ...wh.inbox, pollMs: wh.pollMs },
@@ -210,6 +239,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     push,
     templates,
     integrations,
+    oauth,
     pull,
     syncRuns,
     jobs,
@@ -279,6 +309,8 @@ function apiOperations(providers: ProviderRegistry): Operation[] {
     ...mountedAt('/api/api-keys', apiKeyOperations),
     ...mountedAt('/api/internal/sync', pushOperations),
     ...mountedAt('/api/integration-templates', templateOperations),
+    ...mountedAt('/api/integrations/oauth', oauthOperations),
+    ...mountedAt('/api/integrations/oauth', oauthCallbackOperations),
     ...mountedAt('/api/integrations', integrationOperations),
     ...mountedAt('/api', syncOperations),
     ...mountedAt('/api', inboundWebhookOperations(webhookProviders)),
@@ -344,6 +376,13 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   }
 
   app.use('/api', openApiRouter(version, apiOperations(services.providers), outboundEventData));
+  // The provider's redirect back carries no API key (the state is the credential): before the
+  // key check, with the per-address limit of other keyless requests.
+  app.use(
+    '/api/integrations/oauth',
+    createRateLimit({ windowMs, limit: max, name: 'oauth-callback', keyOf: ipOf }),
+    oauthCallbackRouter(services.oauth),
+  );
 
   const api = Router();
   // Requests are counted against the key they authenticated with, so only after the check;
@@ -365,6 +404,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use(syncRouter(services.pull, services.integrations, services.syncRuns, services.jobs));
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
+  // Before the integrations router: /integrations/oauth/... is not an integration id.
+  api.use('/integrations/oauth', oauthRouter(services.oauth));
   api.use('/integrations', integrationsRouter(services.integrations));
   api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker));
   api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));

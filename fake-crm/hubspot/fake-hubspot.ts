@@ -148,6 +148,8 @@ export interface FakeHubSpotOptions {
   searchResultCap?: number;
   /** Changes younger than this are not yet visible to search (HubSpot indexes with a lag). */
   searchIndexDelayMs?: number;
+  /** Also accept these bearer tokens (those a fake OAuth server issued and still honours). */
+  acceptToken?: (token: string) => boolean;
 }
 
 // ---- constants ----
@@ -249,6 +251,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
   readonly pendingEvents: HubSpotWebhookEvent[] = [];
 
   private readonly tokens = new Set<string>();
+  private readonly acceptToken?: (token: string) => boolean;
   private readonly expired = new Map<string, number>();
   private readonly random: () => number;
   private nextId: number;
@@ -277,6 +280,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
 
   constructor(opts: FakeHubSpotOptions = {}) {
     super({ name: 'HubSpot', textBodies: true });
+    this.acceptToken = opts.acceptToken;
     this.token = opts.token ?? 'pat-na1-fake-hubspot-token';
     this.tokens.add(this.token);
     this.portalId = opts.portalId ?? 62515;
@@ -505,7 +509,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
 
   private authenticate(req: Request, res: Response, next: NextFunction): void {
     const token = bearer(req);
-    if (token && this.tokens.has(token)) return next();
+    if (token && (this.tokens.has(token) || this.acceptToken?.(token))) return next();
     const expiredAt = token ? this.expired.get(token) : undefined;
     if (expiredAt !== undefined) {
       const seconds = Math.max(0, Math.floor((Date.now() - expiredAt) / 1000));

@@ -49,6 +49,11 @@ export const envSchema = z.object({
   // The service's public base URL (scheme, host, optional path prefix) as senders call it,
   // behind proxies too: signatures over the URL (HubSpot v3) are checked against it. Unset:
   // the request's own Host and scheme.
+  // OAuth: where a finished connection may send the person (returnTo must start with one of
+  // these, comma-separated), and how long before expiry an access token is refreshed.
+  // Per provider: OAUTH_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET / _AUTHORIZE_URL / _TOKEN_URL.
+  OAUTH_ALLOWED_RETURN_URLS: z.string().optional(),
+  OAUTH_REFRESH_AHEAD_SECONDS: int(0).default(300),
   PUBLIC_BASE_URL: z
     .url()
     .regex(/^https?:\/\//, 'must be an http(s) URL')
@@ -192,6 +197,7 @@ export interface Config {
   push: { maxBody: string; maxUsers: number; batchSize: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
   publicBaseUrl?: string;
+  oauth: { allowedReturnUrls: string[]; refreshAheadMs: number };
   /**
    * The environment as given, for providers' own settings (seed 000's WEALTHBOX_*): a
    * provider folder reads and checks them (ProviderModule.fromEnvironment).
@@ -281,6 +287,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         .map((k) => decodeKey(k) as Buffer),
     },
     publicBaseUrl: e.PUBLIC_BASE_URL,
+    oauth: {
+      allowedReturnUrls: (e.OAUTH_ALLOWED_RETURN_URLS ?? '')
+        .split(',')
+        .map((u) => u.trim())
+        .filter(Boolean),
+      refreshAheadMs: e.OAUTH_REFRESH_AHEAD_SECONDS * 1000,
+    },
     providerEnv: Object.freeze({ ...cleaned }),
     sync: {
       cronEnabled: e.CRON_ENABLED,

@@ -31,6 +31,25 @@ export interface ProviderDefinition {
   routingKeyField: string | null;
   /** Its webhooks are served at POST /api/webhooks/<name>[/:integrationId]. */
   webhooks: boolean;
+  /** How it connects by OAuth 2 (authModes includes 'oauth2'); the real URLs are the defaults. */
+  oauth?: OAuthFacts;
+}
+
+/** A provider's OAuth 2 facts: the data; the shared token manager does the rest. */
+export interface OAuthFacts {
+  authorizeUrl: string;
+  tokenUrl: string;
+  scopes: readonly string[];
+  /** RFC 7636 (S256) where the provider supports it. */
+  pkce: boolean;
+  /** More authorize parameters (Google's access_type=offline, Dropbox's token_access_type). */
+  authorizeParams?: Readonly<Record<string, string>>;
+  /** The config field the access token goes in (the one the connector reads). */
+  accessTokenField: string;
+  /** Config an OAuth integration always has (Wealthbox: authType oauth). */
+  fixedConfig?: Readonly<Record<string, unknown>>;
+  /** Config the token response carries (HighLevel's locationId, Salesforce's instance_url). */
+  configFromToken?(token: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }
 
 /** What a connector gets besides its config. */

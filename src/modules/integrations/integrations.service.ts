@@ -46,6 +46,11 @@ export class IntegrationService {
       allowPrivateUrls: boolean;
       /** The config field naming the CRM account in its webhooks (the routing key), by provider. */
       routingKeyField: (provider: string) => string | null;
+      /**
+       * Refreshes an OAuth integration's access token when it is about to expire (the token
+       * manager, given by the composition root); true when it wrote a new one.
+       */
+      freshenToken?: (integrationId: number) => Promise<boolean>;
     },
   ) {}
 
@@ -267,9 +272,15 @@ export class IntegrationService {
     return { ...rest, config: masked };
   }
 
+  /** A connector with a current access token: an OAuth token about to expire is refreshed first. */
+  async freshConnector(row: IntegrationRow): Promise<CrmConnector> {
+    if (this.opts.freshenToken && (await this.opts.freshenToken(row.id))) row = await this.getRow(row.id);
+    return this.connector(row);
+  }
+
   private async tryConnection(row: IntegrationRow): Promise<TestResult> {
-    const connector = this.connector(row);
     try {
+      const connector = await this.freshConnector(row);
       const info = await connector.testConnection();
       return { success: true, message: `Connected to ${row.provider}${info.account ? ` (${info.account})` : ''}`, data: { ...info } };
     } catch (err) {

@@ -80,7 +80,7 @@ export class PullService {
       throw new AppError('conflict', 'integration_inactive', `Integration ${integrationId} is turned off (isActive: false)`);
     if (row.status === 'disconnected')
       throw new AppError('conflict', 'integration_disconnected', `Integration ${integrationId} is disconnected; reconnect it first`);
-    const connector = this.integrations.connector(row);
+    const connector = await this.integrations.freshConnector(row);
 
     const owner = `${this.instance}:${randomUUID().slice(0, 8)}`;
     if (!(await this.repo.acquireLease(integrationId, owner, this.opts.leaseSeconds))) {

@@ -17,6 +17,15 @@ export const goHighLevelDefinition: ProviderDefinition = {
   rateLimit: { requests: 100, perMs: 10_000 },
   routingKeyField: 'locationId',
   webhooks: true,
+  oauth: {
+    authorizeUrl: 'https://marketplace.gohighlevel.com/oauth/chooselocation',
+    tokenUrl: 'https://services.leadconnectorhq.com/oauth/token',
+    scopes: ['contacts.readonly', 'locations.readonly'],
+    pkce: false,
+    accessTokenField: 'apiKey',
+    // A location token names its location: the integration's routing key.
+    configFromToken: (token) => (typeof token.locationId === 'string' && token.locationId ? { locationId: token.locationId } : {}),
+  },
   configSchema: {
     type: 'object',
     required: ['apiKey', 'locationId'],

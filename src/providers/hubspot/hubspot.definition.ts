@@ -18,6 +18,14 @@ export const hubspotDefinition: ProviderDefinition = {
   rateLimit: { requests: 100, perMs: 10_000 },
   routingKeyField: 'portalId',
   webhooks: true,
+  oauth: {
+    authorizeUrl: 'https://app.hubspot.com/oauth/authorize',
+    tokenUrl: 'https://api.hubapi.com/oauth/v1/token',
+    scopes: ['oauth', 'crm.objects.contacts.read'],
+    // HubSpot documents no PKCE for its code flow (unconfirmed); the state still binds it.
+    pkce: false,
+    accessTokenField: 'accessToken',
+  },
   configSchema: {
     type: 'object',
     required: ['accessToken'],

@@ -14,6 +14,14 @@ export const wealthboxDefinition: ProviderDefinition = {
   rateLimit: { requests: 300, perMs: 300_000 },
   routingKeyField: null,
   webhooks: true,
+  oauth: {
+    authorizeUrl: 'https://app.crmworkspace.com/oauth/authorize',
+    tokenUrl: 'https://app.crmworkspace.com/oauth/token',
+    scopes: ['login', 'data'],
+    pkce: false,
+    accessTokenField: 'apiKey',
+    fixedConfig: { authType: 'oauth' },
+  },
   configSchema: {
     type: 'object',
     required: ['apiKey'],

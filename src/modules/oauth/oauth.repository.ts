@@ -1,0 +1,98 @@
+import type { Db, Prisma } from '../../db/prisma';
+
+export interface StateRow {
+  organizationId: number;
+  provider: string;
+  codeVerifier: Prisma.JsonValue | null;
+  name: string | null;
+  returnTo: string | null;
+  expiresAt: Date;
+}
+
+export interface TokenRow {
+  integrationId: number;
+  refreshToken: Prisma.JsonValue | null;
+  expiresAt: Date | null;
+}
+
+/** OAuth states and integration tokens. */
+export interface OAuthRepository {
+  createState(stateHash: string, row: StateRow): Promise<void>;
+  /**
+   * Uses a state up (once, whatever comes next): the row, or why it cannot be used. The
+   * update is the check, so two callbacks with one state cannot both pass.
+   */
+  consumeState(stateHash: string): Promise<{ row: StateRow } | { problem: 'unknown' | 'used' | 'expired' }>;
+  tokens(integrationId: number): Promise<TokenRow | null>;
+  /** The token row, locked until the transaction ends: one refresh at a time, across instances. */
+  lockTokens(integrationId: number): Promise<TokenRow | null>;
+  saveTokens(
+    integrationId: number,
+    data: { refreshToken: Prisma.InputJsonValue | null; expiresAt: Date | null; scope: string | null },
+  ): Promise<void>;
+  /** Deletes states that expired more than a day ago. */
+  pruneStates(): Promise<number>;
+}
+
+export function createOAuthRepository(db: Db): OAuthRepository {
+  return {
+    async createState(stateHash, row) {
+      await db.oAuthState.create({
+        data: { stateHash, ...row, codeVerifier: (row.codeVerifier ?? undefined) as Prisma.InputJsonValue | undefined },
+      });
+    },
+    async consumeState(stateHash) {
+      const [used] = await db.$queryRawUnsafe<
+        {
+          organization_id: number;
+          provider: string;
+          code_verifier: Prisma.JsonValue | null;
+          name: string | null;
+          return_to: string | null;
+          expires_at: Date;
+        }[]
+      >(
+        `UPDATE oauth_states SET used_at = now() WHERE state_hash = $1 AND used_at IS NULL
+         RETURNING organization_id, provider, code_verifier, name, return_to, expires_at`,
+        stateHash,
+      );
+      if (!used) {
+        const known = await db.oAuthState.findUnique({ where: { stateHash }, select: { usedAt: true } });
+        return { problem: known ? 'used' : 'unknown' };
+      }
+      if (used.expires_at.getTime() <= Date.now()) return { problem: 'expired' };
+      return {
+        row: {
+          organizationId: used.organization_id,
+          provider: used.provider,
+          codeVerifier: used.code_verifier,
+          name: used.name,
+          returnTo: used.return_to,
+          expiresAt: used.expires_at,
+        },
+      };
+    },
+    tokens: (integrationId) =>
+      db.integrationToken.findUnique({ where: { integrationId }, select: { integrationId: true, refreshToken: true, expiresAt: true } }),
+    async lockTokens(integrationId) {
+      const [row] = await db.$queryRawUnsafe<{ integration_id: number; refresh_token: Prisma.JsonValue | null; expires_at: Date | null }[]>(
+        'SELECT integration_id, refresh_token, expires_at FROM integration_tokens WHERE integration_id = $1 FOR UPDATE',
+        integrationId,
+      );
+      return row ? { integrationId: row.integration_id, refreshToken: row.refresh_token, expiresAt: row.expires_at } : null;
+    },
+    async saveTokens(integrationId, data) {
+      const values = {
+        refreshToken: data.refreshToken ?? undefined,
+        expiresAt: data.expiresAt,
+        scope: data.scope,
+        lastRefreshedAt: new Date(),
+      };
+      await db.integrationToken.upsert({ where: { integrationId }, create: { integrationId, ...values }, update: values });
+    },
+    async pruneStates() {
+      const r = await db.oAuthState.deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - 86_400_000) } } });
+      return r.count;
+    },
+  };
+}

@@ -1,0 +1,299 @@
+import { createHash, randomBytes } from 'node:crypto';
+import axios from 'axios';
+import type { Logger } from 'winston';
+import type { UnitOfWork } from '../../db/unit-of-work';
+import { sha256Hex } from '../../lib/crypto';
+import { AppError } from '../../lib/errors';
+import { isSealed, type SealedValue, type SecretBox } from '../../lib/secret-box';
+import type { OAuthFacts } from '../../providers/provider';
+import type { IntegrationService } from '../integrations';
+import type { OAuthRepository } from './oauth.repository';
+
+const STATE_TTL_MS = 10 * 60_000;
+const base64url = (b: Buffer) => b.toString('base64url');
+
+/** A provider's OAuth app: its facts (from its folder) and the operator's client. */
+interface OAuthClient {
+  provider: string;
+  facts: OAuthFacts;
+  clientId: string;
+  clientSecret: string | undefined;
+  authorizeUrl: string;
+  tokenUrl: string;
+}
+
+/** The token endpoint's answer (RFC 6749 5.1), with whatever else the provider adds. */
+type TokenResponse = Record<string, unknown> & { access_token: string; refresh_token?: string; expires_in?: number; scope?: string };
+
+/** The provider said no to a token request (RFC 6749 5.2): invalid_grant and friends. */
+export class TokenRefusedError extends Error {
+  constructor(
+    readonly error: string,
+    description: string | undefined,
+  ) {
+    super(description ? `${error}: ${description}` : error);
+    this.name = 'TokenRefusedError';
+  }
+}
+
+export interface OAuthDeps {
+  /** A provider's OAuth facts, when it connects by OAuth. */
+  factsOf(provider: string): OAuthFacts | undefined;
+  /** The environment, for OAUTH_<PROVIDER>_CLIENT_ID and friends. */
+  env: Readonly<Record<string, string | undefined>>;
+  publicBaseUrl: string | undefined;
+  allowedReturnUrls: readonly string[];
+  refreshAheadMs: number;
+  timeoutMs: number;
+}
+
+/**
+ * OAuth 2 connections (RFC 6749 code grant, RFC 7636 PKCE S256) for every provider that has
+ * OAuth facts, and the one token manager: a connector asks for a fresh access token and
+ * never sees the refresh token.
+ */
+export class OAuthService {
+  constructor(
+    private readonly repo: OAuthRepository,
+    private readonly uow: UnitOfWork<{ oauth: OAuthRepository }>,
+    private readonly integrations: IntegrationService,
+    private readonly box: SecretBox,
+    private readonly logger: Logger,
+    private readonly deps: OAuthDeps,
+  ) {}
+
+  /** Where the provider sends the person back: PUBLIC_BASE_URL, else the request's own origin. */
+  redirectUri(provider: string, requestOrigin: string): string {
+    return `${this.deps.publicBaseUrl ?? requestOrigin}/api/integrations/oauth/${provider}/callback`;
+  }
+
+  /** The consent page's URL, and the state it carries (stored hashed, single use, 10 minutes). */
+  async authorize(
+    provider: string,
+    organizationId: number,
+    opts: { name?: string; returnTo?: string; requestOrigin: string },
+  ): Promise<{ url: string; state: string; expiresAt: string }> {
+    const client = this.client(provider);
+    if (opts.returnTo !== undefined) this.assertReturnAllowed(opts.returnTo);
+    const state = base64url(randomBytes(32));
+    const verifier = client.facts.pkce ? base64url(randomBytes(32)) : null;
+    const expiresAt = new Date(Date.now() + STATE_TTL_MS);
+    await this.repo.createState(sha256Hex(state), {
+      organizationId,
+      provider,
+      codeVerifier: verifier ? (this.box.seal(verifier) as unknown as SealedValue & Record<string, string>) : null,
+      name: opts.name ?? null,
+      returnTo: opts.returnTo ?? null,
+      expiresAt,
+    });
+    const url = new URL(client.authorizeUrl);
+    const params: Record<string, string> = {
+      response_type: 'code',
+      client_id: client.clientId,
+      redirect_uri: this.redirectUri(provider, opts.requestOrigin),
+      scope: client.facts.scopes.join(' '),
+      state,
+      ...(verifier ? { code_challenge: base64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256' } : {}),
+      ...client.facts.authorizeParams,
+    };
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    return { url: url.toString(), state, expiresAt: expiresAt.toISOString() };
+  }
+
+  /**
+   * The provider's redirect: uses the state up, exchanges the code, creates or updates the
+   * organization's integration with the tokens, and tests it. Every failure is a 4xx and
+   * creates nothing.
+   */
+  async callback(
+    provider: string,
+    q: { code?: string; state?: string; error?: string; error_description?: string },
+    requestOrigin: string,
+  ): Promise<{
+    integrationId: number;
+    status: string;
+    created: boolean;
+    test: { success: boolean; message: string };
+    returnTo: string | null;
+  }> {
+    const client = this.client(provider);
+    if (!q.state) throw invalid('missing_state', 'The callback has no state', 'query.state');
+    const used = await this.repo.consumeState(sha256Hex(q.state));
+    if ('problem' in used) {
+      const why = { unknown: 'is unknown', used: 'was already used', expired: 'has expired (10 minutes)' }[used.problem];
+      throw invalid(`state_${used.problem}`, `The state ${why}; start the authorization again`, 'query.state');
+    }
+    const state = used.row;
+    if (state.provider !== provider) throw invalid('state_provider_mismatch', `The state was issued for ${state.provider}`, 'query.state');
+    if (q.error) {
+      throw new AppError(
+        'invalid_data',
+        'authorization_denied',
+        `The provider refused the authorization: ${q.error}${q.error_description ? ` (${q.error_description})` : ''}`,
+      );
+    }
+    if (!q.code) throw invalid('missing_code', 'The callback has no code', 'query.code');
+    const verifier = isSealed(state.codeVerifier) ? this.box.open(state.codeVerifier) : undefined;
+    let token: TokenResponse;
+    try {
+      token = await this.tokenRequest(client, {
+        grant_type: 'authorization_code',
+        code: q.code,
+        redirect_uri: this.redirectUri(provider, requestOrigin),
+        ...(verifier ? { code_verifier: verifier } : {}),
+      });
+    } catch (err) {
+      if (err instanceof TokenRefusedError) {
+        throw new AppError('invalid_data', 'token_exchange_refused', `${provider} refused the code: ${err.message}`);
+      }
+      throw new AppError('unavailable', 'token_exchange_failed', `${provider}'s token endpoint failed: ${(err as Error).message}`);
+    }
+    const config = {
+      ...client.facts.fixedConfig,
+      [client.facts.accessTokenField]: token.access_token,
+      ...client.facts.configFromToken?.(token),
+    };
+    const existing = (await this.integrations.list({ organizationId: state.organizationId, provider, page: 1, limit: 1 })).rows[0];
+    const integration = existing
+      ? await this.integrations.update(existing.id, { config })
+      : await this.integrations.create(state.organizationId, { provider, name: state.name ?? `${provider} (OAuth)`, config });
+    await this.storeTokens(integration.id, token, null);
+    const test = await this.integrations.test(integration.id).catch((err: unknown) => ({
+      success: false,
+      message: err instanceof Error ? err.message : String(err),
+    }));
+    const now = await this.integrations.get(integration.id);
+    this.logger.info('oauth connection made', {
+      provider,
+      organizationId: state.organizationId,
+      integrationId: integration.id,
+      created: !existing,
+    });
+    return { integrationId: integration.id, status: now.status, created: !existing, test, returnTo: state.returnTo };
+  }
+
+  /**
+   * Refreshes the access token when it expires within REFRESH_AHEAD (true: a new one was
+   * stored). One refresh at a time per integration across instances: the token row is locked,
+   * and whoever waited finds it fresh and uses the new token. A refused refresh (revoked,
+   * expired refresh token) puts the integration in error for a person to connect again; a
+   * network failure or a 5xx leaves it as it is, to be retried.
+   */
+  async ensureFresh(integrationId: number, opts: { force?: boolean } = {}): Promise<boolean> {
+    const held = await this.repo.tokens(integrationId);
+    if (!held || !this.due(held.expiresAt, opts.force)) return false;
+    const row = await this.integrations.getRow(integrationId);
+    const client = this.client(row.provider);
+    try {
+      return await this.uow.transactional(async ({ oauth }) => {
+        const locked = await oauth.lockTokens(integrationId);
+        // Refreshed by someone else while this one waited for the lock.
+        if (!locked || (locked.expiresAt?.getTime() ?? 0) !== (held.expiresAt?.getTime() ?? 0) || !this.due(locked.expiresAt, opts.force)) {
+          return true;
+        }
+        if (!isSealed(locked.refreshToken)) throw new TokenRefusedError('no_refresh_token', 'the provider gave no refresh token');
+        const refreshToken = this.box.open(locked.refreshToken);
+        const token = await this.tokenRequest(client, { grant_type: 'refresh_token', refresh_token: refreshToken });
+        await this.integrations.update(integrationId, { config: { [client.facts.accessTokenField]: token.access_token } });
+        await this.storeTokens(integrationId, token, refreshToken, oauth);
+        this.logger.info('oauth token refreshed', { integrationId, provider: row.provider });
+        return true;
+      });
+    } catch (err) {
+      if (!(err instanceof TokenRefusedError)) throw err;
+      const message = `The ${row.provider} authorization was refused on refresh (${err.error}); the organization must connect again`;
+      await this.integrations.updateFields(integrationId, { status: 'error', errorMessage: message });
+      this.logger.warn('oauth refresh refused', { integrationId, provider: row.provider, error: err.error });
+      throw new AppError('conflict', 'reauthorization_required', message);
+    }
+  }
+
+  private due(expiresAt: Date | null, force?: boolean): boolean {
+    if (force) return true;
+    return expiresAt !== null && expiresAt.getTime() - Date.now() <= this.deps.refreshAheadMs;
+  }
+
+  /** Keeps the old refresh token when the answer carries none; takes a rotated one. */
+  private async storeTokens(
+    integrationId: number,
+    token: TokenResponse,
+    previousRefresh: string | null,
+    repo: OAuthRepository = this.repo,
+  ) {
+    const refresh = typeof token.refresh_token === 'string' && token.refresh_token ? token.refresh_token : previousRefresh;
+    const expiresIn = Number(token.expires_in);
+    await repo.saveTokens(integrationId, {
+      refreshToken: refresh ? (this.box.seal(refresh) as unknown as Record<string, string>) : null,
+      // No expires_in (Salesforce): refreshed on a 401 only.
+      expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null,
+      scope: typeof token.scope === 'string' ? token.scope : null,
+    });
+  }
+
+  /** RFC 6749 4.1.3 / 6: a form POST with the client's credentials in the body. */
+  private async tokenRequest(client: OAuthClient, form: Record<string, string>): Promise<TokenResponse> {
+    const body = new URLSearchParams({
+      ...form,
+      client_id: client.clientId,
+      ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+    });
+    const res = await axios.post(client.tokenUrl, body.toString(), {
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      timeout: this.deps.timeoutMs,
+      validateStatus: () => true,
+      maxRedirects: 0,
+    });
+    const data = (res.data && typeof res.data === 'object' ? res.data : {}) as Record<string, unknown>;
+    // Some providers answer refusals with 200 and { error } (Zoho).
+    if (typeof data.error === 'string' && (res.status < 500 || res.status === 200)) {
+      throw new TokenRefusedError(data.error, typeof data.error_description === 'string' ? data.error_description : undefined);
+    }
+    if (res.status >= 400) throw new Error(`token endpoint answered ${res.status}`);
+    if (typeof data.access_token !== 'string' || !data.access_token) throw new Error('token endpoint answered without an access_token');
+    return data as TokenResponse;
+  }
+
+  private client(provider: string): OAuthClient {
+    const facts = this.deps.factsOf(provider);
+    if (!facts) throw new AppError('not_found', 'oauth_provider_not_found', `No provider ${provider} connects by OAuth`);
+    const prefix = `OAUTH_${provider.toUpperCase()}_`;
+    const env = (k: string) => {
+      const v = this.deps.env[prefix + k];
+      return v && v.trim() ? v.trim() : undefined;
+    };
+    const clientId = env('CLIENT_ID');
+    if (!clientId) {
+      throw new AppError(
+        'conflict',
+        'oauth_not_configured',
+        `OAuth for ${provider} is not configured: set ${prefix}CLIENT_ID and ${prefix}CLIENT_SECRET (and register ${this.deps.publicBaseUrl ?? '<PUBLIC_BASE_URL>'}/api/integrations/oauth/${provider}/callback as the redirect URI)`,
+      );
+    }
+    return {
+      provider,
+      facts,
+      clientId,
+      clientSecret: env('CLIENT_SECRET'),
+      authorizeUrl: env('AUTHORIZE_URL') ?? facts.authorizeUrl,
+      tokenUrl: env('TOKEN_URL') ?? facts.tokenUrl,
+    };
+  }
+
+  /** Only listed destinations: an open redirect would hand the integration id to anyone. */
+  private assertReturnAllowed(returnTo: string): void {
+    if (
+      !this.deps.allowedReturnUrls.some(
+        (allowed) =>
+          returnTo === allowed ||
+          returnTo.startsWith(allowed.endsWith('/') ? allowed : `${allowed}/`) ||
+          returnTo.startsWith(`${allowed}?`),
+      )
+    ) {
+      throw invalid('return_to_not_allowed', 'returnTo is not one of OAUTH_ALLOWED_RETURN_URLS', 'query.returnTo');
+    }
+  }
+}
+
+function invalid(code: string, message: string, path: string): AppError {
+  return new AppError('invalid_data', code, message, [{ path, message }]);
+}

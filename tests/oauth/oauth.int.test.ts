@@ -1,0 +1,187 @@
+import { FakeHubSpot } from '../../fake-crm/hubspot/fake-hubspot';
+import { FakeOAuth } from '../../fake-crm/oauth/fake-oauth';
+import { createOrganization, createOrganizationKey } from '../helpers/fixtures';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
+
+/**
+ * OAuth 2 connect and token refresh, through HTTP, with a fake authorization server (RFC 6749,
+ * RFC 7636) and a fake HubSpot that accepts the tokens it issues.
+ */
+const BASE = 'https://crm.example.test';
+const CALLBACK = `${BASE}/api/integrations/oauth/hubspot/callback`;
+const RETURN = 'https://app.example.test/integrations/done';
+
+describe('OAuth connect (HubSpot against a fake authorization server)', () => {
+  let ctx: TestContext;
+  let auth: FakeOAuth;
+  let hub: FakeHubSpot;
+  let orgId: number;
+  let key: string;
+
+  beforeAll(async () => {
+    auth = await new FakeOAuth({ flavor: 'hubspot', expiresIn: 1800, rotateRefreshTokens: true }).start();
+    auth.addClient({ clientId: 'hub-client', clientSecret: 'hub-client-secret', redirectUris: [CALLBACK] });
+    hub = await new FakeHubSpot({ contacts: 3, acceptToken: (t) => auth.isValidAccessToken(t) }).start();
+    ctx = await createTestContext({
+      PUBLIC_BASE_URL: BASE,
+      OAUTH_ALLOWED_RETURN_URLS: RETURN,
+      OAUTH_HUBSPOT_CLIENT_ID: 'hub-client',
+      OAUTH_HUBSPOT_CLIENT_SECRET: 'hub-client-secret',
+      OAUTH_HUBSPOT_AUTHORIZE_URL: auth.authorizeUrl,
+      OAUTH_HUBSPOT_TOKEN_URL: auth.tokenUrl,
+    });
+    const org = await createOrganization(ctx);
+    orgId = org.id;
+    key = await createOrganizationKey(ctx, orgId);
+    // The integration exists with its API address (the fake's); OAuth brings the tokens.
+    const made = await ctx.http
+      .post('/api/integrations')
+      .set('x-api-key', key)
+      .send({ provider: 'hubspot', name: 'HubSpot', config: { accessToken: 'pasted-token-0000', baseUrl: hub.url } });
+    expect(made.status).toBe(201);
+  });
+  afterAll(async () => {
+    await ctx.close();
+    await auth.stop();
+    await hub.stop();
+  });
+
+  /** What a person's browser does: opens the consent URL and follows the redirect back. */
+  async function consent(url: string): Promise<{ code: string | null; state: string | null; error: string | null }> {
+    const res = await fetch(url, { redirect: 'manual' });
+    expect(res.status).toBe(302);
+    const back = new URL(res.headers.get('location') as string);
+    expect(`${back.origin}${back.pathname}`).toBe(CALLBACK);
+    return { code: back.searchParams.get('code'), state: back.searchParams.get('state'), error: back.searchParams.get('error') };
+  }
+  const callback = (q: Record<string, string>) => ctx.http.get('/api/integrations/oauth/hubspot/callback').query(q);
+  const start = async (query: Record<string, string> = {}) => {
+    const res = await ctx.http.post('/api/integrations/oauth/hubspot/authorize').query(query).set('x-api-key', key);
+    expect(res.status).toBe(200);
+    return res.body.data as { url: string; state: string; expiresAt: string };
+  };
+
+  it('when a person consents, then the code is exchanged, the integration takes the token, tests it, and no token is shown or stored in clear', async () => {
+    const redirect = await ctx.http.get('/api/integrations/oauth/hubspot/authorize').set('x-api-key', key);
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.location).toMatch(new RegExp(`^${auth.authorizeUrl}\\?`));
+    const { url, state } = await start();
+    const sent = new URL(url);
+    expect(sent.searchParams.get('redirect_uri')).toBe(CALLBACK);
+    expect(sent.searchParams.get('state')).toBe(state);
+    expect(sent.searchParams.get('scope')).toContain('crm.objects.contacts.read');
+
+    const back = await consent(url);
+    const res = await callback({ code: back.code as string, state: back.state as string });
+    expect(res.status).toBe(200);
+    expect(res.body.data).toMatchObject({ status: 'active', created: false, test: { success: true } });
+    const issued = auth.lastAccessToken;
+    expect(issued).toBeDefined();
+    const shown = JSON.stringify((await ctx.http.get(`/api/integrations/${res.body.data.integrationId}`).set('x-api-key', key)).body);
+    expect(shown).not.toContain(issued?.token);
+    const stored = JSON.stringify(
+      await ctx.sql('SELECT i.config, i.secrets, t.refresh_token FROM integrations i JOIN integration_tokens t ON t.integration_id = i.id'),
+    );
+    expect(stored).not.toContain(issued?.token);
+    expect(stored).not.toContain(issued?.refreshToken ?? 'no-refresh-token');
+    expect(await ctx.sql('SELECT state_hash FROM oauth_states')).not.toContainEqual({ state_hash: state });
+  });
+
+  it('when the state is reused, unknown or expired, or consent is denied, then 400 and nothing changes', async () => {
+    const { url } = await start();
+    const back = await consent(url);
+    expect((await callback({ code: back.code as string, state: back.state as string })).status).toBe(200);
+    const reused = await callback({ code: back.code as string, state: back.state as string });
+    expect(reused.status).toBe(400);
+    expect(reused.body.code).toBe('state_used');
+    expect((await callback({ code: 'x', state: 'never-issued' })).body.code).toBe('state_unknown');
+
+    const late = await start();
+    await ctx.sql("UPDATE oauth_states SET expires_at = now() - interval '1 second'");
+    const lateBack = await consent(late.url);
+    expect((await callback({ code: lateBack.code as string, state: lateBack.state as string })).body.code).toBe('state_expired');
+
+    auth.denyNext();
+    const denied = await start();
+    const deniedBack = await consent(denied.url);
+    expect(deniedBack.error).toBe('access_denied');
+    const res = await callback({ error: 'access_denied', state: deniedBack.state as string });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('authorization_denied');
+    expect(await ctx.sql('SELECT count(*)::int AS n FROM integrations WHERE organization_id = $1', [orgId])).toEqual([{ n: 1 }]);
+  });
+
+  it('when returnTo is allowed, then the callback redirects there with the integration; another returnTo is refused', async () => {
+    const refused = await ctx.http
+      .post('/api/integrations/oauth/hubspot/authorize')
+      .query({ returnTo: 'https://evil.example/x' })
+      .set('x-api-key', key);
+    expect(refused.status).toBe(400);
+    expect(refused.body.code).toBe('return_to_not_allowed');
+    const { url } = await start({ returnTo: RETURN });
+    const back = await consent(url);
+    const res = await callback({ code: back.code as string, state: back.state as string });
+    expect(res.status).toBe(302);
+    const to = new URL(res.headers.location);
+    expect(`${to.origin}${to.pathname}`).toBe(RETURN);
+    expect(to.searchParams.get('status')).toBe('active');
+  });
+
+  it('when a provider has no client id configured, then 409 naming the variables', async () => {
+    const res = await ctx.http.post('/api/integrations/oauth/gohighlevel/authorize').set('x-api-key', key);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toContain('OAUTH_GOHIGHLEVEL_CLIENT_ID');
+  });
+
+  it('when 20 calls need an expired token on two instances at once, then the provider sees exactly one refresh, and rotation is kept', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);
+    const second = await createTestContext({
+      DATABASE_URL: ctx.databaseUrl,
+      OAUTH_HUBSPOT_CLIENT_ID: 'hub-client',
+      OAUTH_HUBSPOT_CLIENT_SECRET: 'hub-client-secret',
+      OAUTH_HUBSPOT_TOKEN_URL: auth.tokenUrl,
+    });
+    try {
+      const before = auth.refreshCalls;
+      const apps = [ctx, second];
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => apps[i % 2].http.post(`/api/integrations/${row.id}/test`).set('x-api-key', ADMIN_KEY)),
+      );
+      expect(results.map((r) => r.body.success)).toEqual(Array(20).fill(true));
+      expect(auth.refreshCalls - before).toBe(1);
+      const [t] = await ctx.sql<{ fresh: boolean }>(
+        "SELECT expires_at > now() + interval '10 minutes' AS fresh FROM integration_tokens WHERE integration_id = $1",
+        [row.id],
+      );
+      expect(t.fresh).toBe(true);
+      // The rotated refresh token was kept: the next refresh works.
+      await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);
+      expect((await ctx.http.post(`/api/integrations/${row.id}/test`).set('x-api-key', ADMIN_KEY)).body.success).toBe(true);
+      expect(auth.refreshCalls - before).toBe(2);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('when the refresh token is refused (invalid_grant), then the integration is in error, says to connect again, and an event is written', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);
+    const sub = await ctx.http
+      .post('/api/webhook-subscriptions')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ organizationId: orgId, url: 'http://127.0.0.1:9/hook', events: ['integration.status_changed'] });
+    expect(sub.status).toBe(201);
+    auth.invalidGrantNext();
+    const tested = await ctx.http.post(`/api/integrations/${row.id}/test`).set('x-api-key', ADMIN_KEY);
+    expect(tested.body.success).toBe(false);
+    const got = (await ctx.http.get(`/api/integrations/${row.id}`).set('x-api-key', ADMIN_KEY)).body.data;
+    expect(got.status).toBe('error');
+    expect(got.errorMessage).toContain('must connect again');
+    const events = await ctx.sql<{ data: { to: string } }>(
+      "SELECT data FROM webhook_events WHERE organization_id = $1 AND type = 'integration.status_changed' ORDER BY created_at",
+      [orgId],
+    );
+    expect(events.map((e) => e.data.to)).toContain('error');
+  });
+});
