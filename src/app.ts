@@ -155,11 +155,12 @@ export function createServices({ config, prisma, logger, providers: modules = al
       routingKeyField: (provider) => providers.routingKeyField(provider),
       // The token manager is built below from this service; connectors ask it through here.
       freshenToken: (id: number): Promise<boolean> => oauth.ensureFresh(id),
+      reauthorize: (id: number): Promise<string | null> => oauth.refreshNow(id),
     },
   );
   const oauth: OAuthService = new OAuthService(
     createOAuthRepository(prisma),
-    createUnitOfWork(prisma, (db) => ({ oauth: createOAuthRepository(db) })),
+    createUnitOfWork(prisma, (db) => ({ oauth: createOAuthRepository(db), integrations: createIntegrationRepository(db) })),
     integrations,
     box,
     logger,

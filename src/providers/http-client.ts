@@ -22,6 +22,11 @@ export interface CrmHttpOptions {
    * (the header's value, or this default), instead of running into a 429.
    */
   rateLimitHeaders?: { remaining: string; intervalMs?: string; defaultIntervalMs: number };
+  /**
+   * A 401 is retried once with the headers this gives (a refreshed OAuth token), when it
+   * gives any; a pasted token's 401 stays an authentication failure.
+   */
+  reauthorize?: () => Promise<Record<string, string> | null>;
   /** The SSRF guard's switch: false refuses loopback, private and link-local addresses. */
   allowPrivateUrls: boolean;
   logger: Logger;
@@ -76,7 +81,16 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
       observe(res.headers as Record<string, unknown>);
       return res;
     },
-    (err: unknown) => {
+    async (err: unknown) => {
+      const config = err instanceof AxiosError ? (err.config as (typeof err.config & { reauthorized?: boolean }) | undefined) : undefined;
+      if (err instanceof AxiosError && err.response?.status === 401 && opts.reauthorize && config && !config.reauthorized) {
+        const headers = await opts.reauthorize().catch(() => null);
+        if (headers) {
+          config.reauthorized = true;
+          for (const [k, v] of Object.entries(headers)) config.headers.set(k, v);
+          return client.request(config);
+        }
+      }
       if (err instanceof AxiosError && err.response) {
         observe(err.response.headers as Record<string, unknown>);
         // Every caller of this account waits out a 429, not only the one that got it.

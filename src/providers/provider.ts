@@ -70,6 +70,11 @@ export interface ConnectorContext {
    * id); secrets are sealed as any other. No-op for an unbound connector.
    */
   saveConfig(changes: Record<string, unknown>): Promise<void>;
+  /**
+   * After a 401: a new access token (an OAuth integration refreshes once, one refresh at a
+   * time across instances), or null when there is nothing to refresh (a pasted token).
+   */
+  reauthorize(): Promise<string | null>;
 }
 
 /** An integration kept in step with the environment at start (seed 000's WEALTHBOX_*). */

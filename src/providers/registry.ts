@@ -76,6 +76,8 @@ export interface ConnectorDeps {
 export interface ConnectorBinding {
   integrationId: number | null;
   saveConfig(changes: Record<string, unknown>): Promise<void>;
+  /** A new access token after the CRM refused the current one (OAuth integrations); else null. */
+  reauthorize?(): Promise<string | null>;
 }
 
 export type ConnectorFactory = (provider: string, config: Record<string, unknown>, binding?: ConnectorBinding) => CrmConnector | undefined;
@@ -89,5 +91,6 @@ export function createConnectorFactory(registry: ProviderRegistry, deps: Connect
       pageSize: deps.pageSize,
       limiter: (requestsPerSecond) => deps.limiters.for(binding?.integrationId ?? null, requestsPerSecond),
       saveConfig: binding?.saveConfig ?? (async () => undefined),
+      reauthorize: binding?.reauthorize ?? (async () => null),
     });
 }

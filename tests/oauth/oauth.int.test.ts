@@ -164,6 +164,33 @@ describe('OAuth connect (HubSpot against a fake authorization server)', () => {
     }
   });
 
+  it('when the CRM refuses a token we still think valid (401), then it is refreshed once and the call retried; a pasted token is not', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    const current = auth.lastAccessToken?.token as string;
+    auth.expireAccessToken(current);
+    const before = auth.refreshCalls;
+    const tested = await ctx.http.post(`/api/integrations/${row.id}/test`).set('x-api-key', ADMIN_KEY);
+    expect(tested.body.success).toBe(true);
+    expect(auth.refreshCalls - before).toBe(1);
+    expect(auth.lastAccessToken?.token).not.toBe(current);
+
+    // An integration with a pasted token (no OAuth tokens) gets its 401 as it is.
+    const other = await createOrganization(ctx);
+    const pasted = await ctx.http
+      .post('/api/integrations')
+      .set('x-api-key', ADMIN_KEY)
+      .send({
+        organizationId: other.id,
+        provider: 'hubspot',
+        name: 'pasted',
+        config: { accessToken: 'pasted-but-wrong-1', baseUrl: hub.url },
+      });
+    const refused = await ctx.http.post(`/api/integrations/${pasted.body.data.id}/test`).set('x-api-key', ADMIN_KEY);
+    expect(refused.body.success).toBe(false);
+    expect(refused.body.message).toContain('Authentication failed');
+    expect(auth.refreshCalls - before).toBe(1);
+  });
+
   it('when the refresh token is refused (invalid_grant), then the integration is in error, says to connect again, and an event is written', async () => {
     const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
     await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);

@@ -51,6 +51,8 @@ export class IntegrationService {
        * manager, given by the composition root); true when it wrote a new one.
        */
       freshenToken?: (integrationId: number) => Promise<boolean>;
+      /** After a 401: refreshes an OAuth integration's token now; its new access token, or null. */
+      reauthorize?: (integrationId: number) => Promise<string | null>;
     },
   ) {}
 
@@ -256,6 +258,7 @@ export class IntegrationService {
       saveConfig: async (changes) => {
         await this.update(row.id, { config: changes });
       },
+      reauthorize: async () => (this.opts.reauthorize ? this.opts.reauthorize(row.id) : null),
     });
     if (!connector) throw new AppError('conflict', 'no_connector', `No connector exists yet for provider ${row.provider}`);
     return connector;
@@ -270,6 +273,21 @@ export class IntegrationService {
       masked[k] = isSealed(v) ? mask(this.box.open(v)) : '••••';
     }
     return { ...rest, config: masked };
+  }
+
+  /**
+   * The fields that store `value` under `field`, sealed when the field is a secret, for a
+   * write inside the caller's transaction (a token refresh commits with its lock and must not
+   * need a second connection while it holds it).
+   */
+  withField(row: Pick<IntegrationRow, 'config' | 'secrets'>, field: string, value: string): Prisma.IntegrationUncheckedUpdateInput {
+    const secrets = { ...((row.secrets ?? {}) as Record<string, unknown>) };
+    const config = { ...((row.config ?? {}) as Config) };
+    if (isSecretName(field) || field in secrets) {
+      secrets[field] = this.box.seal(value);
+      delete config[field];
+    } else config[field] = value;
+    return { secrets: secrets as Prisma.InputJsonValue, config: config as Prisma.InputJsonValue };
   }
 
   /** A connector with a current access token: an OAuth token about to expire is refreshed first. */

@@ -6,7 +6,7 @@ import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { isSealed, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import type { OAuthFacts } from '../../providers/provider';
-import type { IntegrationService } from '../integrations';
+import type { IntegrationRepository, IntegrationService } from '../integrations';
 import type { OAuthRepository } from './oauth.repository';
 
 const STATE_TTL_MS = 10 * 60_000;
@@ -55,7 +55,7 @@ export interface OAuthDeps {
 export class OAuthService {
   constructor(
     private readonly repo: OAuthRepository,
-    private readonly uow: UnitOfWork<{ oauth: OAuthRepository }>,
+    private readonly uow: UnitOfWork<{ oauth: OAuthRepository; integrations: IntegrationRepository }>,
     private readonly integrations: IntegrationService,
     private readonly box: SecretBox,
     private readonly logger: Logger,
@@ -185,7 +185,9 @@ export class OAuthService {
     const row = await this.integrations.getRow(integrationId);
     const client = this.client(row.provider);
     try {
-      return await this.uow.transactional(async ({ oauth }) => {
+      // Every write of a refresh goes through this transaction's own connection: waiting
+      // callers hold connections too, and a second one needed here could starve the pool.
+      return await this.uow.transactional(async ({ oauth, integrations }) => {
         const locked = await oauth.lockTokens(integrationId);
         // Refreshed by someone else while this one waited for the lock.
         if (!locked || (locked.expiresAt?.getTime() ?? 0) !== (held.expiresAt?.getTime() ?? 0) || !this.due(locked.expiresAt, opts.force)) {
@@ -194,7 +196,9 @@ export class OAuthService {
         if (!isSealed(locked.refreshToken)) throw new TokenRefusedError('no_refresh_token', 'the provider gave no refresh token');
         const refreshToken = this.box.open(locked.refreshToken);
         const token = await this.tokenRequest(client, { grant_type: 'refresh_token', refresh_token: refreshToken });
-        await this.integrations.update(integrationId, { config: { [client.facts.accessTokenField]: token.access_token } });
+        const current = await integrations.get(integrationId);
+        if (!current) return false;
+        await integrations.update(integrationId, this.integrations.withField(current, client.facts.accessTokenField, token.access_token));
         await this.storeTokens(integrationId, token, refreshToken, oauth);
         this.logger.info('oauth token refreshed', { integrationId, provider: row.provider });
         return true;
@@ -206,6 +210,19 @@ export class OAuthService {
       this.logger.warn('oauth refresh refused', { integrationId, provider: row.provider, error: err.error });
       throw new AppError('conflict', 'reauthorization_required', message);
     }
+  }
+
+  /**
+   * The CRM refused the access token (401): refresh now, whatever its expiry says (Salesforce
+   * gives none). The new token, or null for an integration without OAuth tokens.
+   */
+  async refreshNow(integrationId: number): Promise<string | null> {
+    if (!(await this.repo.tokens(integrationId))) return null;
+    await this.ensureFresh(integrationId, { force: true });
+    const row = await this.integrations.getRow(integrationId);
+    const field = this.deps.factsOf(row.provider)?.accessTokenField;
+    const token = field ? this.integrations.decrypt(row)[field] : undefined;
+    return typeof token === 'string' ? token : null;
   }
 
   private due(expiresAt: Date | null, force?: boolean): boolean {

@@ -25,6 +25,10 @@ export const gohighlevel: ProviderModule = {
       limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : GOHIGHLEVEL_REQUESTS_PER_SECOND),
       rateLimitHeaders: { remaining: 'X-RateLimit-Remaining', intervalMs: 'X-RateLimit-Interval-Milliseconds', defaultIntervalMs: 10_000 },
       logger: ctx.logger,
+      reauthorize: async () => {
+        const token = await ctx.reauthorize();
+        return token ? { Authorization: `Bearer ${token}` } : null;
+      },
       ...ctx.http,
     });
     return new GoHighLevelConnector(http, config, ctx.pageSize);

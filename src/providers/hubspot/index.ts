@@ -24,6 +24,10 @@ export const hubspot: ProviderModule = {
         defaultIntervalMs: 10_000,
       },
       logger,
+      reauthorize: async () => {
+        const token = await ctx.reauthorize();
+        return token ? { Authorization: `Bearer ${token}` } : null;
+      },
       ...ctx.http,
     });
     // A 429's body names the budget spent (TEN_SECONDLY_ROLLING, DAILY, the search's secondly

@@ -25,6 +25,12 @@ export const wealthbox: ProviderModule = {
       headers: { Accept: 'application/json', ...wealthboxHeaders(config) },
       limiter: ctx.limiter(config.requestsPerSecond ?? 1),
       logger: ctx.logger,
+      // Only OAuth tokens are refreshed; a personal token's 401 needs a person.
+      reauthorize: async () => {
+        if (config.authType !== 'oauth') return null;
+        const token = await ctx.reauthorize();
+        return token ? { Authorization: `Bearer ${token}` } : null;
+      },
       ...ctx.http,
     });
     return new WealthboxConnector(http, config, ctx.pageSize);
