@@ -2,14 +2,15 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
+import { closeServer, listenOnLoopback } from '../shared/fake-server';
 
 /**
  * An OAuth 2.0 authorization server of our own (fake-crm/oauth/README.md lists every rule
  * followed and where it comes from): the authorization code grant and the refresh token
  * grant of RFC 6749, PKCE of RFC 7636 (S256; `plain` only when allowed), token revocation
  * of RFC 7009, and "flavours" that shape the token answer the way Salesforce, Zoho,
- * GoHighLevel, HubSpot, Stripe, Dropbox and Google do. Standalone on purpose: it does not
- * use fake-crm/shared.
+ * GoHighLevel, HubSpot, Stripe, Dropbox and Google do. It is no CRM, so of fake-crm/shared
+ * it takes only the loopback listen and close (not the CRM fault switches).
  */
 
 // ---- public types ----
@@ -492,18 +493,14 @@ export class FakeOAuth {
       res.status(404).json({ error: 'not_found', error_description: `no route: ${req.method} ${req.path}` });
     });
 
-    await new Promise<void>((resolve) => {
-      this.server = app.listen(port, '127.0.0.1', () => resolve());
-    });
+    this.server = await listenOnLoopback(app, port);
     return this;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     this.server = undefined;
+    await closeServer(server);
   }
 
   // ---- clients ----

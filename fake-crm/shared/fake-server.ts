@@ -2,6 +2,20 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 
+/** Listens on 127.0.0.1 only: fakes are never reachable from elsewhere. */
+export function listenOnLoopback(app: Express, port = 0): Promise<Server> {
+  return new Promise((resolve) => {
+    const server = app.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+/** Closes a fake's server, cutting kept-alive connections (clients hold them open). */
+export async function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return;
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
 /** What every fake logs of a request; a fake may add fields of its own (body, token, ...). */
 export interface LoggedRequest {
   method: string;
@@ -69,18 +83,14 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
     });
     app.use((req, res, next) => this.applyFaults(req, res, next));
     this.routes(app);
-    await new Promise<void>((resolve) => {
-      this.server = app.listen(port, '127.0.0.1', () => resolve());
-    });
+    this.server = await listenOnLoopback(app, port);
     return this;
   }
 
   async stop(): Promise<void> {
     const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
     this.server = undefined;
+    await closeServer(server);
   }
 
   // ---- faults ----
