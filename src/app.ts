@@ -15,6 +15,7 @@ import { requestContext } from './lib/request-context';
 import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { SecretBox } from './lib/secret-box';
 import { SyncJobs } from './jobs/sync.jobs';
+import { OAuthKeepAliveJob } from './jobs/oauth-keepalive.job';
 import { createConnectorFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
 import {
@@ -91,6 +92,7 @@ export interface Services {
   pull: PullService;
   syncRuns: SyncRunRepository;
   jobs: SyncJobs;
+  keepAlive: OAuthKeepAliveJob;
   metrics: Metrics;
   subscriptions: SubscriptionService;
   deliveries: DeliveryWorker;
@@ -192,6 +194,12 @@ export function createServices({ config, prisma, logger, providers: modules = al
     incrementalCron: config.sync.incrementalCron,
     timezone: config.sync.timezone,
   });
+  const keepAlive = new OAuthKeepAliveJob(oauth, logger, {
+    enabled: config.sync.cronEnabled,
+    schedule: config.oauth.keepAliveCron,
+    timezone: config.sync.timezone,
+    idleDays: config.oauth.idleDays,
+  });
   const wh = config.webhooks;
   const subscriptions = new SubscriptionService(
     createSubscriptionRepository(prisma),
@@ -221,6 +229,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const workers = {
     start() {
       jobs.start();
+      keepAlive.start();
       if (wh.workersEnabled) {
         inboxWorker.start();
         deliveries.start();
@@ -228,6 +237,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     },
     async stop() {
       await jobs.stop();
+      await keepAlive.stop();
       await Promise.all([inboxWorker.stop(), deliveries.stop()]);
     },
   };
@@ -244,6 +254,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     pull,
     syncRuns,
     jobs,
+    keepAlive,
     metrics,
     subscriptions,
     deliveries,
@@ -402,7 +413,13 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
   // Before the users router: POST /users/sync is a sync, not a user.
-  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, services.jobs));
+  const schedules = {
+    describe: async (organizationId?: number) => [
+      ...(await services.jobs.describe(organizationId)),
+      await services.keepAlive.describe(organizationId),
+    ],
+  };
+  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules));
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
   // Before the integrations router: /integrations/oauth/... is not an integration id.

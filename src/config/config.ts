@@ -54,6 +54,12 @@ export const envSchema = z.object({
   // Per provider: OAUTH_<PROVIDER>_CLIENT_ID / _CLIENT_SECRET / _AUTHORIZE_URL / _TOKEN_URL.
   OAUTH_ALLOWED_RETURN_URLS: z.string().optional(),
   OAUTH_REFRESH_AHEAD_SECONDS: int(0).default(300),
+  // The daily keep-alive: connections idle this many days get their tokens refreshed.
+  OAUTH_KEEPALIVE_CRON: z
+    .string()
+    .refine((v) => cron.validate(v), 'must be a cron expression')
+    .default('30 3 * * *'),
+  OAUTH_IDLE_DAYS: int(1).default(30),
   PUBLIC_BASE_URL: z
     .url()
     .regex(/^https?:\/\//, 'must be an http(s) URL')
@@ -197,7 +203,7 @@ export interface Config {
   push: { maxBody: string; maxUsers: number; batchSize: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
   publicBaseUrl?: string;
-  oauth: { allowedReturnUrls: string[]; refreshAheadMs: number };
+  oauth: { allowedReturnUrls: string[]; refreshAheadMs: number; keepAliveCron: string; idleDays: number };
   /**
    * The environment as given, for providers' own settings (seed 000's WEALTHBOX_*): a
    * provider folder reads and checks them (ProviderModule.fromEnvironment).
@@ -293,6 +299,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         .map((u) => u.trim())
         .filter(Boolean),
       refreshAheadMs: e.OAUTH_REFRESH_AHEAD_SECONDS * 1000,
+      keepAliveCron: e.OAUTH_KEEPALIVE_CRON,
+      idleDays: e.OAUTH_IDLE_DAYS,
     },
     providerEnv: Object.freeze({ ...cleaned }),
     sync: {

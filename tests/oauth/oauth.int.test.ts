@@ -191,6 +191,32 @@ describe('OAuth connect (HubSpot against a fake authorization server)', () => {
     expect(auth.refreshCalls - before).toBe(1);
   });
 
+  it('when a connection has been idle past OAUTH_IDLE_DAYS, then the keep-alive job refreshes it; a refused one is listed in /api/sync/jobs', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    await ctx.sql("UPDATE integration_tokens SET last_refreshed_at = now() - interval '40 days'");
+    const before = auth.refreshCalls;
+    expect(await ctx.services.keepAlive.run()).toEqual({ checked: 1, refreshed: 1, failed: 0 });
+    expect(auth.refreshCalls - before).toBe(1);
+    // Fresh now: a second pass has nothing to do.
+    expect(await ctx.services.keepAlive.run()).toEqual({ checked: 0, refreshed: 0, failed: 0 });
+
+    await ctx.sql("UPDATE integration_tokens SET last_refreshed_at = now() - interval '40 days'");
+    auth.failNextToken(1, 503);
+    expect(await ctx.services.keepAlive.run()).toEqual({ checked: 1, refreshed: 0, failed: 1 });
+    const listed = (await ctx.http.get('/api/sync/jobs').set('x-api-key', key)).body.data.find(
+      (j: { name: string }) => j.name === 'oauth-keepalive',
+    );
+    expect(listed.failures).toEqual([
+      expect.objectContaining({ integrationId: row.id, provider: 'hubspot', error: expect.stringContaining('503') }),
+    ]);
+    // Another organization's key does not see it.
+    const otherKey = await createOrganizationKey(ctx, (await createOrganization(ctx)).id);
+    const theirs = (await ctx.http.get('/api/sync/jobs').set('x-api-key', otherKey)).body.data.find(
+      (j: { name: string }) => j.name === 'oauth-keepalive',
+    );
+    expect(theirs.failures).toEqual([]);
+  });
+
   it('when the refresh token is refused (invalid_grant), then the integration is in error, says to connect again, and an event is written', async () => {
     const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
     await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);

@@ -61,6 +61,7 @@ describe('scheduled sync jobs', () => {
         schedule: '*/15 * * * *',
         lastRun: expect.objectContaining({ status: 'succeeded' }),
       }),
+      expect.objectContaining({ name: 'oauth-keepalive', schedule: '30 3 * * *', idleDays: 30, failures: [] }),
     ]);
   });
 

@@ -1,4 +1,4 @@
-import type { Db, Prisma } from '../../db/prisma';
+import { Prisma, type Db } from '../../db/prisma';
 
 export interface StateRow {
   organizationId: number;
@@ -30,6 +30,13 @@ export interface OAuthRepository {
     integrationId: number,
     data: { refreshToken: Prisma.InputJsonValue | null; expiresAt: Date | null; scope: string | null },
   ): Promise<void>;
+  recordFailure(integrationId: number, error: string): Promise<void>;
+  /** OAuth integrations not refreshed for `days` (some providers expire unused refresh tokens). */
+  idle(days: number): Promise<number[]>;
+  /** Integrations whose last refresh failed (of one organization, or all). */
+  failures(
+    organizationId?: number,
+  ): Promise<{ integrationId: number; organizationId: number; provider: string; error: string; at: Date }[]>;
   /** Deletes states that expired more than a day ago. */
   pruneStates(): Promise<number>;
 }
@@ -87,8 +94,51 @@ export function createOAuthRepository(db: Db): OAuthRepository {
         expiresAt: data.expiresAt,
         scope: data.scope,
         lastRefreshedAt: new Date(),
+        lastRefreshError: null,
+        lastRefreshFailedAt: null,
       };
       await db.integrationToken.upsert({ where: { integrationId }, create: { integrationId, ...values }, update: values });
+    },
+    async recordFailure(integrationId, error) {
+      await db.integrationToken.updateMany({
+        where: { integrationId },
+        data: { lastRefreshError: error.slice(0, 1000), lastRefreshFailedAt: new Date() },
+      });
+    },
+    async idle(days) {
+      const rows = await db.integrationToken.findMany({
+        where: {
+          refreshToken: { not: Prisma.DbNull },
+          OR: [{ lastRefreshedAt: null }, { lastRefreshedAt: { lt: new Date(Date.now() - days * 86_400_000) } }],
+          integration: { isActive: true, status: { not: 'disconnected' }, organization: { deletedAt: null } },
+        },
+        select: { integrationId: true },
+        orderBy: { integrationId: 'asc' },
+      });
+      return rows.map((r) => r.integrationId);
+    },
+    async failures(organizationId) {
+      const rows = await db.integrationToken.findMany({
+        where: {
+          lastRefreshError: { not: null },
+          integration: { ...(organizationId !== undefined ? { organizationId } : {}), organization: { deletedAt: null } },
+        },
+        select: {
+          integrationId: true,
+          lastRefreshError: true,
+          lastRefreshFailedAt: true,
+          integration: { select: { organizationId: true, provider: true } },
+        },
+        orderBy: { integrationId: 'asc' },
+        take: 100,
+      });
+      return rows.map((r) => ({
+        integrationId: r.integrationId,
+        organizationId: r.integration.organizationId,
+        provider: r.integration.provider,
+        error: r.lastRefreshError as string,
+        at: r.lastRefreshFailedAt as Date,
+      }));
     },
     async pruneStates() {
       const r = await db.oAuthState.deleteMany({ where: { expiresAt: { lt: new Date(Date.now() - 86_400_000) } } });

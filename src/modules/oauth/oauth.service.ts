@@ -204,6 +204,7 @@ export class OAuthService {
         return true;
       });
     } catch (err) {
+      await this.repo.recordFailure(integrationId, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       if (!(err instanceof TokenRefusedError)) throw err;
       const message = `The ${row.provider} authorization was refused on refresh (${err.error}); the organization must connect again`;
       await this.integrations.updateFields(integrationId, { status: 'error', errorMessage: message });
@@ -223,6 +224,28 @@ export class OAuthService {
     const field = this.deps.factsOf(row.provider)?.accessTokenField;
     const token = field ? this.integrations.decrypt(row)[field] : undefined;
     return typeof token === 'string' ? token : null;
+  }
+
+  /**
+   * Refreshes the tokens of connections idle for `idleDays` (some providers expire refresh
+   * tokens nobody uses). Failures are recorded on the token row and listed by failures().
+   */
+  async keepAlive(idleDays: number): Promise<{ checked: number; refreshed: number; failed: number }> {
+    const ids = await this.repo.idle(idleDays);
+    let refreshed = 0;
+    for (const id of ids) {
+      try {
+        await this.ensureFresh(id, { force: true });
+        refreshed++;
+      } catch (err) {
+        this.logger.warn('oauth keep-alive refresh failed', { integrationId: id, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { checked: ids.length, refreshed, failed: ids.length - refreshed };
+  }
+
+  failures(organizationId?: number) {
+    return this.repo.failures(organizationId);
   }
 
   private due(expiresAt: Date | null, force?: boolean): boolean {

@@ -1,0 +1,58 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from 'winston';
+import type { OAuthService } from '../modules/oauth';
+
+/**
+ * The daily OAuth keep-alive: refreshes the tokens of connections idle for OAUTH_IDLE_DAYS,
+ * since some providers expire refresh tokens nobody uses. Several instances may fire it: the
+ * token row lock lets one refresh each integration, the others find it fresh.
+ */
+export class OAuthKeepAliveJob {
+  readonly name = 'oauth-keepalive';
+  private task: ScheduledTask | null = null;
+
+  constructor(
+    private readonly oauth: OAuthService,
+    private readonly logger: Logger,
+    private readonly opts: { enabled: boolean; schedule: string; timezone: string; idleDays: number },
+  ) {}
+
+  /** One pass; tests call it directly. */
+  run() {
+    return this.oauth.keepAlive(this.opts.idleDays);
+  }
+
+  start(): void {
+    if (!this.opts.enabled) return;
+    this.task = cron.schedule(
+      this.opts.schedule,
+      async () => {
+        try {
+          const r = await this.run();
+          this.logger.info(`${this.name} done`, r);
+        } catch (err) {
+          this.logger.error(`${this.name} failed`, { error: err instanceof Error ? err.message : String(err) });
+        }
+      },
+      { name: this.name, timezone: this.opts.timezone, noOverlap: true },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.task?.stop();
+    this.task = null;
+  }
+
+  /** For GET /api/sync/jobs: the schedule, and the integrations whose last refresh failed. */
+  async describe(organizationId?: number) {
+    return {
+      name: this.name,
+      schedule: this.opts.schedule,
+      timezone: this.opts.timezone,
+      enabled: this.opts.enabled,
+      idleDays: this.opts.idleDays,
+      nextRunAt: this.task?.getNextRun() ?? null,
+      failures: await this.oauth.failures(organizationId),
+    };
+  }
+}
