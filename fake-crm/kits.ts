@@ -29,7 +29,12 @@ export interface FakeKit {
 export const KIT_PROVIDERS = ['wealthbox', 'hubspot', 'gohighlevel'] as const;
 export type KitProvider = (typeof KIT_PROVIDERS)[number];
 
-export async function startFakeKit(provider: string, contacts: number): Promise<FakeKit> {
+/** `acceptToken`: the CRM also accepts these bearer tokens (those a fake OAuth server issued); HubSpot only. */
+export async function startFakeKit(
+  provider: string,
+  contacts: number,
+  opts: { acceptToken?: (token: string) => boolean } = {},
+): Promise<FakeKit> {
   switch (provider) {
     case 'wealthbox': {
       const fake = await new FakeWealthbox({ contacts, staff: 5 }).start();
@@ -44,7 +49,13 @@ export async function startFakeKit(provider: string, contacts: number): Promise<
       };
     }
     case 'hubspot': {
-      const fake = await new FakeHubSpot({ contacts, rateLimitMax: 1_000_000_000, dailyLimit: null, searchPerSecond: 0 }).start();
+      const fake = await new FakeHubSpot({
+        contacts,
+        rateLimitMax: 1_000_000_000,
+        dailyLimit: null,
+        searchPerSecond: 0,
+        acceptToken: opts.acceptToken,
+      }).start();
       const ids = [...fake.contacts.keys()];
       return {
         provider,

@@ -6,10 +6,13 @@
  * prints the counts and a few curl commands, and keeps running until Ctrl-C.
  *
  * DEMO_PROVIDER (wealthbox | hubspot | gohighlevel), DEMO_PORT (3000), DEMO_CONTACTS (3000).
+ * DEMO_OAUTH=1 (with hubspot): also connects by OAuth against a fake authorization server,
+ * printing the consent URL a person would open and following it as their browser would.
  */
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
 import { KIT_PROVIDERS, startFakeKit } from '../fake-crm/kits';
+import { FakeOAuth } from '../fake-crm/oauth/fake-oauth';
 import { bootstrap, createApp, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { startEmbeddedPostgres } from '../src/db/embedded';
@@ -21,6 +24,7 @@ import { createLogger } from '../src/lib/logger';
 const PORT = Number(process.env.DEMO_PORT ?? 3000);
 const CONTACTS = Number(process.env.DEMO_CONTACTS ?? 3000);
 const PROVIDER = process.env.DEMO_PROVIDER ?? 'wealthbox';
+const OAUTH = process.env.DEMO_OAUTH === '1' || process.env.DEMO_OAUTH === 'true';
 
 async function main(): Promise<void> {
   const logger = createLogger({ level: 'info', json: false });
@@ -38,13 +42,32 @@ async function main(): Promise<void> {
 
   if (!(KIT_PROVIDERS as readonly string[]).includes(PROVIDER)) throw new Error(`DEMO_PROVIDER must be one of ${KIT_PROVIDERS.join(', ')}`);
   say(`2. A fake ${PROVIDER} with ${CONTACTS.toLocaleString('en-US')} contacts (fake-crm/${PROVIDER})`);
-  const fake = await startFakeKit(PROVIDER, CONTACTS);
+  if (OAUTH && PROVIDER !== 'hubspot') throw new Error('DEMO_OAUTH works with DEMO_PROVIDER=hubspot');
+  const auth = OAUTH ? await new FakeOAuth({ flavor: 'hubspot', rotateRefreshTokens: true }).start() : null;
+  const fake = await startFakeKit(PROVIDER, CONTACTS, { acceptToken: auth ? (t) => auth.isValidAccessToken(t) : undefined });
   logger.info(`fake ${PROVIDER} at ${fake.url}`);
+  const oauthEnv: Record<string, string> = {};
+  if (auth) {
+    auth.addClient({
+      clientId: 'demo-client',
+      clientSecret: 'demo-client-secret',
+      redirectUris: [`http://localhost:${PORT}/api/integrations/oauth/hubspot/callback`],
+    });
+    Object.assign(oauthEnv, {
+      OAUTH_HUBSPOT_CLIENT_ID: 'demo-client',
+      OAUTH_HUBSPOT_CLIENT_SECRET: 'demo-client-secret',
+      OAUTH_HUBSPOT_AUTHORIZE_URL: auth.authorizeUrl,
+      OAUTH_HUBSPOT_TOKEN_URL: auth.tokenUrl,
+      PUBLIC_BASE_URL: `http://localhost:${PORT}`,
+    });
+    logger.info(`fake OAuth authorization server at ${auth.url}`);
+  }
 
   say(`3. The service on http://localhost:${PORT}`);
   const config = loadConfig({
     ALLOW_PRIVATE_URLS: 'true',
     ...process.env,
+    ...oauthEnv,
     DATABASE_URL: url,
     PORT: String(PORT),
     CRON_ENABLED: 'false',
@@ -82,6 +105,19 @@ async function main(): Promise<void> {
   const test = await call('POST', `/api/integrations/${integration.id}/test`, undefined, orgKey);
   logger.info(`connection test: ${test.message}`);
 
+  if (auth) {
+    say('4b. OAuth: the consent URL a person would open, then their browser following the redirects');
+    const started = (await call('POST', '/api/integrations/oauth/hubspot/authorize', undefined, orgKey)).data as { url: string };
+    logger.info(`open: ${started.url}`);
+    const consent = await fetch(started.url, { redirect: 'manual' });
+    const back = consent.headers.get('location') as string;
+    logger.info(`the provider redirects to: ${back.replace(/code=[^&]+/, 'code=…')}`);
+    const done = (await (await fetch(back)).json()) as { data: { integrationId: number; status: string; test: { message: string } } };
+    logger.info(
+      `connected by OAuth: integration ${done.data.integrationId} is ${done.data.status} (${done.data.test.message}); tokens sealed, refreshed ahead of expiry`,
+    );
+  }
+
   say('5. A full sync (progress is logged while it runs)');
   const run = (await call('POST', `/api/integrations/${integration.id}/sync?mode=full&wait=true`, undefined, orgKey)).data as Record<
     string,
@@ -110,6 +146,7 @@ async function main(): Promise<void> {
     await services.pull.stop();
     await prisma.$disconnect();
     await fake.stop();
+    await auth?.stop();
     await db.stop();
     process.exit(0);
   };
