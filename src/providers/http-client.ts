@@ -144,6 +144,14 @@ function toCrmError(provider: string, err: unknown): Error {
   return new CrmUnavailableError(`${provider} unreachable on ${where}: ${err.code ?? err.message}`);
 }
 
+/** For `reauthorize`: a refreshed OAuth access token as a bearer header, or null (nothing to refresh). */
+export function bearerReauthorize(reauthorize: () => Promise<string | null>): () => Promise<Record<string, string> | null> {
+  return async () => {
+    const token = await reauthorize();
+    return token ? { Authorization: `Bearer ${token}` } : null;
+  };
+}
+
 /** The guard's refusal (an address, a redirect) somewhere in an error's causes, if any. */
 function refusal(err: unknown): BlockedAddressError | CrmUnavailableError | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

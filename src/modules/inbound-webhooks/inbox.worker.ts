@@ -7,8 +7,7 @@ import type { CrmConnector, InboundChange, PersonRecord } from '../../providers/
 import type { WebhookAdapter } from '../../providers/provider';
 import { seenKey, type PeopleRepository, type Removal } from '../people';
 import type { ClaimedEvent as Claimed, EventResult as Result, InboxQueue } from './inbox.repository';
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+import { isEmail } from '../../lib/email';
 
 /** What one batch's transaction writes through. */
 export interface InboxRepositories {
@@ -227,7 +226,7 @@ export class InboxWorker {
       if (record) {
         const unfit =
           findUnstorable(record, 'record') ??
-          (record.email !== null && !EMAIL.test(record.email) ? { path: 'email', message: 'is not an email address' } : undefined);
+          (record.email !== null && !isEmail(record.email) ? { path: 'email', message: 'is not an email address' } : undefined);
         p.change = unfit
           ? { kind: 'ignore', reason: `the CRM's record was refused: ${unfit.path} ${unfit.message}` }
           : { kind: 'upsert', person: record };

@@ -9,6 +9,7 @@ import { canTransition, type IntegrationRow, type IntegrationService, type Integ
 import { syncRunEvent, type EventRecorder } from '../outbox';
 import { seenKey, type PeopleRepository, type PeopleSource, type Removal } from '../people';
 import { LeaseLostError, type Checkpoint, type PageCounts, type PullRepository } from './pull.repository';
+import { isEmail } from '../../lib/email';
 
 /** What one pull transaction writes through. */
 export interface PullRepositories {
@@ -38,7 +39,6 @@ class Interrupted extends Error {}
 const RESUME_WINDOW_MS = 24 * 3600_000;
 const PROGRESS_EVERY_MS = 2000;
 const BULK_LOAD = 1000;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 // Unseen records are checked with the CRM this many at a time, the lease renewed in between.
 const LOOKUP_CHUNK = 100;
 // In a small account one or two deletions are a large share; this many never trip the bound.
@@ -507,7 +507,7 @@ function screen(records: PersonRecord[]): { valid: PersonRecord[]; failures: { e
     // Text PostgreSQL cannot store (a NUL, a lone surrogate) would fail the whole page.
     const unstorable = findUnstorable(r, 'record');
     if (unstorable) failures.push({ externalId, reason: `${storableText(unstorable.path)} ${unstorable.message}` });
-    else if (r.email !== null && !EMAIL.test(r.email)) failures.push({ externalId, reason: `invalid email "${r.email}"` });
+    else if (r.email !== null && !isEmail(r.email)) failures.push({ externalId, reason: `invalid email "${r.email}"` });
     else valid.push(r);
   }
   return { valid, failures };

@@ -1,4 +1,4 @@
-import { createCrmHttpClient } from '../http-client';
+import { bearerReauthorize, createCrmHttpClient } from '../http-client';
 import type { ProviderModule } from '../provider';
 import { perSecond } from '../rate-limiter';
 import { GOHIGHLEVEL_DEFAULT_URL, GoHighLevelConnector, goHighLevelHeaders, type GoHighLevelConfig } from './gohighlevel.connector';
@@ -25,10 +25,7 @@ export const gohighlevel: ProviderModule = {
       limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : GOHIGHLEVEL_REQUESTS_PER_SECOND),
       rateLimitHeaders: { remaining: 'X-RateLimit-Remaining', intervalMs: 'X-RateLimit-Interval-Milliseconds', defaultIntervalMs: 10_000 },
       logger: ctx.logger,
-      reauthorize: async () => {
-        const token = await ctx.reauthorize();
-        return token ? { Authorization: `Bearer ${token}` } : null;
-      },
+      reauthorize: bearerReauthorize(ctx.reauthorize),
       ...ctx.http,
     });
     return new GoHighLevelConnector(http, config, ctx.pageSize);

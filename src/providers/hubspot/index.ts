@@ -1,4 +1,4 @@
-import { createCrmHttpClient } from '../http-client';
+import { bearerReauthorize, createCrmHttpClient } from '../http-client';
 import type { ProviderModule } from '../provider';
 import { createLimiter, perSecond } from '../rate-limiter';
 import { HubSpotConnector, type HubSpotConfig } from './hubspot.connector';
@@ -24,10 +24,7 @@ export const hubspot: ProviderModule = {
         defaultIntervalMs: 10_000,
       },
       logger,
-      reauthorize: async () => {
-        const token = await ctx.reauthorize();
-        return token ? { Authorization: `Bearer ${token}` } : null;
-      },
+      reauthorize: bearerReauthorize(ctx.reauthorize),
       ...ctx.http,
     });
     // A 429's body names the budget spent (TEN_SECONDLY_ROLLING, DAILY, the search's secondly

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../../config/config';
-import { createCrmHttpClient } from '../http-client';
+import { bearerReauthorize, createCrmHttpClient } from '../http-client';
 import type { ProviderModule } from '../provider';
 import { WEALTHBOX_DEFAULT_URL, WealthboxConnector, wealthboxHeaders, type WealthboxConfig } from './wealthbox.connector';
 import { wealthboxDefinition } from './wealthbox.definition';
@@ -26,11 +26,7 @@ export const wealthbox: ProviderModule = {
       limiter: ctx.limiter(config.requestsPerSecond ?? 1),
       logger: ctx.logger,
       // Only OAuth tokens are refreshed; a personal token's 401 needs a person.
-      reauthorize: async () => {
-        if (config.authType !== 'oauth') return null;
-        const token = await ctx.reauthorize();
-        return token ? { Authorization: `Bearer ${token}` } : null;
-      },
+      reauthorize: config.authType === 'oauth' ? bearerReauthorize(ctx.reauthorize) : undefined,
       ...ctx.http,
     });
     return new WealthboxConnector(http, config, ctx.pageSize);

@@ -55,7 +55,7 @@ export const wealthboxWebhook: WebhookAdapter = {
   events(req) {
     const b = parseWebhookBody(body, req.json);
     // The change is checked at the door too (a malformed email is the sender's 400).
-    changeOf(req.json);
+    changeOf(b);
     const occurredAt = parseWealthboxTime(b.occurred_at) ?? parseWealthboxTime(b.contact.updated_at);
     // One event a request; the path (or seed 000's default route) names the integration.
     return [{ eventId: b.id === undefined ? null : String(b.id), type: b.event, occurredAt, routingKey: null, payload: req.json }];
@@ -66,11 +66,10 @@ export const wealthboxWebhook: WebhookAdapter = {
     const signature = req.header('x-wealthbox-signature');
     return signature !== undefined && verifyHmacHex(req.raw, signature, secrets);
   },
-  change: (payload) => changeOf(payload),
+  change: (payload) => changeOf(parseWebhookBody(body, payload)),
 };
 
-function changeOf(payload: unknown): InboundChange {
-  const b = parseWebhookBody(body, payload);
+function changeOf(b: z.infer<typeof body>): InboundChange {
   const externalId = String(b.contact.id);
   if (b.event === 'contact.deleted') {
     const at = parseWealthboxTime(b.occurred_at) ?? parseWealthboxTime(b.contact.updated_at);
