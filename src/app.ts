@@ -168,6 +168,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     logger,
     {
       factsOf: (provider) => providers.get(provider)?.definition.oauth,
+      canonical: (name) => providers.oauthName(name),
       env: config.providerEnv,
       publicBaseUrl: config.publicBaseUrl,
       allowedReturnUrls: config.oauth.allowedReturnUrls,
@@ -323,6 +324,7 @@ function apiOperations(providers: ProviderRegistry): Operation[] {
     ...mountedAt('/api/integration-templates', templateOperations),
     ...mountedAt('/api/integrations/oauth', oauthOperations),
     ...mountedAt('/api/integrations/oauth', oauthCallbackOperations),
+    ...mountedAt('/integrations/oauth', [...oauthOperations, ...oauthCallbackOperations]),
     ...mountedAt('/api/integrations', integrationOperations),
     ...mountedAt('/api', syncOperations),
     ...mountedAt('/api', inboundWebhookOperations(webhookProviders)),
@@ -390,11 +392,9 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   app.use('/api', openApiRouter(version, apiOperations(services.providers), outboundEventData));
   // The provider's redirect back carries no API key (the state is the credential): before the
   // key check, with the per-address limit of other keyless requests.
-  app.use(
-    '/api/integrations/oauth',
-    createRateLimit({ windowMs, limit: max, name: 'oauth-callback', keyOf: ipOf }),
-    oauthCallbackRouter(services.oauth),
-  );
+  const callbackLimit = createRateLimit({ windowMs, limit: max, name: 'oauth-callback', keyOf: ipOf });
+  // Seed 003's paths (/integrations/oauth/google/authorize, /callback) are the same flow.
+  for (const at of ['/api/integrations/oauth', '/integrations/oauth']) app.use(at, callbackLimit, oauthCallbackRouter(services.oauth));
 
   const api = Router();
   // Requests are counted against the key they authenticated with, so only after the check;
@@ -407,7 +407,8 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     createRateLimit({ windowMs, limit: syncMax, name: 'internal-sync', keyOf: () => 'internal-key' }),
     pushRouter(services.push, config.push.maxBody),
   );
-  api.use(authFailures, requireApiKey(services.apiKeys), createRateLimit({ windowMs, limit: max, name: 'api', keyOf: principalKeyOf }));
+  const apiLimit = createRateLimit({ windowMs, limit: max, name: 'api', keyOf: principalKeyOf });
+  api.use(authFailures, requireApiKey(services.apiKeys), apiLimit);
   api.use(express.json({ limit: config.http.jsonLimit }));
   api.use(rejectUnstorableInput());
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
@@ -428,6 +429,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker));
   api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));
   app.use('/api', api);
+  app.use('/integrations/oauth', authFailures, requireApiKey(services.apiKeys), apiLimit, rejectUnstorableInput(), oauthRouter(services.oauth));
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger, config.isProduction));

@@ -15,7 +15,7 @@ import { closeServer, listenOnLoopback } from '../shared/fake-server';
 
 // ---- public types ----
 
-export type OAuthFlavor = 'standard' | 'salesforce' | 'zoho' | 'gohighlevel' | 'hubspot' | 'stripe' | 'dropbox' | 'google';
+export type OAuthFlavor = 'standard' | 'salesforce' | 'zoho' | 'gohighlevel' | 'hubspot' | 'stripe' | 'dropbox' | 'google' | 'amazon';
 
 export interface AddClientInput {
   clientId: string;
@@ -23,12 +23,15 @@ export interface AddClientInput {
   clientSecret: string | null;
   /** Compared exactly (no prefix or wildcard matching). */
   redirectUris: string[];
+  /** Amazon: the SP-API application id Seller Central's consent page takes instead of client_id. */
+  applicationId?: string;
 }
 
 export interface FakeOAuthClient {
   clientId: string;
   clientSecret: string | null;
   redirectUris: string[];
+  applicationId?: string;
 }
 
 export interface FakeOAuthOptions {
@@ -245,6 +248,19 @@ const PROFILES: Record<OAuthFlavor, FlavorProfile> = {
     refreshPrefix: '',
     paths: { authorize: ['/oauth2/authorize'], token: ['/oauth2/token'], revoke: ['/2/auth/token/revoke'] },
   },
+  amazon: {
+    expiresIn: 3600,
+    reportExpiresIn: true,
+    tokenType: 'bearer',
+    rotate: false,
+    echoRefreshToken: false,
+    offlineParam: null,
+    errorStyle: 'rfc',
+    defaultScope: '',
+    accessPrefix: 'Atza|',
+    refreshPrefix: 'Atzr|',
+    paths: { authorize: [], token: ['/auth/o2/token'], revoke: [] },
+  },
   google: {
     expiresIn: 3599,
     reportExpiresIn: true,
@@ -394,6 +410,9 @@ export class FakeOAuth {
     dropboxUid: String(100_000_000 + (randomBytes(4).readUInt32BE() % 900_000_000)),
     salesforceOrgId: `00D${randomId(ALNUM, 15)}`,
     salesforceUserId: `005${randomId(ALNUM, 15)}`,
+    sellingPartnerId: `A${randomId('ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789', 13)}`,
+    email: 'connected.person@example.com',
+    displayName: 'Connected Person',
   };
 
   private readonly profile: FlavorProfile;
@@ -489,6 +508,9 @@ export class FakeOAuth {
     app.get(['/authorize', ...authorize], (req, res) => this.authorize(req, res));
     app.post(['/token', ...token], (req, res) => this.token(req, res));
     app.post(['/revoke', ...revoke], (req, res) => this.revoke(req, res));
+    // Amazon's consent page (Seller Central), which is not RFC 6749's authorize endpoint.
+    app.get('/apps/authorize/consent', (req, res) => this.amazonConsent(req, res));
+    this.resourceRoutes(app);
     app.use((req, res) => {
       res.status(404).json({ error: 'not_found', error_description: `no route: ${req.method} ${req.path}` });
     });
@@ -510,7 +532,12 @@ export class FakeOAuth {
       const parsed = new URL(uri); // throws on a relative or malformed URI (RFC 6749 3.1.2: absolute)
       if (parsed.hash) throw new Error(`redirect URI must not have a fragment: ${uri}`);
     }
-    const client = { clientId: input.clientId, clientSecret: input.clientSecret, redirectUris: [...input.redirectUris] };
+    const client = {
+      clientId: input.clientId,
+      clientSecret: input.clientSecret,
+      redirectUris: [...input.redirectUris],
+      applicationId: input.applicationId,
+    };
     this.clients.set(client.clientId, client);
     return client;
   }
@@ -688,6 +715,125 @@ export class FakeOAuth {
     });
     this.authorizations.push({ ...record, outcome: { code } });
     this.redirect(res, redirectUri, { code, state: state ?? undefined });
+  }
+
+  /**
+   * Seller Central's consent page: application_id (not client_id), state, redirect_uri and
+   * version=beta for draft apps; back with spapi_oauth_code, state and selling_partner_id.
+   */
+  private amazonConsent(req: Request, res: Response): void {
+    const { values: q } = parseParams(this.rawQuery(req));
+    const client = [...this.clients.values()].find((c) => c.applicationId !== undefined && c.applicationId === q.application_id);
+    if (!client) return this.authorizePage(req, res, 'invalid_request', `unknown application_id: ${q.application_id ?? '(none)'}`);
+    const redirectUri = q.redirect_uri ?? client.redirectUris[0];
+    if (!client.redirectUris.includes(redirectUri)) {
+      return this.authorizePage(req, res, 'invalid_request', `redirect_uri is not registered for this application: ${redirectUri}`);
+    }
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(q)) if (!['application_id', 'redirect_uri', 'state'].includes(k)) extra[k] = v;
+    const record = {
+      clientId: client.clientId,
+      redirectUri,
+      state: q.state ?? null,
+      scope: '',
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      extra,
+      at: Date.now(),
+    };
+    if (this.denials > 0) {
+      this.denials--;
+      this.authorizations.push({ ...record, outcome: { error: 'access_denied' } });
+      return this.redirect(res, redirectUri, { error: 'access_denied', state: q.state });
+    }
+    const code = randomToken('ANDa', 16);
+    this.codes.set(code, {
+      code,
+      clientId: client.clientId,
+      redirectUri,
+      redirectUriGiven: q.redirect_uri !== undefined,
+      scope: '',
+      codeChallenge: null,
+      codeChallengeMethod: null,
+      extra,
+      expiresAt: this.now() + this.codeTtlSeconds * 1000,
+      used: false,
+      issued: [],
+    });
+    this.authorizations.push({ ...record, outcome: { code } });
+    this.redirect(res, redirectUri, { spapi_oauth_code: code, state: q.state, selling_partner_id: this.identity.sellingPartnerId });
+  }
+
+  /**
+   * The one cheap "who am I" call of each non-CRM provider, answering for the tokens this
+   * server issued, as the provider's API would: the service tests a connection with it.
+   */
+  private resourceRoutes(app: express.Express): void {
+    const id = this.identity;
+    const bearer = (req: Request) => /^Bearer (.+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
+    const guard =
+      (token: (req: Request) => string, refuse: (res: Response) => void, answer: (req: Request, res: Response) => void) =>
+      (req: Request, res: Response) =>
+        this.isValidAccessToken(token(req)) ? answer(req, res) : refuse(res);
+    const google401 = (res: Response) =>
+      res.status(401).json({ error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
+    app.get(
+      '/drive/v3/about',
+      guard(bearer, google401, (req, res) => {
+        if (typeof req.query.fields !== 'string') {
+          res.status(400).json({ error: { code: 400, message: "The 'fields' parameter is required for this method.", status: 'INVALID_ARGUMENT' } });
+          return;
+        }
+        res.json({ user: { kind: 'drive#user', displayName: id.displayName, emailAddress: id.email, permissionId: '0123456789' } });
+      }),
+    );
+    app.get(
+      '/gmail/v1/users/me/profile',
+      guard(bearer, google401, (_req, res) => res.json({ emailAddress: id.email, messagesTotal: 42, threadsTotal: 17, historyId: '9876' })),
+    );
+    app.post(
+      '/2/users/get_current_account',
+      guard(
+        bearer,
+        (res) => res.status(401).json({ error_summary: 'invalid_access_token/', error: { '.tag': 'invalid_access_token' } }),
+        (req, res) => {
+          // Dropbox refuses a JSON content type with a body that is not JSON (an empty one).
+          if (req.is('application/json') && !(typeof req.body === 'string' && req.body.trim() === 'null')) {
+            res
+              .status(400)
+              .type('text')
+              .send('Error in call to API function "users/get_current_account": request body: could not decode input as JSON');
+            return;
+          }
+          res.json({ account_id: id.dropboxAccountId, name: { display_name: id.displayName }, email: id.email });
+        },
+      ),
+    );
+    app.get(
+      '/v1/account',
+      guard(
+        bearer,
+        (res) => res.status(401).json({ error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } }),
+        (_req, res) => res.json({ id: id.stripeUserId, object: 'account', email: id.email, country: 'US', business_profile: { name: 'Fake Shop' } }),
+      ),
+    );
+    app.get(
+      '/sellers/v1/marketplaceParticipations',
+      guard(
+        (req) => req.get('x-amz-access-token') ?? '',
+        // SP-API answers a missing, expired or foreign token with 403, not 401.
+        (res) => res.status(403).json({ errors: [{ code: 'Unauthorized', message: 'Access to requested resource is denied.' }] }),
+        (_req, res) =>
+          res.json({
+            payload: [
+              {
+                marketplace: { id: 'ATVPDKIKX0DER', countryCode: 'US', name: 'Amazon.com', defaultCurrencyCode: 'USD' },
+                participation: { isParticipating: true, hasSuspendedListings: false },
+              },
+            ],
+          }),
+      ),
+    );
   }
 
   private redirect(res: Response, redirectUri: string, params: Record<string, string | undefined>): void {

@@ -79,6 +79,23 @@ export class CrmUnavailableError extends Error {
   }
 }
 
+/**
+ * The CRM account's API budget (Salesforce's calls per 24 hours, HighLevel's daily limit) is
+ * down to the reserve we keep for the organization's other tools: the run stops cleanly
+ * (status partial, its checkpoint kept) and the next run resumes from there.
+ */
+export class CrmBudgetError extends Error {
+  constructor(
+    message: string,
+    /** What the CRM reported: calls used and the limit, when it said. */
+    public readonly used: number | null = null,
+    public readonly limit: number | null = null,
+  ) {
+    super(message);
+    this.name = 'CrmBudgetError';
+  }
+}
+
 /** What one inbound webhook asks of us, already in our terms. */
 export type InboundChange =
   | { kind: 'upsert'; person: PersonRecord }

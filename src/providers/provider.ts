@@ -31,6 +31,11 @@ export interface ProviderDefinition {
   routingKeyField: string | null;
   /** Its webhooks are served at POST /api/webhooks/<name>[/:integrationId]. */
   webhooks: boolean;
+  /**
+   * Whether it holds people we pull (a CRM). Storage, mail and payment accounts connect and
+   * test, but a pull is refused. Default true.
+   */
+  pulls?: boolean;
   /** How it connects by OAuth 2 (authModes includes 'oauth2'); the real URLs are the defaults. */
   oauth?: OAuthFacts;
 }
@@ -48,8 +53,51 @@ export interface OAuthFacts {
   accessTokenField: string;
   /** Config an OAuth integration always has (Wealthbox: authType oauth). */
   fixedConfig?: Readonly<Record<string, unknown>>;
-  /** Config the token response carries (HighLevel's locationId, Salesforce's instance_url). */
+  /**
+   * Config the token response carries (HighLevel's locationId, Salesforce's instance_url,
+   * Zoho's api_domain); applied after the exchange and after every refresh.
+   */
   configFromToken?(token: Readonly<Record<string, unknown>>): Record<string, unknown>;
+  /**
+   * Config the redirect back carries (Zoho's accounts-server, Amazon's selling_partner_id).
+   * Throws OAuthCallbackError for a value it will not accept. `authorizeUrl` is the consent
+   * page this connection used (the operator's override, or the facts' own).
+   */
+  configFromCallback?(query: Readonly<Record<string, unknown>>, flow: { authorizeUrl: string }): Record<string, unknown>;
+  /**
+   * The token endpoint for this connection when it is not the same for all (Zoho: the
+   * accounts server of the person's data centre, from the callback). An operator's
+   * OAUTH_<PROVIDER>_TOKEN_URL still wins.
+   */
+  tokenUrlFor?(config: Readonly<Record<string, unknown>>): string | undefined;
+  /** The query parameter carrying the code, when not `code` (Amazon: spapi_oauth_code). */
+  codeParam?: string;
+  /**
+   * The consent URL's parameters, when the provider does not take RFC 6749's (Amazon's
+   * Seller Central consent takes application_id and version). `setting` reads the
+   * operator's OAUTH_<PROVIDER>_<NAME>.
+   */
+  authorizeQuery?(standard: Readonly<Record<string, string>>, setting: (name: string) => string | undefined): Record<string, string>;
+  /** Settings the provider needs besides the client id (Amazon's APPLICATION_ID): a 409 names them. */
+  requiredSettings?: readonly string[];
+  /**
+   * The variables seeds 003 and 004 use for this app (GOOGLE_CLIENT_ID, DROPBOX_APP_KEY...),
+   * read when OAUTH_<PROVIDER>_* are unset.
+   */
+  legacyEnv?: { clientId: string; clientSecret: string; redirectUri?: string };
+  /** Other names of it in OAuth paths (seed 003's /integrations/oauth/google/...). */
+  pathAliases?: readonly string[];
+}
+
+/** A redirect back carrying a value we will not use (an accounts server that is not the provider's). */
+export class OAuthCallbackError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'OAuthCallbackError';
+  }
 }
 
 /** What a connector gets besides its config. */

@@ -36,6 +36,12 @@ export class ProviderRegistry {
     return [...this.byName.values()];
   }
 
+  /** The provider a name in an OAuth path means: itself, or the one listing it as an alias. */
+  oauthName(name: string): string {
+    if (this.byName.has(name)) return name;
+    return this.list().find((m) => m.definition.oauth?.pathAliases?.includes(name))?.definition.name ?? name;
+  }
+
   webhook(name: string): WebhookAdapter | undefined {
     return this.byName.get(name)?.webhook;
   }

@@ -5,7 +5,7 @@ import type { UnitOfWork } from '../../db/unit-of-work';
 import { sha256Hex } from '../../lib/crypto';
 import { AppError } from '../../lib/errors';
 import { isSealed, type SealedValue, type SecretBox } from '../../lib/secret-box';
-import type { OAuthFacts } from '../../providers/provider';
+import { OAuthCallbackError, type OAuthFacts } from '../../providers/provider';
 import type { IntegrationRepository, IntegrationService } from '../integrations';
 import type { OAuthRepository } from './oauth.repository';
 
@@ -19,7 +19,12 @@ interface OAuthClient {
   clientId: string;
   clientSecret: string | undefined;
   authorizeUrl: string;
-  tokenUrl: string;
+  /** The operator's OAUTH_<PROVIDER>_TOKEN_URL, when set: it wins over the facts. */
+  tokenUrlOverride: string | undefined;
+  /** OAUTH_<PROVIDER>_REDIRECT_URI (or the seed's variable), when set. */
+  redirectUri: string | undefined;
+  /** OAUTH_<PROVIDER>_<NAME>, trimmed; undefined when unset. */
+  setting(name: string): string | undefined;
 }
 
 /** The token endpoint's answer (RFC 6749 5.1), with whatever else the provider adds. */
@@ -39,6 +44,8 @@ export class TokenRefusedError extends Error {
 export interface OAuthDeps {
   /** A provider's OAuth facts, when it connects by OAuth. */
   factsOf(provider: string): OAuthFacts | undefined;
+  /** The provider a name in an OAuth path means (seed 003's `google` is google_drive). */
+  canonical(name: string): string;
   /** The environment, for OAUTH_<PROVIDER>_CLIENT_ID and friends. */
   env: Readonly<Record<string, string | undefined>>;
   publicBaseUrl: string | undefined;
@@ -62,9 +69,13 @@ export class OAuthService {
     private readonly deps: OAuthDeps,
   ) {}
 
-  /** Where the provider sends the person back: PUBLIC_BASE_URL, else the request's own origin. */
-  redirectUri(provider: string, requestOrigin: string): string {
-    return `${this.deps.publicBaseUrl ?? requestOrigin}/api/integrations/oauth/${provider}/callback`;
+  /**
+   * Where the provider sends the person back: OAUTH_<PROVIDER>_REDIRECT_URI when the operator
+   * registered another (seed 003's /integrations/oauth/google/callback is served too), else
+   * PUBLIC_BASE_URL (or the request's own origin) + /api/integrations/oauth/<provider>/callback.
+   */
+  redirectUri(client: OAuthClient, requestOrigin: string): string {
+    return client.redirectUri ?? `${this.deps.publicBaseUrl ?? requestOrigin}/api/integrations/oauth/${client.provider}/callback`;
   }
 
   /** The consent page's URL, and the state it carries (stored hashed, single use, 10 minutes). */
@@ -74,6 +85,7 @@ export class OAuthService {
     opts: { name?: string; returnTo?: string; requestOrigin: string },
   ): Promise<{ url: string; state: string; expiresAt: string }> {
     const client = this.client(provider);
+    provider = client.provider;
     if (opts.returnTo !== undefined) this.assertReturnAllowed(opts.returnTo);
     const state = base64url(randomBytes(32));
     const verifier = client.facts.pkce ? base64url(randomBytes(32)) : null;
@@ -87,15 +99,16 @@ export class OAuthService {
       expiresAt,
     });
     const url = new URL(client.authorizeUrl);
-    const params: Record<string, string> = {
+    const standard: Record<string, string> = {
       response_type: 'code',
       client_id: client.clientId,
-      redirect_uri: this.redirectUri(provider, opts.requestOrigin),
-      scope: client.facts.scopes.join(' '),
+      redirect_uri: this.redirectUri(client, opts.requestOrigin),
+      ...(client.facts.scopes.length ? { scope: client.facts.scopes.join(' ') } : {}),
       state,
       ...(verifier ? { code_challenge: base64url(createHash('sha256').update(verifier).digest()), code_challenge_method: 'S256' } : {}),
       ...client.facts.authorizeParams,
     };
+    const params = client.facts.authorizeQuery ? client.facts.authorizeQuery(standard, client.setting) : standard;
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
     return { url: url.toString(), state, expiresAt: expiresAt.toISOString() };
   }
@@ -107,7 +120,7 @@ export class OAuthService {
    */
   async callback(
     provider: string,
-    q: { code?: string; state?: string; error?: string; error_description?: string },
+    q: { code?: string; state?: string; error?: string; error_description?: string } & Record<string, unknown>,
     requestOrigin: string,
   ): Promise<{
     integrationId: number;
@@ -117,6 +130,7 @@ export class OAuthService {
     returnTo: string | null;
   }> {
     const client = this.client(provider);
+    provider = client.provider;
     if (!q.state) throw invalid('missing_state', 'The callback has no state', 'query.state');
     const used = await this.repo.consumeState(sha256Hex(q.state));
     if ('problem' in used) {
@@ -132,14 +146,23 @@ export class OAuthService {
         `The provider refused the authorization: ${q.error}${q.error_description ? ` (${q.error_description})` : ''}`,
       );
     }
-    if (!q.code) throw invalid('missing_code', 'The callback has no code', 'query.code');
+    const codeParam = client.facts.codeParam ?? 'code';
+    const code = q[codeParam];
+    if (typeof code !== 'string' || !code) throw invalid('missing_code', `The callback has no ${codeParam}`, `query.${codeParam}`);
+    let fromCallback: Record<string, unknown>;
+    try {
+      fromCallback = client.facts.configFromCallback?.(q, { authorizeUrl: client.authorizeUrl }) ?? {};
+    } catch (err) {
+      if (err instanceof OAuthCallbackError) throw invalid('invalid_callback', err.message, `query.${err.field}`);
+      throw err;
+    }
     const verifier = isSealed(state.codeVerifier) ? this.box.open(state.codeVerifier) : undefined;
     let token: TokenResponse;
     try {
-      token = await this.tokenRequest(client, {
+      token = await this.tokenRequest(client, this.tokenUrl(client, fromCallback), {
         grant_type: 'authorization_code',
-        code: q.code,
-        redirect_uri: this.redirectUri(provider, requestOrigin),
+        code,
+        redirect_uri: this.redirectUri(client, requestOrigin),
         ...(verifier ? { code_verifier: verifier } : {}),
       });
     } catch (err) {
@@ -150,6 +173,7 @@ export class OAuthService {
     }
     const config = {
       ...client.facts.fixedConfig,
+      ...fromCallback,
       [client.facts.accessTokenField]: token.access_token,
       ...client.facts.configFromToken?.(token),
     };
@@ -195,10 +219,17 @@ export class OAuthService {
         }
         if (!isSealed(locked.refreshToken)) throw new TokenRefusedError('no_refresh_token', 'the provider gave no refresh token');
         const refreshToken = this.box.open(locked.refreshToken);
-        const token = await this.tokenRequest(client, { grant_type: 'refresh_token', refresh_token: refreshToken });
         const current = await integrations.get(integrationId);
         if (!current) return false;
-        await integrations.update(integrationId, this.integrations.withField(current, client.facts.accessTokenField, token.access_token));
+        const tokenUrl = this.tokenUrl(client, (current.config ?? {}) as Record<string, unknown>);
+        const token = await this.tokenRequest(client, tokenUrl, { grant_type: 'refresh_token', refresh_token: refreshToken });
+        // The access token, and what the answer says again (Salesforce's instance_url, Zoho's api_domain).
+        const fields = { ...client.facts.configFromToken?.(token), [client.facts.accessTokenField]: token.access_token };
+        let next: Pick<typeof current, 'config' | 'secrets'> = current;
+        for (const [field, value] of Object.entries(fields)) {
+          if (typeof value === 'string') next = this.integrations.withField(next, field, value) as Pick<typeof current, 'config' | 'secrets'>;
+        }
+        await integrations.update(integrationId, { config: next.config as never, secrets: next.secrets as never });
         await this.storeTokens(integrationId, token, refreshToken, oauth);
         this.logger.info('oauth token refreshed', { integrationId, provider: row.provider });
         return true;
@@ -270,14 +301,19 @@ export class OAuthService {
     });
   }
 
+  /** The operator's override, else where this connection's provider says, else the facts' URL. */
+  private tokenUrl(client: OAuthClient, config: Readonly<Record<string, unknown>>): string {
+    return client.tokenUrlOverride ?? client.facts.tokenUrlFor?.(config) ?? client.facts.tokenUrl;
+  }
+
   /** RFC 6749 4.1.3 / 6: a form POST with the client's credentials in the body. */
-  private async tokenRequest(client: OAuthClient, form: Record<string, string>): Promise<TokenResponse> {
+  private async tokenRequest(client: OAuthClient, tokenUrl: string, form: Record<string, string>): Promise<TokenResponse> {
     const body = new URLSearchParams({
       ...form,
       client_id: client.clientId,
       ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
     });
-    const res = await axios.post(client.tokenUrl, body.toString(), {
+    const res = await axios.post(tokenUrl, body.toString(), {
       headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
       timeout: this.deps.timeoutMs,
       validateStatus: () => true,
@@ -293,29 +329,35 @@ export class OAuthService {
     return data as TokenResponse;
   }
 
-  private client(provider: string): OAuthClient {
+  private client(name: string): OAuthClient {
+    const provider = this.deps.canonical(name);
     const facts = this.deps.factsOf(provider);
-    if (!facts) throw new AppError('not_found', 'oauth_provider_not_found', `No provider ${provider} connects by OAuth`);
+    if (!facts) throw new AppError('not_found', 'oauth_provider_not_found', `No provider ${name} connects by OAuth`);
     const prefix = `OAUTH_${provider.toUpperCase()}_`;
-    const env = (k: string) => {
-      const v = this.deps.env[prefix + k];
+    const read = (variable: string | undefined) => {
+      const v = variable ? this.deps.env[variable] : undefined;
       return v && v.trim() ? v.trim() : undefined;
     };
-    const clientId = env('CLIENT_ID');
-    if (!clientId) {
+    const setting = (k: string) => read(prefix + k);
+    const legacy = facts.legacyEnv;
+    const clientId = setting('CLIENT_ID') ?? read(legacy?.clientId);
+    const missing = [...(clientId ? [] : ['CLIENT_ID', 'CLIENT_SECRET']), ...(facts.requiredSettings ?? []).filter((k) => !setting(k))];
+    if (!clientId || missing.length) {
       throw new AppError(
         'conflict',
         'oauth_not_configured',
-        `OAuth for ${provider} is not configured: set ${prefix}CLIENT_ID and ${prefix}CLIENT_SECRET (and register ${this.deps.publicBaseUrl ?? '<PUBLIC_BASE_URL>'}/api/integrations/oauth/${provider}/callback as the redirect URI)`,
+        `OAuth for ${provider} is not configured: set ${missing.map((k) => prefix + k).join(' and ')}${legacy && !clientId ? ` (or ${legacy.clientId} and ${legacy.clientSecret})` : ''} (and register ${this.deps.publicBaseUrl ?? '<PUBLIC_BASE_URL>'}/api/integrations/oauth/${provider}/callback as the redirect URI)`,
       );
     }
     return {
       provider,
       facts,
       clientId,
-      clientSecret: env('CLIENT_SECRET'),
-      authorizeUrl: env('AUTHORIZE_URL') ?? facts.authorizeUrl,
-      tokenUrl: env('TOKEN_URL') ?? facts.tokenUrl,
+      clientSecret: setting('CLIENT_SECRET') ?? read(legacy?.clientSecret),
+      authorizeUrl: setting('AUTHORIZE_URL') ?? facts.authorizeUrl,
+      tokenUrlOverride: setting('TOKEN_URL'),
+      redirectUri: setting('REDIRECT_URI') ?? read(legacy?.redirectUri),
+      setting,
     };
   }
 

@@ -135,9 +135,12 @@ export function createPullRepository(db: Db): PullRepository {
       const last = await db.syncRun.findFirst({
         where: { integrationId },
         orderBy: { id: 'desc' },
-        select: { id: true, operation: true, status: true, checkpoint: true, startedAt: true },
+        select: { id: true, operation: true, status: true, checkpoint: true, startedAt: true, details: true },
       });
-      return last && ['abandoned', 'interrupted', 'failed'].includes(last.status) && last.checkpoint ? last : null;
+      if (!last?.checkpoint) return null;
+      // A run stopped at the CRM's API budget ends partial but is resumed like an interrupted one.
+      const budgetStop = last.status === 'partial' && (last.details as { stopped?: string } | null)?.stopped === 'api_budget';
+      return ['abandoned', 'interrupted', 'failed'].includes(last.status) || budgetStop ? last : null;
     },
     async createRun(start) {
       const run = await db.syncRun.create({

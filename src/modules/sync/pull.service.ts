@@ -4,7 +4,7 @@ import { AppError } from '../../lib/errors';
 import { findUnstorable, storableText } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
 import type { UnitOfWork } from '../../db/unit-of-work';
-import { CrmAuthError, type CrmConnector, type PersonRecord } from '../../providers/connector';
+import { CrmAuthError, CrmBudgetError, type CrmConnector, type PersonRecord } from '../../providers/connector';
 import { canTransition, type IntegrationRow, type IntegrationService, type IntegrationStatus } from '../integrations';
 import { syncRunEvent, type EventRecorder } from '../outbox';
 import { seenKey, type PeopleRepository, type PeopleSource, type Removal } from '../people';
@@ -81,6 +81,9 @@ export class PullService {
     if (row.status === 'disconnected')
       throw new AppError('conflict', 'integration_disconnected', `Integration ${integrationId} is disconnected; reconnect it first`);
     const connector = await this.integrations.freshConnector(row);
+    if (connector.streams.length === 0) {
+      throw new AppError('conflict', 'nothing_to_pull', `Integration ${integrationId} (${row.provider}) holds no people to pull`);
+    }
 
     const owner = `${this.instance}:${randomUUID().slice(0, 8)}`;
     if (!(await this.repo.acquireLease(integrationId, owner, this.opts.leaseSeconds))) {
@@ -337,6 +340,7 @@ export class PullService {
         this.logger.warn('sync stopped: lease taken over', { runId, integrationId: row.id });
         return { runId, integrationId: row.id, status: 'failed', ...(await this.repo.runCounts(runId)), deleted, error: err.message };
       }
+      if (err instanceof CrmBudgetError) return await this.stopForBudget(a, err, { details, deleted, started, records });
       const interrupted = err instanceof Interrupted;
       const message = err instanceof Error ? err.message : String(err);
       await this.finishRun(runId, {
@@ -357,6 +361,32 @@ export class PullService {
       // Only releases a lease this run still holds.
       await this.repo.releaseLease(row.id, a.owner).catch(() => undefined);
     }
+  }
+
+  /**
+   * The CRM account's API budget is down to its reserve: the run ends partial, keeping its
+   * checkpoint (the next run resumes it, once the budget is back), the integration stays
+   * active, and the run says why it stopped.
+   */
+  private async stopForBudget(
+    a: { row: IntegrationRow; runId: number; mode: PullMode },
+    err: CrmBudgetError,
+    at: { details: Record<string, unknown>; deleted: number; started: number; records: number },
+  ): Promise<RunOutcome> {
+    const { row, runId } = a;
+    const durationMs = Date.now() - at.started;
+    const message = `stopped at the API budget's reserve: ${err.message}; the next run resumes from the checkpoint`;
+    await this.finishRun(runId, {
+      status: 'partial',
+      deleted: at.deleted,
+      error: message,
+      details: { ...at.details, stopped: 'api_budget', apiUsage: { used: err.used, limit: err.limit }, durationMs },
+    });
+    await this.integrations.updateFields(row.id, { lastSyncAt: new Date() });
+    this.logger.warn('sync stopped at the API budget', { runId, integrationId: row.id, used: err.used, limit: err.limit, records: at.records });
+    const counts = await this.repo.runCounts(runId);
+    this.observe(row.provider, a.mode, 'partial', durationMs, { ...counts, deleted: at.deleted });
+    return { runId, integrationId: row.id, status: 'partial', ...counts, deleted: at.deleted, error: message };
   }
 
   /**

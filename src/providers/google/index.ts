@@ -1,0 +1,2 @@
+export { gmail } from './gmail';
+export { googleDrive } from './google-drive';
