@@ -55,6 +55,11 @@ export interface FakeOAuthOptions {
   apiDomain?: string;
   /** Merged last into every successful token answer (e.g. { locationId: 'abc' } or { stripe_user_id: 'acct_x' }). */
   tokenFields?: Record<string, unknown>;
+  /**
+   * How confidential clients may authenticate at the token endpoint: RFC 6749 2.3.1 requires
+   * servers to take HTTP Basic and lets them refuse credentials in the body. Default both.
+   */
+  clientAuthMethods?: ('basic' | 'body')[];
   /** Clients registered at construction (same as addClient). */
   clients?: AddClientInput[];
 }
@@ -416,6 +421,7 @@ export class FakeOAuth {
   };
 
   private readonly profile: FlavorProfile;
+  private readonly clientAuthMethods: ('basic' | 'body')[];
   private instanceUrlOverride?: string;
   private apiDomainOverride?: string;
   private readonly codes = new Map<string, CodeRecord>();
@@ -438,6 +444,7 @@ export class FakeOAuth {
     this.errorStyle = opts.errorStyle ?? this.profile.errorStyle;
     this.tokenFields = { ...(opts.tokenFields ?? {}) };
     this.instanceUrlOverride = opts.instanceUrl;
+    this.clientAuthMethods = opts.clientAuthMethods ?? ['basic', 'body'];
     this.apiDomainOverride = opts.apiDomain;
     for (const c of opts.clients ?? []) this.addClient(c);
   }
@@ -931,6 +938,9 @@ export class FakeOAuth {
     } else {
       clientId = form.client_id;
       secret = form.client_secret;
+      if (secret !== undefined && !this.clientAuthMethods.includes('body')) {
+        throw new OAuthError('invalid_client', 'client credentials in the request body are not accepted; use HTTP Basic', 401);
+      }
     }
     if (!clientId) throw new OAuthError('invalid_client', 'no client authentication included', 401);
     const client = this.clients.get(clientId);

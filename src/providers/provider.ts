@@ -70,6 +70,11 @@ export interface OAuthFacts {
    * OAUTH_<PROVIDER>_TOKEN_URL still wins.
    */
   tokenUrlFor?(config: Readonly<Record<string, unknown>>): string | undefined;
+  /**
+   * How the client authenticates at the token endpoint: `body` (client_id and client_secret
+   * in the form, what most providers document; the default) or `basic` (HTTP Basic).
+   */
+  tokenAuth?: 'body' | 'basic';
   /** The query parameter carrying the code, when not `code` (Amazon: spapi_oauth_code). */
   codeParam?: string;
   /**

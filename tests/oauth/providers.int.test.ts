@@ -229,4 +229,40 @@ describe('OAuth settings a provider needs', () => {
       await auth.stop();
     }
   });
+
+  it.each([
+    ['tried in the body, then by HTTP Basic', {}, ['body', 'basic']],
+    ['sent by HTTP Basic only, as OAUTH_GMAIL_TOKEN_AUTH says', { OAUTH_GMAIL_TOKEN_AUTH: 'basic' }, ['basic']],
+  ])('when the authorization server takes HTTP Basic only (RFC 6749 2.3.1), then the client is %s, and the code exchange succeeds', async (_how, extra, tried) => {
+    const auth = await new FakeOAuth({ flavor: 'google', clientAuthMethods: ['basic'] }).start();
+    const callback = `${BASE}/api/integrations/oauth/gmail/callback`;
+    // A secret with characters that form-encoding changes: the Basic credentials encode them first.
+    auth.addClient({ clientId: 'gmail client', clientSecret: 's3cret:+/ with space', redirectUris: [callback] });
+    const ctx = await createTestContext({
+      PUBLIC_BASE_URL: BASE,
+      OAUTH_GMAIL_CLIENT_ID: 'gmail client',
+      OAUTH_GMAIL_CLIENT_SECRET: 's3cret:+/ with space',
+      OAUTH_GMAIL_AUTHORIZE_URL: `${auth.url}/o/oauth2/v2/auth`,
+      OAUTH_GMAIL_TOKEN_URL: `${auth.url}/o/oauth2/token`,
+      ...extra,
+    });
+    try {
+      const org = await createOrganization(ctx);
+      // Its API address is the fake's, so the connection test stays off the network.
+      await ctx.http
+        .post('/api/integrations')
+        .set('x-api-key', ADMIN_KEY)
+        .send({ organizationId: org.id, provider: 'gmail', name: 'Gmail', config: { accessToken: 'pasted-token-0000', baseUrl: auth.url } });
+      const started = await ctx.http.post('/api/integrations/oauth/gmail/authorize').query({ organizationId: org.id }).set('x-api-key', ADMIN_KEY);
+      const back = new URL((await fetch(started.body.data.url, { redirect: 'manual' })).headers.get('location') as string);
+      const res = await ctx.http.get('/api/integrations/oauth/gmail/callback').query(Object.fromEntries(back.searchParams));
+      expect(res.status).toBe(200);
+      expect(res.body.data).toMatchObject({ created: false, test: { success: true } });
+      expect(auth.requests.filter((r) => r.path === '/o/oauth2/token').map((r) => r.clientAuth)).toEqual(tried);
+      expect(auth.lastAccessToken?.grant).toBe('authorization_code');
+    } finally {
+      await ctx.close();
+      await auth.stop();
+    }
+  });
 });

@@ -306,15 +306,42 @@ export class OAuthService {
     return client.tokenUrlOverride ?? client.facts.tokenUrlFor?.(config) ?? client.facts.tokenUrl;
   }
 
-  /** RFC 6749 4.1.3 / 6: a form POST with the client's credentials in the body. */
+  /**
+   * RFC 6749 4.1.3 / 6: a form POST, the client authenticated as the provider documents (most
+   * take client_id and client_secret in the body; RFC 6749 2.3.1 makes HTTP Basic the one
+   * every server must take). Unless the operator chose (OAUTH_<PROVIDER>_TOKEN_AUTH), a server
+   * refusing the client one way is asked once the other way: a refused client authentication
+   * does not use the code up.
+   */
   private async tokenRequest(client: OAuthClient, tokenUrl: string, form: Record<string, string>): Promise<TokenResponse> {
+    const chosen = client.setting('TOKEN_AUTH')?.toLowerCase();
+    const first: 'body' | 'basic' = chosen === 'basic' ? 'basic' : chosen === 'body' ? 'body' : (client.facts.tokenAuth ?? 'body');
+    try {
+      return await this.tokenPost(client, tokenUrl, form, first);
+    } catch (err) {
+      const clientRefused = err instanceof TokenRefusedError && err.error === 'invalid_client';
+      if (!clientRefused || chosen === 'basic' || chosen === 'body' || !client.clientSecret) throw err;
+      this.logger.info('oauth token endpoint refused the client authentication; trying the other method', { provider: client.provider, first });
+      return this.tokenPost(client, tokenUrl, form, first === 'body' ? 'basic' : 'body');
+    }
+  }
+
+  private async tokenPost(client: OAuthClient, tokenUrl: string, form: Record<string, string>, auth: 'body' | 'basic'): Promise<TokenResponse> {
+    const basic = auth === 'basic' && client.clientSecret !== undefined;
     const body = new URLSearchParams({
       ...form,
-      client_id: client.clientId,
-      ...(client.clientSecret ? { client_secret: client.clientSecret } : {}),
+      ...(basic ? {} : { client_id: client.clientId, ...(client.clientSecret ? { client_secret: client.clientSecret } : {}) }),
     });
+    // 2.3.1: the id and the secret are form-encoded before they are joined and base64-encoded.
+    const enc = (v: string) => encodeURIComponent(v).replace(/%20/g, '+');
     const res = await axios.post(tokenUrl, body.toString(), {
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'application/json' },
+      headers: {
+        'Content-Type': 'application/x-www-form-urlencoded',
+        Accept: 'application/json',
+        ...(basic
+          ? { Authorization: `Basic ${Buffer.from(`${enc(client.clientId)}:${enc(client.clientSecret as string)}`).toString('base64')}` }
+          : {}),
+      },
       timeout: this.deps.timeoutMs,
       validateStatus: () => true,
       maxRedirects: 0,
@@ -324,6 +351,7 @@ export class OAuthService {
     if (typeof data.error === 'string' && (res.status < 500 || res.status === 200)) {
       throw new TokenRefusedError(data.error, typeof data.error_description === 'string' ? data.error_description : undefined);
     }
+    if (res.status === 401) throw new TokenRefusedError('invalid_client', `token endpoint answered 401`);
     if (res.status >= 400) throw new Error(`token endpoint answered ${res.status}`);
     if (typeof data.access_token !== 'string' || !data.access_token) throw new Error('token endpoint answered without an access_token');
     return data as TokenResponse;
