@@ -479,6 +479,9 @@ export class FakeOAuth {
     this.instanceUrlOverride = value;
   }
 
+  /** Zoho's `accounts-server` in the redirect back (default: this fake's url). */
+  accountsServer?: string;
+
   /** Zoho `api_domain` (default: this fake's url). */
   get apiDomain(): string {
     return this.apiDomainOverride ?? this.url;
@@ -721,7 +724,9 @@ export class FakeOAuth {
       issued: [],
     });
     this.authorizations.push({ ...record, outcome: { code } });
-    this.redirect(res, redirectUri, { code, state: state ?? undefined });
+    // Zoho names the person's data centre and its accounts server (where the code is exchanged).
+    const zoho = this.flavor === 'zoho' ? { location: 'us', 'accounts-server': this.accountsServer ?? this.url } : {};
+    this.redirect(res, redirectUri, { code, state: state ?? undefined, ...zoho });
   }
 
   /**
@@ -780,15 +785,16 @@ export class FakeOAuth {
     const bearer = (req: Request) => /^Bearer (.+)$/i.exec(req.get('authorization') ?? '')?.[1] ?? '';
     const guard =
       (token: (req: Request) => string, refuse: (res: Response) => void, answer: (req: Request, res: Response) => void) =>
-      (req: Request, res: Response) =>
-        this.isValidAccessToken(token(req)) ? answer(req, res) : refuse(res);
+      (req: Request, res: Response) => (this.isValidAccessToken(token(req)) ? answer(req, res) : refuse(res));
     const google401 = (res: Response) =>
       res.status(401).json({ error: { code: 401, message: 'Request had invalid authentication credentials.', status: 'UNAUTHENTICATED' } });
     app.get(
       '/drive/v3/about',
       guard(bearer, google401, (req, res) => {
         if (typeof req.query.fields !== 'string') {
-          res.status(400).json({ error: { code: 400, message: "The 'fields' parameter is required for this method.", status: 'INVALID_ARGUMENT' } });
+          res
+            .status(400)
+            .json({ error: { code: 400, message: "The 'fields' parameter is required for this method.", status: 'INVALID_ARGUMENT' } });
           return;
         }
         res.json({ user: { kind: 'drive#user', displayName: id.displayName, emailAddress: id.email, permissionId: '0123456789' } });
@@ -821,7 +827,8 @@ export class FakeOAuth {
       guard(
         bearer,
         (res) => res.status(401).json({ error: { type: 'invalid_request_error', message: 'Invalid API Key provided' } }),
-        (_req, res) => res.json({ id: id.stripeUserId, object: 'account', email: id.email, country: 'US', business_profile: { name: 'Fake Shop' } }),
+        (_req, res) =>
+          res.json({ id: id.stripeUserId, object: 'account', email: id.email, country: 'US', business_profile: { name: 'Fake Shop' } }),
       ),
     );
     app.get(

@@ -48,6 +48,11 @@ export interface CrmConnector {
   /** External ids (with their identity provider) deleted at the source since `since`. */
   listDeletedSince(since: Date): Promise<{ provider: string; externalId: string }[]>;
   /**
+   * After listDeletedSince: what it could not cover (Salesforce keeps deletions about 15
+   * days), for the run's details; null when it covered the whole window.
+   */
+  readonly lastDeletedWindowNote?: string | null;
+  /**
    * Those of `people` the source still has (as people it syncs): a full sync asks before it
    * deletes what its pages did not show, since paging may skip records that still exist.
    * A record it cannot check counts as existing.

@@ -87,7 +87,12 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
         const headers = await opts.reauthorize().catch(() => null);
         if (headers) {
           config.reauthorized = true;
-          for (const [k, v] of Object.entries(headers)) config.headers.set(k, v);
+          // Every later call of this client carries the new token too: the old one is dead, and
+          // each call would otherwise get its own 401 and ask for another refresh.
+          for (const [k, v] of Object.entries(headers)) {
+            config.headers.set(k, v);
+            (client.defaults.headers as unknown as Record<string, unknown>)[k] = v;
+          }
           return client.request(config);
         }
       }
@@ -162,6 +167,14 @@ function refusal(err: unknown): BlockedAddressError | CrmUnavailableError | unde
 
 /** The CRM's own error text ({"error": ...} / {"errors": [...]} / {"message": ...}), shortened. */
 function describeBody(data: unknown): string {
+  // Salesforce answers errors as an array: [{ message, errorCode }].
+  if (Array.isArray(data) && data.length > 0) {
+    return data
+      .slice(0, 3)
+      .map((e) => describeBody(e))
+      .join('; ')
+      .slice(0, 300);
+  }
   if (data && typeof data === 'object') {
     const d = data as { error?: unknown; errors?: unknown; message?: unknown };
     // HighLevel answers { statusCode, message, error: "Unauthorized" }: the message says more.

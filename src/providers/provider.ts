@@ -69,7 +69,7 @@ export interface OAuthFacts {
    * accounts server of the person's data centre, from the callback). An operator's
    * OAUTH_<PROVIDER>_TOKEN_URL still wins.
    */
-  tokenUrlFor?(config: Readonly<Record<string, unknown>>): string | undefined;
+  tokenUrlFor?(config: Readonly<Record<string, unknown>>, flow: { authorizeUrl: string }): string | undefined;
   /**
    * How the client authenticates at the token endpoint: `body` (client_id and client_secret
    * in the form, what most providers document; the default) or `basic` (HTTP Basic).
@@ -193,8 +193,11 @@ export class StaleWebhookError extends Error {
  * involved, and stores the events. `change` runs later, in the inbox worker.
  */
 export interface WebhookAdapter {
-  /** The header carrying the signature: missing is a 401 before anything else. */
-  readonly signatureHeader: string;
+  /**
+   * The header carrying the signature: missing is a 401 before anything else. null: the
+   * sender signs nothing in a header (Zoho puts a token in the body), and `verify` alone decides.
+   */
+  readonly signatureHeader: string | null;
   /**
    * Every identity provider of the CRM, when its records use several (contacts and staff):
    * a deleted record's user stays while a record of any of them points to it.

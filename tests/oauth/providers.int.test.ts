@@ -161,7 +161,11 @@ describe.each(cases)('OAuth connect: $provider', (c) => {
     const shown = (await ctx.http.get(`/api/integrations/${integrationId}`).set('x-api-key', key)).body.data;
     expect(shown.config).toMatchObject(c.learned?.(auth) ?? {});
     const issued = auth.lastAccessToken!;
-    const everything = JSON.stringify([shown, await ctx.sql('SELECT config, secrets FROM integrations'), await ctx.sql('SELECT * FROM integration_tokens')]);
+    const everything = JSON.stringify([
+      shown,
+      await ctx.sql('SELECT config, secrets FROM integrations'),
+      await ctx.sql('SELECT * FROM integration_tokens'),
+    ]);
     expect(everything).not.toContain(issued.token);
     if (issued.refreshToken) expect(everything).not.toContain(issued.refreshToken);
   });
@@ -190,10 +194,16 @@ describe('OAuth settings a provider needs', () => {
     const ctx = await createTestContext({ OAUTH_AMAZON_CLIENT_ID: 'c', OAUTH_AMAZON_CLIENT_SECRET: 's' });
     try {
       const org = await createOrganization(ctx);
-      const res = await ctx.http.post('/api/integrations/oauth/amazon/authorize').query({ organizationId: org.id }).set('x-api-key', ADMIN_KEY);
+      const res = await ctx.http
+        .post('/api/integrations/oauth/amazon/authorize')
+        .query({ organizationId: org.id })
+        .set('x-api-key', ADMIN_KEY);
       expect(res.status).toBe(409);
       expect(res.body.error).toContain('OAUTH_AMAZON_APPLICATION_ID');
-      const drive = await ctx.http.post('/api/integrations/oauth/google/authorize').query({ organizationId: org.id }).set('x-api-key', ADMIN_KEY);
+      const drive = await ctx.http
+        .post('/api/integrations/oauth/google/authorize')
+        .query({ organizationId: org.id })
+        .set('x-api-key', ADMIN_KEY);
       expect(drive.status).toBe(409);
       expect(drive.body.error).toContain('OAUTH_GOOGLE_DRIVE_CLIENT_ID');
       expect(drive.body.error).toContain('GOOGLE_CLIENT_ID');
@@ -216,7 +226,10 @@ describe('OAuth settings a provider needs', () => {
     });
     try {
       const org = await createOrganization(ctx);
-      const started = await ctx.http.post('/api/integrations/oauth/amazon/authorize').query({ organizationId: org.id }).set('x-api-key', ADMIN_KEY);
+      const started = await ctx.http
+        .post('/api/integrations/oauth/amazon/authorize')
+        .query({ organizationId: org.id })
+        .set('x-api-key', ADMIN_KEY);
       const back = new URL((await fetch(started.body.data.url, { redirect: 'manual' })).headers.get('location') as string);
       back.searchParams.set('selling_partner_id', '../../etc');
       const res = await ctx.http.get('/api/integrations/oauth/amazon/callback').query(Object.fromEntries(back.searchParams));
@@ -233,36 +246,47 @@ describe('OAuth settings a provider needs', () => {
   it.each([
     ['tried in the body, then by HTTP Basic', {}, ['body', 'basic']],
     ['sent by HTTP Basic only, as OAUTH_GMAIL_TOKEN_AUTH says', { OAUTH_GMAIL_TOKEN_AUTH: 'basic' }, ['basic']],
-  ])('when the authorization server takes HTTP Basic only (RFC 6749 2.3.1), then the client is %s, and the code exchange succeeds', async (_how, extra, tried) => {
-    const auth = await new FakeOAuth({ flavor: 'google', clientAuthMethods: ['basic'] }).start();
-    const callback = `${BASE}/api/integrations/oauth/gmail/callback`;
-    // A secret with characters that form-encoding changes: the Basic credentials encode them first.
-    auth.addClient({ clientId: 'gmail client', clientSecret: 's3cret:+/ with space', redirectUris: [callback] });
-    const ctx = await createTestContext({
-      PUBLIC_BASE_URL: BASE,
-      OAUTH_GMAIL_CLIENT_ID: 'gmail client',
-      OAUTH_GMAIL_CLIENT_SECRET: 's3cret:+/ with space',
-      OAUTH_GMAIL_AUTHORIZE_URL: `${auth.url}/o/oauth2/v2/auth`,
-      OAUTH_GMAIL_TOKEN_URL: `${auth.url}/o/oauth2/token`,
-      ...extra,
-    });
-    try {
-      const org = await createOrganization(ctx);
-      // Its API address is the fake's, so the connection test stays off the network.
-      await ctx.http
-        .post('/api/integrations')
-        .set('x-api-key', ADMIN_KEY)
-        .send({ organizationId: org.id, provider: 'gmail', name: 'Gmail', config: { accessToken: 'pasted-token-0000', baseUrl: auth.url } });
-      const started = await ctx.http.post('/api/integrations/oauth/gmail/authorize').query({ organizationId: org.id }).set('x-api-key', ADMIN_KEY);
-      const back = new URL((await fetch(started.body.data.url, { redirect: 'manual' })).headers.get('location') as string);
-      const res = await ctx.http.get('/api/integrations/oauth/gmail/callback').query(Object.fromEntries(back.searchParams));
-      expect(res.status).toBe(200);
-      expect(res.body.data).toMatchObject({ created: false, test: { success: true } });
-      expect(auth.requests.filter((r) => r.path === '/o/oauth2/token').map((r) => r.clientAuth)).toEqual(tried);
-      expect(auth.lastAccessToken?.grant).toBe('authorization_code');
-    } finally {
-      await ctx.close();
-      await auth.stop();
-    }
-  });
+  ])(
+    'when the authorization server takes HTTP Basic only (RFC 6749 2.3.1), then the client is %s, and the code exchange succeeds',
+    async (_how, extra, tried) => {
+      const auth = await new FakeOAuth({ flavor: 'google', clientAuthMethods: ['basic'] }).start();
+      const callback = `${BASE}/api/integrations/oauth/gmail/callback`;
+      // A secret with characters that form-encoding changes: the Basic credentials encode them first.
+      auth.addClient({ clientId: 'gmail client', clientSecret: 's3cret:+/ with space', redirectUris: [callback] });
+      const ctx = await createTestContext({
+        PUBLIC_BASE_URL: BASE,
+        OAUTH_GMAIL_CLIENT_ID: 'gmail client',
+        OAUTH_GMAIL_CLIENT_SECRET: 's3cret:+/ with space',
+        OAUTH_GMAIL_AUTHORIZE_URL: `${auth.url}/o/oauth2/v2/auth`,
+        OAUTH_GMAIL_TOKEN_URL: `${auth.url}/o/oauth2/token`,
+        ...extra,
+      });
+      try {
+        const org = await createOrganization(ctx);
+        // Its API address is the fake's, so the connection test stays off the network.
+        await ctx.http
+          .post('/api/integrations')
+          .set('x-api-key', ADMIN_KEY)
+          .send({
+            organizationId: org.id,
+            provider: 'gmail',
+            name: 'Gmail',
+            config: { accessToken: 'pasted-token-0000', baseUrl: auth.url },
+          });
+        const started = await ctx.http
+          .post('/api/integrations/oauth/gmail/authorize')
+          .query({ organizationId: org.id })
+          .set('x-api-key', ADMIN_KEY);
+        const back = new URL((await fetch(started.body.data.url, { redirect: 'manual' })).headers.get('location') as string);
+        const res = await ctx.http.get('/api/integrations/oauth/gmail/callback').query(Object.fromEntries(back.searchParams));
+        expect(res.status).toBe(200);
+        expect(res.body.data).toMatchObject({ created: false, test: { success: true } });
+        expect(auth.requests.filter((r) => r.path === '/o/oauth2/token').map((r) => r.clientAuth)).toEqual(tried);
+        expect(auth.lastAccessToken?.grant).toBe('authorization_code');
+      } finally {
+        await ctx.close();
+        await auth.stop();
+      }
+    },
+  );
 });

@@ -17,7 +17,7 @@ const ENVELOPE_SIGNATURE = "x-webhook-signature: hex HMAC-SHA256 of the raw body
 /** A provider whose webhooks are served, as the registry describes it. */
 export interface WebhookProvider {
   name: string;
-  signatureHeader: string;
+  signatureHeader: string | null;
 }
 
 /**
@@ -27,7 +27,7 @@ export interface WebhookProvider {
 export function inboundWebhookOperations(providers: readonly WebhookProvider[]): Operation[] {
   const names = providers.map((p) => p.name);
   const provider = names.length > 0 ? z.enum(names as [string, ...string[]]) : z.string();
-  const headers = [...new Set(providers.map((p) => p.signatureHeader))].map((name) => ({
+  const headers = [...new Set(providers.flatMap((p) => (p.signatureHeader ? [p.signatureHeader] : [])))].map((name) => ({
     name,
     // Required when every provider signs in it.
     required: providers.every((p) => p.signatureHeader === name),

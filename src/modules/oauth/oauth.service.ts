@@ -303,7 +303,7 @@ export class OAuthService {
 
   /** The operator's override, else where this connection's provider says, else the facts' URL. */
   private tokenUrl(client: OAuthClient, config: Readonly<Record<string, unknown>>): string {
-    return client.tokenUrlOverride ?? client.facts.tokenUrlFor?.(config) ?? client.facts.tokenUrl;
+    return client.tokenUrlOverride ?? client.facts.tokenUrlFor?.(config, { authorizeUrl: client.authorizeUrl }) ?? client.facts.tokenUrl;
   }
 
   /**

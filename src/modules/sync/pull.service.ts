@@ -294,7 +294,12 @@ export class PullService {
             gone.map((p) => ({ ...p, at: null })),
           );
           deleted = r.deleted;
-          details.deletions = { since, reported: gone.length, ...r };
+          details.deletions = {
+            since,
+            reported: gone.length,
+            ...r,
+            ...(connector.lastDeletedWindowNote ? { note: connector.lastDeletedWindowNote } : {}),
+          };
         }
       }
       if (refused) {
@@ -383,7 +388,13 @@ export class PullService {
       details: { ...at.details, stopped: 'api_budget', apiUsage: { used: err.used, limit: err.limit }, durationMs },
     });
     await this.integrations.updateFields(row.id, { lastSyncAt: new Date() });
-    this.logger.warn('sync stopped at the API budget', { runId, integrationId: row.id, used: err.used, limit: err.limit, records: at.records });
+    this.logger.warn('sync stopped at the API budget', {
+      runId,
+      integrationId: row.id,
+      used: err.used,
+      limit: err.limit,
+      records: at.records,
+    });
     const counts = await this.repo.runCounts(runId);
     this.observe(row.provider, a.mode, 'partial', durationMs, { ...counts, deleted: at.deleted });
     return { runId, integrationId: row.id, status: 'partial', ...counts, deleted: at.deleted, error: message };

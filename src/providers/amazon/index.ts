@@ -62,7 +62,13 @@ export const amazon = accountProvider({
         baseUrl: REGIONS.na,
       },
       {
-        region: { type: 'string', title: 'Region', enum: Object.keys(REGIONS), default: 'na', description: 'na, eu or fe: the SP-API endpoint' },
+        region: {
+          type: 'string',
+          title: 'Region',
+          enum: Object.keys(REGIONS),
+          default: 'na',
+          description: 'na, eu or fe: the SP-API endpoint',
+        },
         sellingPartnerId: { type: 'string', title: 'Selling partner ID', pattern: '^[A-Z0-9]{1,64}$' },
       },
     ),

@@ -29,10 +29,20 @@ export const dropbox = accountProvider({
       legacyEnv: { clientId: 'DROPBOX_APP_KEY', clientSecret: 'DROPBOX_APP_SECRET', redirectUri: 'DROPBOX_REDIRECT_URI' },
     },
     configSchema: tokenConfigSchema(
-      { tokenTitle: 'Access token', tokenDescription: 'Set by the OAuth connection (or an access token pasted for a test)', baseUrl: DROPBOX_API },
+      {
+        tokenTitle: 'Access token',
+        tokenDescription: 'Set by the OAuth connection (or an access token pasted for a test)',
+        baseUrl: DROPBOX_API,
+      },
       {
         accountId: { type: 'string', title: 'Account ID', description: 'From the token answer (dbid:…)', maxLength: 200 },
-        folderPath: { type: 'string', title: 'Folder', description: 'Where exports go, e.g. /exports', pattern: '^(/[^/\\u0000]+)*/?$', maxLength: 500 },
+        folderPath: {
+          type: 'string',
+          title: 'Folder',
+          description: 'Where exports go, e.g. /exports',
+          pattern: '^(/[^/\\u0000]+)*/?$',
+          maxLength: 500,
+        },
       },
     ),
     setupInstructions: [

@@ -17,7 +17,10 @@ export const gmail = accountProvider({
     rateLimit: { requests: 10, perMs: 1000 },
     routingKeyField: null,
     webhooks: false,
-    oauth: googleOAuth(['https://www.googleapis.com/auth/gmail.readonly'], { clientId: 'GMAIL_CLIENT_ID', clientSecret: 'GMAIL_CLIENT_SECRET' }),
+    oauth: googleOAuth(['https://www.googleapis.com/auth/gmail.readonly'], {
+      clientId: 'GMAIL_CLIENT_ID',
+      clientSecret: 'GMAIL_CLIENT_SECRET',
+    }),
     configSchema: tokenConfigSchema({
       tokenTitle: 'Access token',
       tokenDescription: 'Set by the OAuth connection (or an OAuth access token pasted for a test)',

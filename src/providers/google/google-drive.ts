@@ -24,8 +24,19 @@ export const googleDrive = accountProvider({
       ['google'],
     ),
     configSchema: tokenConfigSchema(
-      { tokenTitle: 'Access token', tokenDescription: 'Set by the OAuth connection (or an OAuth access token pasted for a test)', baseUrl: DRIVE_URL },
-      { folderId: { type: 'string', title: 'Folder ID', description: 'Where exports go; unset: the Drive’s root', pattern: '^[A-Za-z0-9_-]{1,200}$' } },
+      {
+        tokenTitle: 'Access token',
+        tokenDescription: 'Set by the OAuth connection (or an OAuth access token pasted for a test)',
+        baseUrl: DRIVE_URL,
+      },
+      {
+        folderId: {
+          type: 'string',
+          title: 'Folder ID',
+          description: 'Where exports go; unset: the Drive’s root',
+          pattern: '^[A-Za-z0-9_-]{1,200}$',
+        },
+      },
     ),
     setupInstructions: [
       '## Connect Google Drive',

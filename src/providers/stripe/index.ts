@@ -33,7 +33,14 @@ export const stripe = accountProvider({
         tokenDescription: 'Set by the Connect OAuth connection (or a restricted key pasted for a test)',
         baseUrl: STRIPE_API,
       },
-      { stripeUserId: { type: 'string', title: 'Connected account', description: 'acct_… from the token answer', pattern: '^acct_[A-Za-z0-9]{1,64}$' } },
+      {
+        stripeUserId: {
+          type: 'string',
+          title: 'Connected account',
+          description: 'acct_… from the token answer',
+          pattern: '^acct_[A-Za-z0-9]{1,64}$',
+        },
+      },
     ),
     setupInstructions: [
       '## Connect Stripe',
