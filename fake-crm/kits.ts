@@ -1,7 +1,9 @@
 import { FakeGoHighLevel } from './gohighlevel/fake-gohighlevel';
 import { FakeHubSpot } from './hubspot/fake-hubspot';
+import { FakeSalesforce } from './salesforce/fake-salesforce';
 import type { FakeServer } from './shared/fake-server';
 import { FakeWealthbox } from './wealthbox/fake-wealthbox';
+import { FakeZoho } from './zoho/fake-zoho';
 
 /**
  * One way to stand up each provider's fake for the demo and the benchmarks: start it with
@@ -26,10 +28,10 @@ export interface FakeKit {
   stop(): Promise<void>;
 }
 
-export const KIT_PROVIDERS = ['wealthbox', 'hubspot', 'gohighlevel'] as const;
+export const KIT_PROVIDERS = ['wealthbox', 'hubspot', 'gohighlevel', 'salesforce', 'zoho'] as const;
 export type KitProvider = (typeof KIT_PROVIDERS)[number];
 
-/** `acceptToken`: the CRM also accepts these bearer tokens (those a fake OAuth server issued); HubSpot only. */
+/** `acceptToken`: the CRM also accepts these bearer tokens (those a fake OAuth server issued); HubSpot and Salesforce. */
 export async function startFakeKit(
   provider: string,
   contacts: number,
@@ -83,6 +85,33 @@ export async function startFakeKit(
         extraPeople: 0,
         changeSome: (n) => {
           for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { companyName: `Changed ${i}` });
+        },
+      };
+    }
+    case 'salesforce': {
+      const fake = await new FakeSalesforce({ contacts, dailyLimit: 1_000_000_000, acceptToken: opts.acceptToken }).start();
+      const ids = [...fake.contacts.keys()];
+      return {
+        provider,
+        ...serverControls(fake),
+        config: { instanceUrl: fake.url, accessToken: fake.token, requestsPerSecond: 0 },
+        extraPeople: 0,
+        changeSome: (n) => {
+          for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { Title: `Changed ${i}` });
+        },
+      };
+    }
+    case 'zoho': {
+      // No daily credit limit: the kit is unthrottled.
+      const fake = await new FakeZoho({ contacts, acceptToken: opts.acceptToken }).start();
+      const ids = fake.contactsIn().map((c) => c.id);
+      return {
+        provider,
+        ...serverControls(fake),
+        config: { accessToken: fake.token, apiDomain: fake.url, webhookToken: fake.webhookToken, requestsPerSecond: 0 },
+        extraPeople: 0,
+        changeSome: (n) => {
+          for (let i = 0; i < n; i++) fake.updateContact(ids[Math.floor((i * ids.length) / n)], { Title: `Changed ${i}` });
         },
       };
     }

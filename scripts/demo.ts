@@ -5,8 +5,8 @@
  * and an integration, tests the connection, runs a full sync (its progress is logged),
  * prints the counts and a few curl commands, and keeps running until Ctrl-C.
  *
- * DEMO_PROVIDER (wealthbox | hubspot | gohighlevel), DEMO_PORT (3000), DEMO_CONTACTS (3000).
- * DEMO_OAUTH=1 (with hubspot): also connects by OAuth against a fake authorization server,
+ * DEMO_PROVIDER (wealthbox | hubspot | gohighlevel | salesforce | zoho), DEMO_PORT (3000), DEMO_CONTACTS (3000).
+ * DEMO_OAUTH=1 (with hubspot, salesforce or zoho): also connects by OAuth against a fake authorization server,
  * printing the consent URL a person would open and following it as their browser would.
  */
 import type { AddressInfo } from 'node:net';
@@ -42,22 +42,28 @@ async function main(): Promise<void> {
 
   if (!(KIT_PROVIDERS as readonly string[]).includes(PROVIDER)) throw new Error(`DEMO_PROVIDER must be one of ${KIT_PROVIDERS.join(', ')}`);
   say(`2. A fake ${PROVIDER} with ${CONTACTS.toLocaleString('en-US')} contacts (fake-crm/${PROVIDER})`);
-  if (OAUTH && PROVIDER !== 'hubspot') throw new Error('DEMO_OAUTH works with DEMO_PROVIDER=hubspot');
-  const auth = OAUTH ? await new FakeOAuth({ flavor: 'hubspot', rotateRefreshTokens: true }).start() : null;
+  const oauthFlavors = ['hubspot', 'salesforce', 'zoho'] as const;
+  const flavor = oauthFlavors.find((f) => f === PROVIDER);
+  if (OAUTH && !flavor) throw new Error(`DEMO_OAUTH works with DEMO_PROVIDER=${oauthFlavors.join(', ')}`);
+  const auth = OAUTH && flavor ? await new FakeOAuth({ flavor, rotateRefreshTokens: true }).start() : null;
   const fake = await startFakeKit(PROVIDER, CONTACTS, { acceptToken: auth ? (t) => auth.isValidAccessToken(t) : undefined });
   logger.info(`fake ${PROVIDER} at ${fake.url}`);
   const oauthEnv: Record<string, string> = {};
   if (auth) {
+    // Salesforce's instance_url and Zoho's api_domain in the token answer point at the fake CRM.
+    auth.instanceUrl = fake.url;
+    auth.apiDomain = fake.url;
     auth.addClient({
       clientId: 'demo-client',
       clientSecret: 'demo-client-secret',
-      redirectUris: [`http://localhost:${PORT}/api/integrations/oauth/hubspot/callback`],
+      redirectUris: [`http://localhost:${PORT}/api/integrations/oauth/${PROVIDER}/callback`],
     });
+    const prefix = `OAUTH_${PROVIDER.toUpperCase()}_`;
     Object.assign(oauthEnv, {
-      OAUTH_HUBSPOT_CLIENT_ID: 'demo-client',
-      OAUTH_HUBSPOT_CLIENT_SECRET: 'demo-client-secret',
-      OAUTH_HUBSPOT_AUTHORIZE_URL: auth.authorizeUrl,
-      OAUTH_HUBSPOT_TOKEN_URL: auth.tokenUrl,
+      [`${prefix}CLIENT_ID`]: 'demo-client',
+      [`${prefix}CLIENT_SECRET`]: 'demo-client-secret',
+      [`${prefix}AUTHORIZE_URL`]: auth.authorizeUrl,
+      [`${prefix}TOKEN_URL`]: auth.tokenUrl,
       PUBLIC_BASE_URL: `http://localhost:${PORT}`,
     });
     logger.info(`fake OAuth authorization server at ${auth.url}`);
@@ -107,7 +113,7 @@ async function main(): Promise<void> {
 
   if (auth) {
     say('4b. OAuth: the consent URL a person would open, then their browser following the redirects');
-    const started = (await call('POST', '/api/integrations/oauth/hubspot/authorize', undefined, orgKey)).data as { url: string };
+    const started = (await call('POST', `/api/integrations/oauth/${PROVIDER}/authorize`, undefined, orgKey)).data as { url: string };
     logger.info(`open: ${started.url}`);
     const consent = await fetch(started.url, { redirect: 'manual' });
     const back = consent.headers.get('location') as string;

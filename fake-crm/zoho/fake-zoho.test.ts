@@ -1,0 +1,232 @@
+import axios, { type AxiosResponse } from 'axios';
+import { FakeZoho, zohoTime } from './fake-zoho';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const http = axios.create({ validateStatus: () => true, timeout: 5000 });
+
+function client(fake: FakeZoho, auth: string | null = `Zoho-oauthtoken ${fake.token}`) {
+  return (path: string, params?: Record<string, unknown>, headers: Record<string, string> = {}): Promise<AxiosResponse<Json>> =>
+    http.get(fake.url + path, { params, headers: { ...(auth === null ? {} : { Authorization: auth }), ...headers } });
+}
+
+const FIELDS = 'First_Name,Last_Name,Email,Phone,Account_Name,Title,Modified_Time';
+const ZOHO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/;
+
+describe('FakeZoho: auth, org and errors', () => {
+  let fake: FakeZoho;
+  beforeAll(async () => {
+    fake = await new FakeZoho({ contacts: 3, seed: 1 }).start();
+  });
+  afterAll(() => fake.stop());
+
+  it('when the token is missing, of another scheme, wrong or expired, then 401 with Zoho’s body', async () => {
+    expect((await client(fake, null)('/crm/v8/org')).data).toMatchObject({ code: 'AUTHENTICATION_FAILURE', status: 'error' });
+    for (const auth of [`Bearer ${fake.token}`, 'Zoho-oauthtoken nope']) {
+      const res = await client(fake, auth)('/crm/v8/org');
+      expect(res.status).toBe(401);
+      expect(res.data).toEqual({ code: 'INVALID_TOKEN', details: {}, message: 'invalid oauth token', status: 'error' });
+    }
+    const f = await new FakeZoho({ token: 'old-token' }).start();
+    try {
+      f.expireToken();
+      expect((await client(f, 'Zoho-oauthtoken old-token')('/crm/v8/org')).status).toBe(401);
+      f.addToken('new-token');
+      expect((await client(f, 'Zoho-oauthtoken new-token')('/crm/v8/org')).status).toBe(200);
+    } finally {
+      await f.stop();
+    }
+  });
+
+  it('when the org and the current user are asked, then they come in Zoho’s envelopes', async () => {
+    const org = await client(fake)('/crm/v8/org');
+    expect(org.data.org[0]).toMatchObject({ id: expect.stringMatching(/^\d{19}$/), company_name: expect.any(String), type: 'production' });
+    const me = await client(fake)('/crm/v8/users', { type: 'CurrentUser' });
+    expect(me.data.users[0]).toMatchObject({ status: 'active', email: expect.any(String) });
+  });
+
+  it('when a list call has no fields, or asks another module or path, then Zoho’s 400/404 bodies', async () => {
+    expect((await client(fake)('/crm/v8/Contacts')).data).toEqual({
+      code: 'REQUIRED_PARAM_MISSING',
+      details: { param: 'fields' },
+      message: 'One of the expected parameter is missing',
+      status: 'error',
+    });
+    expect((await client(fake)('/crm/v8/Widgets', { fields: 'Name' })).data.code).toBe('INVALID_MODULE');
+    expect((await client(fake)('/crm/v8/Contacts/nothing/here')).status).toBe(404);
+    const both = await client(fake)('/crm/v8/Contacts', { fields: FIELDS, page: 1, page_token: 'x' });
+    expect(both.data.code).toBe('AMBIGUITY_DURING_PROCESSING');
+  });
+
+  it('when a fault is injected, then the next call answers it in Zoho’s shape', async () => {
+    fake.rateLimitNext(1, 1);
+    const limited = await client(fake)('/crm/v8/org');
+    expect([limited.status, limited.data.code, limited.headers['retry-after']]).toEqual([429, 'TOO_MANY_REQUESTS', '1']);
+    fake.failNext(1, 503);
+    expect((await client(fake)('/crm/v8/org')).data.code).toBe('INTERNAL_ERROR');
+    expect((await client(fake)('/crm/v8/org')).status).toBe(200);
+  });
+});
+
+describe('FakeZoho: Contacts listing', () => {
+  let fake: FakeZoho;
+  beforeAll(async () => {
+    fake = await new FakeZoho({ contacts: 2300, seed: 2, offset: '-08:00' }).start();
+  });
+  afterAll(() => fake.stop());
+
+  it('when the first page is read, then 200 records with the fields asked, id, times with the org’s offset, and a next_page_token', async () => {
+    const res = await client(fake)('/crm/v8/Contacts', {
+      fields: 'Last_Name,Account_Name,Modified_Time',
+      sort_by: 'id',
+      sort_order: 'asc',
+    });
+    expect(res.status).toBe(200);
+    expect(res.data.data).toHaveLength(200);
+    const first = fake.contactsIn()[0];
+    expect(Object.keys(res.data.data[0]).sort()).toEqual(['Account_Name', 'Last_Name', 'Modified_Time', 'id']);
+    expect(res.data.data[0]).toMatchObject({ id: first.id, Modified_Time: zohoTime(first.Modified_Time, '-08:00') });
+    expect(res.data.data[0].Modified_Time).toMatch(ZOHO_TIME);
+    expect(res.data.data[0].Modified_Time.endsWith('-08:00')).toBe(true);
+    expect(res.data.info).toMatchObject({
+      per_page: 200,
+      count: 200,
+      page: 1,
+      more_records: true,
+      next_page_token: expect.any(String),
+      previous_page_token: null,
+      page_token_expiry: expect.stringMatching(ZOHO_TIME),
+    });
+  });
+
+  it('when page numbers would pass the 2,000th record, then 400 DISCRETE_PAGINATION_LIMIT_EXCEEDED; page_token goes on to the end', async () => {
+    const params = { fields: FIELDS, per_page: 200, sort_by: 'id', sort_order: 'asc' };
+    const tenth = await client(fake)('/crm/v8/Contacts', { ...params, page: 10 });
+    expect(tenth.status).toBe(200);
+    const eleventh = await client(fake)('/crm/v8/Contacts', { ...params, page: 11 });
+    expect([eleventh.status, eleventh.data.code]).toEqual([400, 'DISCRETE_PAGINATION_LIMIT_EXCEEDED']);
+    const next = await client(fake)('/crm/v8/Contacts', { ...params, page_token: tenth.data.info.next_page_token });
+    expect(next.data.data[0].id).toBe(fake.contactsIn()[2000].id);
+    const last = await client(fake)('/crm/v8/Contacts', { ...params, page_token: next.data.info.next_page_token });
+    expect(last.data.data).toHaveLength(100);
+    expect(last.data.info).toMatchObject({ more_records: false, next_page_token: null });
+  });
+
+  it('when a page_token is reused with other parameters, is unknown or has expired, then Zoho’s 400s', async () => {
+    const params = { fields: FIELDS, sort_by: 'id', sort_order: 'asc' };
+    const first = await client(fake)('/crm/v8/Contacts', params);
+    const token = first.data.info.next_page_token as string;
+    const altered = await client(fake)('/crm/v8/Contacts', { ...params, sort_order: 'desc', page_token: token });
+    expect(altered.data.code).toBe('TOKEN_BOUND_DATA_MISMATCH');
+    expect((await client(fake)('/crm/v8/Contacts', { ...params, page_token: 'made-up' })).data.code).toBe('INVALID_DATA');
+    fake.expirePageTokens();
+    expect((await client(fake)('/crm/v8/Contacts', { ...params, page_token: token })).data.code).toBe('EXPIRED_VALUE');
+  });
+
+  it('when If-Modified-Since is sent, then only contacts modified after it come; none: 304 without a body', async () => {
+    const since = fake.now();
+    const changed = fake.contactsIn().slice(5, 8);
+    for (const c of changed) fake.updateContact(c.id, { Title: 'Changed' });
+    const header = { 'If-Modified-Since': zohoTime(since, '+05:30') };
+    const res = await client(fake)('/crm/v8/Contacts', { fields: FIELDS, sort_by: 'Modified_Time', sort_order: 'asc' }, header);
+    expect(res.data.data.map((c: Json) => c.id)).toEqual(changed.map((c) => c.id));
+    const none = await client(fake)('/crm/v8/Contacts', { fields: FIELDS }, { 'If-Modified-Since': zohoTime(fake.now()) });
+    expect([none.status, none.data]).toEqual([304, '']);
+    expect((await client(fake)('/crm/v8/Contacts', { fields: FIELDS }, { 'If-Modified-Since': 'yesterday' })).data.code).toBe(
+      'INVALID_DATA',
+    );
+  });
+
+  it('when records are read by ids, then those that exist come in the order asked; none: 204; more than 100: 400', async () => {
+    const [a, b] = fake.contactsIn();
+    const res = await client(fake)('/crm/v8/Contacts', { ids: `${b.id},9999999999999999999,${a.id}`, fields: 'Last_Name' });
+    expect(res.data.data).toEqual([
+      { Last_Name: b.Last_Name, id: b.id },
+      { Last_Name: a.Last_Name, id: a.id },
+    ]);
+    expect((await client(fake)('/crm/v8/Contacts', { ids: '9999999999999999999' })).status).toBe(204);
+    const many = Array.from({ length: 101 }, (_, i) => String(5725767000000100000n + BigInt(i))).join(',');
+    expect((await client(fake)('/crm/v8/Contacts', { ids: many })).data.code).toBe('LIMIT_EXCEEDED');
+  });
+
+  it('when the count is asked, then it is the number of contacts', async () => {
+    expect((await client(fake)('/crm/v8/Contacts/actions/count')).data).toEqual({ count: fake.contacts.size });
+  });
+});
+
+describe('FakeZoho: deletions, credits and notifications', () => {
+  it('when contacts are deleted, then /deleted lists them (recycle and permanent), filtered by type and If-Modified-Since; none: 204', async () => {
+    const fake = await new FakeZoho({ contacts: 10, seed: 4 }).start();
+    try {
+      expect((await client(fake)('/crm/v8/Contacts/deleted', { type: 'all' })).status).toBe(204);
+      const [a, b, c] = fake.contactsIn();
+      fake.deleteContact(a.id);
+      const since = fake.now();
+      fake.deleteContact(b.id, 'permanent');
+      fake.deleteContact(c.id);
+      const all = await client(fake)('/crm/v8/Contacts/deleted', { type: 'all' });
+      expect(all.data.data.map((d: Json) => [d.id, d.type])).toEqual([
+        [c.id, 'recycle'],
+        [b.id, 'permanent'],
+        [a.id, 'recycle'],
+      ]);
+      expect(all.data.data[0]).toMatchObject({
+        display_name: c.Last_Name,
+        deleted_time: expect.stringMatching(ZOHO_TIME),
+        deleted_by: { id: expect.any(String) },
+      });
+      expect(all.data.data[1]).toMatchObject({ display_name: null, deleted_by: null });
+      expect(all.data.info).toEqual({ per_page: 200, count: 3, page: 1, more_records: false });
+      const recent = await client(fake)('/crm/v8/Contacts/deleted', { type: 'all' }, { 'If-Modified-Since': zohoTime(since) });
+      expect(recent.data.data.map((d: Json) => d.id)).toEqual([c.id, b.id]);
+      expect((await client(fake)('/crm/v8/Contacts/deleted', { type: 'permanent' })).data.data.map((d: Json) => d.id)).toEqual([b.id]);
+      expect((await client(fake)('/crm/v8/Contacts/deleted', { type: 'gone' })).data.code).toBe('PATTERN_NOT_MATCHED');
+      expect((await client(fake)('/crm/v8/Contacts', { ids: a.id })).status).toBe(204);
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('when half the day’s credits are spent, then X-API-CREDITS-REMAINING says how many are left; none left: 429', async () => {
+    const fake = await new FakeZoho({ creditLimit: 4 }).start();
+    try {
+      const headers = [];
+      for (let i = 0; i < 4; i++) headers.push((await client(fake)('/crm/v8/org')).headers['x-api-credits-remaining']);
+      expect(headers).toEqual([undefined, '2', '1', '0']);
+      const spent = await client(fake)('/crm/v8/org');
+      expect([spent.status, spent.data.code]).toEqual([429, 'TOO_MANY_REQUESTS']);
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('when a notification is built, then it has the body Zoho posts, with the channel’s token unless told otherwise', () => {
+    const fake = new FakeZoho({ contacts: 1, webhookToken: 'channel-token-1234567890' });
+    const [c] = fake.contactsIn();
+    const body = fake.notification([c.id], 'update', undefined, { serverTime: 1718117126473 });
+    expect(body).toEqual({
+      server_time: 1718117126473,
+      query_params: {},
+      module: 'Contacts',
+      resource_uri: 'https://www.zohoapis.com/crm/v8/Contacts',
+      ids: [c.id],
+      affected_fields: [],
+      operation: 'update',
+      channel_id: '1000000068001',
+      token: 'channel-token-1234567890',
+    });
+    expect(fake.notification([c.id], 'delete', null)).not.toHaveProperty('token');
+  });
+
+  it('when contacts are changed, then Modified_Time moves to a later second each time, never before now', () => {
+    const fake = new FakeZoho({ contacts: 2 });
+    const [a, b] = fake.contactsIn();
+    const before = Date.now();
+    const t1 = fake.updateContact(a.id, { Title: 'One' }).Modified_Time.getTime();
+    const t2 = fake.updateContact(b.id, { Title: 'Two' }).Modified_Time.getTime();
+    expect(t1).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+    expect(t2 - t1).toBeGreaterThanOrEqual(1000);
+    expect(t2 % 1000).toBe(0);
+    expect(fake.addContact({ Last_Name: 'Added' }).id).toMatch(/^\d{19}$/);
+  });
+});
