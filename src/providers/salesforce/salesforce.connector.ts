@@ -10,6 +10,7 @@ import {
   type PersonPage,
   type PersonRecord,
 } from '../connector';
+import { decodeCursor } from '../cursor';
 import {
   CONTACT_FIELDS,
   idKey,
@@ -244,7 +245,7 @@ export class SalesforceConnector implements CrmConnector {
       const data = await this.query(contactQuery(since ? `LastModifiedDate >= ${since}` : null), true);
       return this.page(data, since, true);
     }
-    const cursor = decodeCursor(opts.cursor);
+    const cursor = decodeCursor(cursorSchema, opts.cursor, 'Salesforce');
     const next = this.locatorPath(cursor.n);
     const session = this.session;
     let data: QueryAnswer;
@@ -264,7 +265,7 @@ export class SalesforceConnector implements CrmConnector {
     }
     const page = this.page(data, cursor.s, false);
     // A locator that offers itself again would page forever.
-    if (page.nextCursor && decodeCursor(page.nextCursor).n === next) {
+    if (page.nextCursor && decodeCursor(cursorSchema, page.nextCursor, 'Salesforce').n === next) {
       throw new CrmUnavailableError(`Salesforce offered the same nextRecordsUrl again (${next}); listing stopped`);
     }
     return page;
@@ -481,16 +482,4 @@ export class SalesforceConnector implements CrmConnector {
     if (res.status === 403) throw new CrmAuthError(`Salesforce refused ${where} (403 ${errorCode}): ${message}`);
     throw new SalesforceApiError(`Salesforce answered ${res.status} ${errorCode} on ${where}: ${message}`, res.status, errorCode);
   }
-}
-
-function decodeCursor(raw: string): Cursor {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    parsed = undefined;
-  }
-  const result = cursorSchema.safeParse(parsed);
-  if (!result.success) throw new Error(`not a Salesforce listing cursor: ${raw.slice(0, 100)}`);
-  return result.data;
 }

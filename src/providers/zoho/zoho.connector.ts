@@ -21,6 +21,7 @@ import {
   type ZohoContact,
 } from './zoho.mapping';
 import { DEFAULT_CREDIT_RESERVE, ZOHO_DEFAULT_VERSION } from './zoho.definition';
+import { decodeCursor } from '../cursor';
 
 export interface ZohoConfig {
   accessToken: string;
@@ -155,7 +156,7 @@ export class ZohoConnector implements CrmConnector {
   async listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage> {
     if (stream !== 'contacts') throw new Error(`Zoho has no stream ${stream}`);
     this.checkBudget();
-    const at: Cursor = opts.cursor ? decodeCursor(opts.cursor) : { m: 'page', page: 1, n: this.perPage, r: 0 };
+    const at: Cursor = opts.cursor ? decodeCursor(cursorSchema, opts.cursor, 'Zoho') : { m: 'page', page: 1, n: this.perPage, r: 0 };
     return this.listPage(at, opts.updatedSince);
   }
 
@@ -323,16 +324,4 @@ function nextPosition(at: Cursor, info: Info | undefined): Cursor | null {
   if (at.m === 'token' && token === at.token)
     throw new CrmUnavailableError('zoho offered the same page_token again; the listing does not move');
   return { m: 'token', token, n: at.n, r: at.r };
-}
-
-function decodeCursor(raw: string): Cursor {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    parsed = undefined;
-  }
-  const result = cursorSchema.safeParse(parsed);
-  if (!result.success) throw new Error(`not a Zoho listing cursor: ${raw.slice(0, 100)}`);
-  return result.data;
 }
