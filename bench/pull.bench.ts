@@ -1,6 +1,6 @@
 /**
  * npm run bench:pull: a pull of BENCH_CONTACTS (100,000) contacts from the fake server of
- * BENCH_PROVIDER (wealthbox | hubspot | gohighlevel; pages of 100, no artificial delay, the
+ * BENCH_PROVIDER (wealthbox | hubspot | gohighlevel | salesforce | zoho; pages of 100, no artificial delay, the
  * fake's rate limits off), through the same PullService the API uses:
  *
  * 1. a full sync of an empty organization: time and records/s;

@@ -186,6 +186,8 @@ export class PullService {
     const seen = new Set<string>();
     let cp = a.checkpoint;
     let pagesInStream = 0;
+    // Some CRMs tell the total on a stream's first page only (Salesforce's totalSize): the ETA keeps it.
+    let streamTotal: number | null = null;
     let records = 0;
     let lastLog = 0;
     let deleted = 0;
@@ -245,11 +247,15 @@ export class PullService {
         }
         pagesInStream++;
         records += page.records.length;
+        if (page.totalPages !== null) streamTotal = page.totalPages;
         if (Date.now() - lastLog >= PROGRESS_EVERY_MS || next.stream >= connector.streams.length) {
           lastLog = Date.now();
-          this.logProgress(runId, row.id, stream, pagesInStream, page.totalPages, records, started);
+          this.logProgress(runId, row.id, stream, pagesInStream, streamTotal, records, started);
         }
-        if (next.stream !== cp.stream) pagesInStream = 0;
+        if (next.stream !== cp.stream) {
+          pagesInStream = 0;
+          streamTotal = null;
+        }
         cp = next;
       }
 
