@@ -176,6 +176,8 @@ export interface RequestLogEntry extends LoggedRequest {
 }
 
 export interface FakeGoHighLevelOptions {
+  /** Bearer tokens also accepted for the default location (those a fake OAuth server issued). */
+  acceptToken?: (token: string) => boolean;
   /** Contacts generated at construction in the default location. */
   contacts?: number;
   seed?: number;
@@ -353,6 +355,7 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
   searchIndexDelayMs: number;
 
   private readonly tokens = new Map<string, TokenInfo>();
+  private readonly acceptToken?: (token: string) => boolean;
   private readonly random: () => number;
   private clock: number;
   private readonly stepMs: number;
@@ -379,6 +382,7 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
     this.versionId = opts.versionId ?? this.hexId();
     this.locationId = this.addLocation({ id: opts.locationId, name: opts.locationName ?? 'Fake Dental Studio' }).id;
     this.token = opts.token ?? 'pit-fake-ghl-0000-0000-000000000000';
+    this.acceptToken = opts.acceptToken;
     this.addToken(this.token, this.locationId);
     this.addContacts(opts.contacts ?? 0);
     this.pendingEvents.length = 0; // the starting data is not news
@@ -684,8 +688,7 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
       res.status(401).json(errorBody(401, MSG.badVersion));
       return;
     }
-    const token = bearer(req);
-    const info = token ? this.tokens.get(token) : undefined;
+    const info = this.lookup(bearer(req));
     if (!info) {
       res.status(401).json(errorBody(401, MSG.invalidJwt));
       return;
@@ -737,8 +740,12 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
   }
 
   private tokenInfo(req: Request): TokenInfo | undefined {
-    const token = bearer(req);
-    return token ? this.tokens.get(token) : undefined;
+    return this.lookup(bearer(req));
+  }
+
+  private lookup(token: string | null | undefined): TokenInfo | undefined {
+    if (!token) return undefined;
+    return this.tokens.get(token) ?? (this.acceptToken?.(token) ? { locationId: this.locationId, expiredAt: null } : undefined);
   }
 
   // ---- internals: routes ----

@@ -1,3 +1,4 @@
+import { FakeGoHighLevel } from '../../fake-crm/gohighlevel/fake-gohighlevel';
 import { FakeOAuth } from '../../fake-crm/oauth/fake-oauth';
 import { FakeZoho } from '../../fake-crm/zoho/fake-zoho';
 import { zohoDefinition } from '../../src/providers/zoho/zoho.definition';
@@ -97,5 +98,64 @@ describe('Zoho accounts servers', () => {
     expect(facts.tokenUrlFor?.({ accountsServer: 'http://127.0.0.1:4000' }, { authorizeUrl: 'http://127.0.0.1:4000/oauth/v2/auth' })).toBe(
       'http://127.0.0.1:4000/oauth/v2/token',
     );
+  });
+});
+
+describe('OAuth connect: GoHighLevel (a location token: locationId from the token answer, refresh tokens rotated)', () => {
+  const callbackUrl = `${BASE}/api/integrations/oauth/gohighlevel/callback`;
+  let ctx: TestContext;
+  let auth: FakeOAuth;
+  let ghl: FakeGoHighLevel;
+
+  beforeAll(async () => {
+    auth = await new FakeOAuth({ flavor: 'gohighlevel' }).start();
+    auth.addClient({ clientId: 'ghl-client', clientSecret: 'ghl-secret', redirectUris: [callbackUrl] });
+    ghl = await new FakeGoHighLevel({ contacts: 12, acceptToken: (t) => auth.isValidAccessToken(t) }).start();
+    auth.identity.locationId = ghl.locationId;
+    ctx = await createTestContext({
+      PUBLIC_BASE_URL: BASE,
+      OAUTH_GOHIGHLEVEL_CLIENT_ID: 'ghl-client',
+      OAUTH_GOHIGHLEVEL_CLIENT_SECRET: 'ghl-secret',
+      OAUTH_GOHIGHLEVEL_AUTHORIZE_URL: `${auth.url}/oauth/chooselocation`,
+      OAUTH_GOHIGHLEVEL_TOKEN_URL: `${auth.url}/oauth/token`,
+    });
+  });
+  afterAll(async () => {
+    await ctx?.close();
+    await auth?.stop();
+    await ghl?.stop();
+  });
+
+  it('when a person picks the location and consents, then the integration takes the location token and its locationId, syncs, and survives a rotated refresh', async () => {
+    const org = await createOrganization(ctx);
+    const key = await createOrganizationKey(ctx, org.id);
+    // The API address is the fake's; the location comes from the token answer.
+    const made = await ctx.http
+      .post('/api/integrations')
+      .set('x-api-key', key)
+      .send({
+        provider: 'gohighlevel',
+        name: 'HighLevel',
+        config: { apiKey: 'pasted-token-0000', locationId: 'placeholder-location', baseUrl: ghl.url },
+      });
+    expect(made.status).toBe(201);
+    const started = await ctx.http.post('/api/integrations/oauth/gohighlevel/authorize').set('x-api-key', key);
+    const back = new URL((await fetch(started.body.data.url, { redirect: 'manual' })).headers.get('location') as string);
+    const res = await ctx.http.get('/api/integrations/oauth/gohighlevel/callback').query(Object.fromEntries(back.searchParams));
+    expect([res.status, res.body.data?.test?.success]).toEqual([200, true]);
+    const id = made.body.data.id as number;
+    expect((await ctx.http.get(`/api/integrations/${id}`).set('x-api-key', key)).body.data.config.locationId).toBe(ghl.locationId);
+
+    const firstRefresh = auth.lastAccessToken!.refreshToken;
+    auth.expireAccessToken(auth.lastAccessToken!.token);
+    const run = await ctx.http.post(`/api/integrations/${id}/sync?mode=full&wait=true`).set('x-api-key', key);
+    expect(run.body.data).toMatchObject({ status: 'succeeded', created: 12 });
+    expect(auth.refreshCalls).toBe(1);
+    // Rotation: the old refresh token is dead, and the one stored is the new one.
+    expect(auth.refreshTokens.get(firstRefresh as string)?.rotatedTo).toBeTruthy();
+    auth.expireAccessToken(auth.lastAccessToken!.token);
+    const again = await ctx.http.post(`/api/integrations/${id}/test`).set('x-api-key', key);
+    expect(again.body.success).toBe(true);
+    expect(auth.refreshCalls).toBe(2);
   });
 });
