@@ -44,7 +44,7 @@ export class TokenRefusedError extends Error {
 export interface OAuthDeps {
   /** A provider's OAuth facts, when it connects by OAuth. */
   factsOf(provider: string): OAuthFacts | undefined;
-  /** The provider a name in an OAuth path means (seed 003's `google` is google_drive). */
+  /** The provider a name in an OAuth path means (a provider may list aliases: seed 003's paths). */
   canonical(name: string): string;
   /** The environment, for OAUTH_<PROVIDER>_CLIENT_ID and friends. */
   env: Readonly<Record<string, string | undefined>>;
