@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { AppError } from '../../lib/errors';
 import { eventRecorder, type EventRecorder } from '../outbox';
 import { createPeopleRepository, type IdentityLink } from '../people';
 
@@ -123,9 +124,13 @@ export function createPushRepository(db: Db): PushRepository {
         );
       let [row] = await lock();
       if (!row) {
+        // No conflict target: a concurrent push for the same new tenant inserts the same slug
+        // too, and a conflict on an index that is not the target (slug) would be an error
+        // (seen: one 500 among three racing pushes). Whichever unique index it hits, the row
+        // read next is the winner's.
         await db.$executeRawUnsafe(
           `INSERT INTO organizations (name, slug, external_id, subdomain, metadata)
-           VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT (external_id) DO NOTHING`,
+           VALUES ($1, $2, $3, $4, $5::jsonb) ON CONFLICT DO NOTHING`,
           tn.name,
           tn.slug,
           tn.externalId,
@@ -133,6 +138,8 @@ export function createPushRepository(db: Db): PushRepository {
           JSON.stringify(tn.metadata),
         );
         [row] = await lock();
+        // Not inserted and not there: another tenant took the slug between the check and the insert.
+        if (!row) throw new AppError('conflict', 'organization_slug_taken', `The organization slug ${tn.slug} was just taken; push again`);
         return row;
       }
       if (!row.deleted) {
