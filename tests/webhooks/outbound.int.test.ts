@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -187,9 +188,10 @@ describe('outbound webhooks', () => {
     });
 
     it('a receiver that is down: disabled after 10 failed deliveries; recover redelivers what failed', async () => {
-      const down = await new Receiver().start();
-      const url = down.url;
-      await down.stop(); // nothing listens there now
+      // Nothing listens there now. A port below Linux's ephemeral range (32768+), where the
+      // other tests' servers (port 0) never land: a freed ephemeral port was once taken by
+      // another test's server before the deliveries ran (the last error read "HTTP 401").
+      const url = `http://127.0.0.1:${await freePortBelowEphemeral()}/hook`;
       const org = await createOrganization(ctx);
       const sub = await subscribe(org.id, ['user.created'], url);
       const started = new Date();
@@ -512,3 +514,17 @@ describe('SSRF guard', () => {
     }
   });
 });
+
+/** A port nobody listens on, below the ephemeral range, so no port-0 server can take it meanwhile. */
+async function freePortBelowEphemeral(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = net.createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port below the ephemeral range');
+}
