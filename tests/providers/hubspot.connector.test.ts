@@ -1,46 +1,31 @@
 import type { AxiosInstance } from 'axios';
-import winston from 'winston';
-import Transport from 'winston-transport';
 import { FakeHubSpot } from '../../fake-crm/hubspot/fake-hubspot';
 import { CrmAuthError, CrmUnavailableError, type CrmConnector, type PersonRecord } from '../../src/providers/connector';
 import { hubspot } from '../../src/providers/hubspot';
 import { HubSpotConnector } from '../../src/providers/hubspot/hubspot.connector';
-import { createLimiter, LimiterRegistry, type RequestLimiter } from '../../src/providers/rate-limiter';
-import { createConnectorFactory, ProviderRegistry } from '../../src/providers/registry';
+import { createLimiter, LimiterRegistry } from '../../src/providers/rate-limiter';
+import { buildConnector, capturingLogger, Unpaced } from '../helpers/connector-harness';
 
-/** Keeps what was logged at warn and above, to check what the connector says about 429s. */
-class Capture extends Transport {
-  entries: Record<string, unknown>[] = [];
-  override log(info: Record<string, unknown>, next: () => void): void {
-    this.entries.push(info);
-    next();
-  }
-}
-const capture = new Capture();
-const logger = winston.createLogger({ level: 'warn', transports: [capture] });
-
-/** No pacing at all: for the tests reading 10,000+ contacts (the 10/s limiter is checked on its own). */
-class Unpaced extends LimiterRegistry {
-  override for(): RequestLimiter {
-    return createLimiter(0);
-  }
-}
-
-const registry = new ProviderRegistry([hubspot]);
+/** What the connector logs at warn and above (what it says about 429s). */
+const { capture, logger } = capturingLogger('warn');
 
 function connector(
   fake: FakeHubSpot,
   config: Record<string, unknown> = {},
   o: { saveConfig?: (c: Record<string, unknown>) => Promise<void>; limiters?: LimiterRegistry; retries?: number } = {},
 ): CrmConnector {
-  const create = createConnectorFactory(registry, {
-    logger,
-    pageSize: 100,
-    http: { timeoutMs: 2000, maxRetries: o.retries ?? 3, retryBaseMs: 10, allowPrivateUrls: true },
-    limiters: o.limiters ?? new LimiterRegistry(),
-  });
-  const binding = { integrationId: null, saveConfig: o.saveConfig ?? (async () => undefined) };
-  return create('hubspot', { accessToken: fake.token, baseUrl: fake.url, searchRequestsPerSecond: 0, ...config }, binding) as CrmConnector;
+  return buildConnector(
+    hubspot,
+    { accessToken: fake.token, baseUrl: fake.url, searchRequestsPerSecond: 0, ...config },
+    {
+      logger,
+      pageSize: 100,
+      retries: o.retries,
+      // Paced as in the service unless a test asks otherwise (the 10/s limiter is checked too).
+      limiters: o.limiters ?? new LimiterRegistry(),
+      binding: { saveConfig: o.saveConfig ?? (async () => undefined) },
+    },
+  );
 }
 
 async function readAll(c: CrmConnector, updatedSince: Date | null = null) {

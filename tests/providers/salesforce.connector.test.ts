@@ -1,30 +1,12 @@
-import winston from 'winston';
-import Transport from 'winston-transport';
 import { FakeSalesforce } from '../../fake-crm/salesforce/fake-salesforce';
 import { CrmAuthError, CrmBudgetError, CrmUnavailableError, type PersonRecord } from '../../src/providers/connector';
-import { createLimiter, LimiterRegistry, type RequestLimiter } from '../../src/providers/rate-limiter';
-import { createConnectorFactory, ProviderRegistry } from '../../src/providers/registry';
 import { salesforce } from '../../src/providers/salesforce';
 import { SalesforceApiError, type SalesforceConnector } from '../../src/providers/salesforce/salesforce.connector';
+import { buildConnector, capturingLogger } from '../helpers/connector-harness';
 
-/** Keeps what the connector logs, to check what it says about the budget and deletions. */
-class Capture extends Transport {
-  entries: Record<string, unknown>[] = [];
-  override log(info: Record<string, unknown>, next: () => void): void {
-    this.entries.push(info);
-    next();
-  }
-}
-const capture = new Capture();
-const logger = winston.createLogger({ level: 'info', transports: [capture] });
+/** What the connector logs, to check what it says about the budget and deletions. */
+const { capture, logger } = capturingLogger('info');
 
-class Unpaced extends LimiterRegistry {
-  override for(): RequestLimiter {
-    return createLimiter(0);
-  }
-}
-
-const registry = new ProviderRegistry([salesforce]);
 const CONTACT_SOQL =
   'SELECT Id, FirstName, LastName, Email, Phone, Title, AccountId, Account.Name, LastModifiedDate FROM Contact ORDER BY LastModifiedDate, Id';
 
@@ -33,16 +15,16 @@ function connector(
   config: Record<string, unknown> = {},
   o: { pageSize?: number; reauthorize?: () => Promise<string | null>; retries?: number } = {},
 ): SalesforceConnector {
-  const create = createConnectorFactory(registry, {
-    logger,
-    pageSize: o.pageSize ?? 2000,
-    http: { timeoutMs: 3000, maxRetries: o.retries ?? 3, retryBaseMs: 10, allowPrivateUrls: true },
-    limiters: new Unpaced(),
-  });
-  return create(
-    'salesforce',
+  return buildConnector(
+    salesforce,
     { instanceUrl: fake.url, accessToken: fake.token, requestsPerSecond: 0, ...config },
-    { integrationId: null, saveConfig: async () => undefined, reauthorize: o.reauthorize },
+    {
+      logger,
+      pageSize: o.pageSize ?? 2000,
+      timeoutMs: 3000,
+      retries: o.retries,
+      binding: { reauthorize: o.reauthorize },
+    },
   ) as SalesforceConnector;
 }
 

@@ -1,47 +1,29 @@
 import type { AxiosInstance } from 'axios';
-import winston from 'winston';
-import Transport from 'winston-transport';
 import { FakeZoho } from '../../fake-crm/zoho/fake-zoho';
 import { CrmAuthError, CrmBudgetError, CrmUnavailableError, type CrmConnector, type PersonRecord } from '../../src/providers/connector';
-import { createLimiter, LimiterRegistry, type RequestLimiter } from '../../src/providers/rate-limiter';
-import { createConnectorFactory, ProviderRegistry } from '../../src/providers/registry';
 import { zoho } from '../../src/providers/zoho';
 import { ZohoConnector } from '../../src/providers/zoho/zoho.connector';
 import { zohoHeaderTime } from '../../src/providers/zoho/zoho.mapping';
+import { buildConnector, capturingLogger } from '../helpers/connector-harness';
 
-/** Keeps what was logged, to check what the connector says. */
-class Capture extends Transport {
-  entries: Record<string, unknown>[] = [];
-  override log(info: Record<string, unknown>, next: () => void): void {
-    this.entries.push(info);
-    next();
-  }
-}
-const capture = new Capture();
-const logger = winston.createLogger({ level: 'info', transports: [capture] });
-
-/** No pacing: the tests read thousands of contacts (the 5/s default is the definition's). */
-class Unpaced extends LimiterRegistry {
-  override for(): RequestLimiter {
-    return createLimiter(0);
-  }
-}
-
-const registry = new ProviderRegistry([zoho]);
+/** What the connector logs, to check what it says. */
+const { capture, logger } = capturingLogger('info');
 
 function connector(
   fake: FakeZoho,
   config: Record<string, unknown> = {},
   o: { pageSize?: number; reauthorize?: () => Promise<string | null>; retries?: number } = {},
 ): CrmConnector {
-  const create = createConnectorFactory(registry, {
-    logger,
-    pageSize: o.pageSize ?? 200,
-    http: { timeoutMs: 2000, maxRetries: o.retries ?? 3, retryBaseMs: 10, allowPrivateUrls: true },
-    limiters: new Unpaced(),
-  });
-  const binding = { integrationId: null, saveConfig: async () => undefined, reauthorize: o.reauthorize ?? (async () => null) };
-  return create('zoho', { accessToken: fake.token, apiDomain: fake.url, ...config }, binding) as CrmConnector;
+  return buildConnector(
+    zoho,
+    { accessToken: fake.token, apiDomain: fake.url, ...config },
+    {
+      logger,
+      pageSize: o.pageSize ?? 200,
+      retries: o.retries,
+      binding: { reauthorize: o.reauthorize ?? (async () => null) },
+    },
+  );
 }
 
 async function readAll(c: CrmConnector, updatedSince: Date | null = null) {

@@ -29,14 +29,11 @@ export const salesforce: ProviderModule = {
       headers: { Accept: 'application/json', Authorization: `Bearer ${config.accessToken}` },
       limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : DEFAULT_REQUESTS_PER_SECOND),
       logger: ctx.logger,
-      // The refreshed token replaces the old one for every later call too, not only the retry:
-      // the old session is over, and each call would otherwise refresh again.
+      // The shared client carries the new token on every later call; the connector is told the
+      // session changed (its open query cursors belonged to the old one).
       reauthorize: async () => {
         const headers = await refresh();
-        if (headers) {
-          http.defaults.headers.Authorization = headers.Authorization;
-          connector.sessionRenewed();
-        }
+        if (headers) connector.sessionRenewed();
         return headers;
       },
       ...ctx.http,
