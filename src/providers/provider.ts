@@ -1,6 +1,7 @@
 import type { Logger } from 'winston';
 import type { CrmConnector, InboundChange } from './connector';
 import type { RequestLimiter } from './rate-limiter';
+import type { CrmWriter, FileSink, PushFacts } from './writer';
 
 /**
  * A provider is one folder under src/providers/<name>/ exporting one ProviderModule: its
@@ -38,6 +39,10 @@ export interface ProviderDefinition {
   pulls?: boolean;
   /** How it connects by OAuth 2 (authModes includes 'oauth2'); the real URLs are the defaults. */
   oauth?: OAuthFacts;
+  /** Whether and how our users are pushed to it (the module then has createWriter). */
+  push?: PushFacts;
+  /** Whether files are exported to it (the module then has createFileSink). */
+  exports?: boolean;
 }
 
 /** A provider's OAuth 2 facts: the data; the shared token manager does the rest. */
@@ -142,6 +147,10 @@ export interface ProviderModule {
   definition: ProviderDefinition;
   createConnector(config: Record<string, unknown>, ctx: ConnectorContext): CrmConnector;
   webhook?: WebhookAdapter;
+  /** The write half (definition.push): same config and context as the connector. */
+  createWriter?(config: Record<string, unknown>, ctx: ConnectorContext): CrmWriter;
+  /** Cloud storage (definition.exports): where exports are written. */
+  createFileSink?(config: Record<string, unknown>, ctx: ConnectorContext): FileSink;
   /** Reads its own settings from the environment, when it has any. */
   fromEnvironment?(env: Readonly<Record<string, string | undefined>>): EnvironmentIntegration | undefined;
 }

@@ -1,7 +1,8 @@
 import type { Logger } from 'winston';
 import type { CrmConnector } from './connector';
-import type { ProviderDefinition, ProviderModule, WebhookAdapter } from './provider';
+import type { ConnectorContext, ProviderDefinition, ProviderModule, WebhookAdapter } from './provider';
 import type { LimiterRegistry } from './rate-limiter';
+import { pushConfigProperties, type CrmWriter, type FileSink } from './writer';
 
 /** A template row made from a provider's definition (created at start, never overwritten). */
 export interface BuiltInTemplate {
@@ -58,6 +59,8 @@ export class ProviderRegistry {
 }
 
 function templateOf(d: ProviderDefinition): BuiltInTemplate {
+  const schema = d.configSchema as { properties?: Record<string, unknown> };
+  const configSchema = d.push ? { ...schema, properties: { ...schema.properties, ...pushConfigProperties(d.push) } } : d.configSchema;
   return {
     name: d.name,
     displayName: d.displayName,
@@ -66,7 +69,7 @@ function templateOf(d: ProviderDefinition): BuiltInTemplate {
     description: d.description,
     apiVersion: d.apiVersion,
     webhookUrl: d.webhooks ? `/api/webhooks/${d.name}` : null,
-    configSchema: d.configSchema,
+    configSchema,
     setupInstructions: d.setupInstructions,
   };
 }
@@ -89,14 +92,30 @@ export interface ConnectorBinding {
 export type ConnectorFactory = (provider: string, config: Record<string, unknown>, binding?: ConnectorBinding) => CrmConnector | undefined;
 
 export function createConnectorFactory(registry: ProviderRegistry, deps: ConnectorDeps): ConnectorFactory {
-  return (provider, config, binding) =>
-    registry.get(provider)?.createConnector(config, {
-      integrationId: binding?.integrationId ?? null,
-      logger: deps.logger,
-      http: deps.http,
-      pageSize: deps.pageSize,
-      limiter: (requestsPerSecond) => deps.limiters.for(binding?.integrationId ?? null, requestsPerSecond),
-      saveConfig: binding?.saveConfig ?? (async () => undefined),
-      reauthorize: binding?.reauthorize ?? (async () => null),
-    });
+  return (provider, config, binding) => registry.get(provider)?.createConnector(config, contextOf(deps, binding));
+}
+
+/** The write halves, built with the same context as connectors (one limiter per integration for both). */
+export interface WriterFactory {
+  writer(provider: string, config: Record<string, unknown>, binding?: ConnectorBinding): CrmWriter | undefined;
+  fileSink(provider: string, config: Record<string, unknown>, binding?: ConnectorBinding): FileSink | undefined;
+}
+
+export function createWriterFactory(registry: ProviderRegistry, deps: ConnectorDeps): WriterFactory {
+  return {
+    writer: (provider, config, binding) => registry.get(provider)?.createWriter?.(config, contextOf(deps, binding)),
+    fileSink: (provider, config, binding) => registry.get(provider)?.createFileSink?.(config, contextOf(deps, binding)),
+  };
+}
+
+function contextOf(deps: ConnectorDeps, binding: ConnectorBinding | undefined): ConnectorContext {
+  return {
+    integrationId: binding?.integrationId ?? null,
+    logger: deps.logger,
+    http: deps.http,
+    pageSize: deps.pageSize,
+    limiter: (requestsPerSecond) => deps.limiters.for(binding?.integrationId ?? null, requestsPerSecond),
+    saveConfig: binding?.saveConfig ?? (async () => undefined),
+    reauthorize: binding?.reauthorize ?? (async () => null),
+  };
 }

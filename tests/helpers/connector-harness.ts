@@ -3,7 +3,8 @@ import Transport from 'winston-transport';
 import type { CrmConnector } from '../../src/providers/connector';
 import type { ProviderModule } from '../../src/providers/provider';
 import { createLimiter, LimiterRegistry, type RequestLimiter } from '../../src/providers/rate-limiter';
-import { createConnectorFactory, ProviderRegistry, type ConnectorBinding } from '../../src/providers/registry';
+import { createConnectorFactory, createWriterFactory, ProviderRegistry, type ConnectorBinding } from '../../src/providers/registry';
+import type { CrmWriter, FileSink } from '../../src/providers/writer';
 
 /** Keeps what was logged, so a test can check what a connector says. */
 export class LogCapture extends Transport {
@@ -48,4 +49,20 @@ export function buildConnector(
   });
   const binding: ConnectorBinding = { integrationId: null, saveConfig: async () => undefined, ...o.binding };
   return create(module.definition.name, config, binding) as CrmConnector;
+}
+
+/** A provider's writer (or file sink) built the way the service builds it, unbound by default. */
+export function buildWriter(
+  module: ProviderModule,
+  config: Record<string, unknown>,
+  o: { logger: winston.Logger; timeoutMs?: number; retries?: number; limiters?: LimiterRegistry; binding?: Partial<ConnectorBinding> },
+): { writer: CrmWriter | undefined; fileSink: FileSink | undefined } {
+  const factory = createWriterFactory(new ProviderRegistry([module]), {
+    logger: o.logger,
+    pageSize: 100,
+    http: { timeoutMs: o.timeoutMs ?? 2000, maxRetries: o.retries ?? 3, retryBaseMs: 10, allowPrivateUrls: true },
+    limiters: o.limiters ?? new Unpaced(),
+  });
+  const binding: ConnectorBinding = { integrationId: null, saveConfig: async () => undefined, ...o.binding };
+  return { writer: factory.writer(module.definition.name, config, binding), fileSink: factory.fileSink(module.definition.name, config, binding) };
 }
