@@ -16,7 +16,7 @@ import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { SecretBox } from './lib/secret-box';
 import { SyncJobs } from './jobs/sync.jobs';
 import { OAuthKeepAliveJob } from './jobs/oauth-keepalive.job';
-import { createConnectorFactory, ProviderRegistry } from './providers/registry';
+import { createConnectorFactory, createWriterFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
 import {
   createOAuthRepository,
@@ -137,12 +137,8 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const box = new SecretBox(config.encryption.key, config.encryption.previousKeys);
   const validator = new ConfigValidator();
   const templates = new TemplateService(createTemplateRepository(prisma), validator, () => providers.templates());
-  const connectorFor = createConnectorFactory(providers, {
-    logger,
-    http: config.crmHttp,
-    pageSize: config.sync.pageSize,
-    limiters: new LimiterRegistry(),
-  });
+  const connectorDeps = { logger, http: config.crmHttp, pageSize: config.sync.pageSize, limiters: new LimiterRegistry() };
+  const connectorFor = createConnectorFactory(providers, connectorDeps);
   const integrations: IntegrationService = new IntegrationService(
     createIntegrationRepository(prisma),
     createUnitOfWork(prisma, (db) => ({ integrations: createIntegrationRepository(db), events: eventRecorder(db) })),
@@ -158,6 +154,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       // The token manager is built below from this service; connectors ask it through here.
       freshenToken: (id: number): Promise<boolean> => oauth.ensureFresh(id),
       reauthorize: (id: number): Promise<string | null> => oauth.refreshNow(id),
+      writers: createWriterFactory(providers, connectorDeps),
     },
   );
   const oauth: OAuthService = new OAuthService(

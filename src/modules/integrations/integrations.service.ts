@@ -8,7 +8,8 @@ import type { EventRecorder } from '../outbox';
 import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
 import { assertAllowedUrl } from '../../lib/url-guard';
 import { CrmAuthError, type CrmConnector } from '../../providers/connector';
-import type { ConnectorFactory } from '../../providers/registry';
+import type { ConnectorBinding, ConnectorFactory, WriterFactory } from '../../providers/registry';
+import type { CrmWriter, FileSink } from '../../providers/writer';
 import { assertTransition, type IntegrationStatus } from './integration-status';
 import type { IntegrationFilter, IntegrationRepository, IntegrationRow } from './integrations.repository';
 import type { CreateIntegrationInput, UpdateIntegrationInput } from './integrations.schemas';
@@ -53,6 +54,8 @@ export class IntegrationService {
       freshenToken?: (integrationId: number) => Promise<boolean>;
       /** After a 401: refreshes an OAuth integration's token now; its new access token, or null. */
       reauthorize?: (integrationId: number) => Promise<string | null>;
+      /** The providers' write halves (pushes, exports). */
+      writers?: WriterFactory;
     },
   ) {}
 
@@ -251,17 +254,43 @@ export class IntegrationService {
   }
 
   connector(row: IntegrationRow): CrmConnector {
-    // What the CRM tells the connector to keep (a refreshed token, a learned account id) is
-    // written back through the same path as an API update: validated, secrets sealed.
-    const connector = this.connectorFor(row.provider, this.decrypt(row), {
+    const connector = this.connectorFor(row.provider, this.decrypt(row), this.binding(row));
+    if (!connector) throw new AppError('conflict', 'no_connector', `No connector exists yet for provider ${row.provider}`);
+    return connector;
+  }
+
+  /** The provider's write half with a current access token; 409 when it takes no pushes. */
+  async freshWriter(row: IntegrationRow): Promise<CrmWriter> {
+    row = await this.freshened(row);
+    const writer = this.opts.writers?.writer(row.provider, this.decrypt(row), this.binding(row));
+    if (!writer) throw new AppError('conflict', 'push_not_supported', `${row.provider} takes no pushed users`);
+    return writer;
+  }
+
+  /** Where exports of this integration are written, with a current access token; 409 when it stores no files. */
+  async freshFileSink(row: IntegrationRow): Promise<FileSink> {
+    row = await this.freshened(row);
+    const sink = this.opts.writers?.fileSink(row.provider, this.decrypt(row), this.binding(row));
+    if (!sink) throw new AppError('conflict', 'export_not_supported', `${row.provider} stores no exported files`);
+    return sink;
+  }
+
+  /**
+   * What the CRM tells a connector or writer to keep (a refreshed token, a learned account id)
+   * is written back through the same path as an API update: validated, secrets sealed.
+   */
+  private binding(row: IntegrationRow): ConnectorBinding {
+    return {
       integrationId: row.id,
       saveConfig: async (changes) => {
         await this.update(row.id, { config: changes });
       },
       reauthorize: async () => (this.opts.reauthorize ? this.opts.reauthorize(row.id) : null),
-    });
-    if (!connector) throw new AppError('conflict', 'no_connector', `No connector exists yet for provider ${row.provider}`);
-    return connector;
+    };
+  }
+
+  private async freshened(row: IntegrationRow): Promise<IntegrationRow> {
+    return this.opts.freshenToken && (await this.opts.freshenToken(row.id)) ? this.getRow(row.id) : row;
   }
 
   view(row: IntegrationRow): IntegrationView {
@@ -292,8 +321,7 @@ export class IntegrationService {
 
   /** A connector with a current access token: an OAuth token about to expire is refreshed first. */
   async freshConnector(row: IntegrationRow): Promise<CrmConnector> {
-    if (this.opts.freshenToken && (await this.opts.freshenToken(row.id))) row = await this.getRow(row.id);
-    return this.connector(row);
+    return this.connector(await this.freshened(row));
   }
 
   private async tryConnection(row: IntegrationRow): Promise<TestResult> {
