@@ -8,13 +8,14 @@ import { poolOf, type PrismaClient } from './db/prisma';
 import { unappliedMigrations } from './db/readiness';
 import { createUnitOfWork } from './db/unit-of-work';
 import { withAdvisoryLock } from './db/advisory-lock';
-import { errorHandler, notFoundHandler } from './lib/errors';
+import { AppError, errorHandler, notFoundHandler } from './lib/errors';
 import { createAuthFailureLimit, createRateLimit, ipOf, principalKeyOf } from './lib/rate-limit';
 import { rejectUnstorableInput } from './lib/input-guard';
 import { requestContext } from './lib/request-context';
 import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
 import { SecretBox } from './lib/secret-box';
 import { SyncJobs } from './jobs/sync.jobs';
+import { ExportJobs } from './jobs/export.jobs';
 import { OAuthKeepAliveJob } from './jobs/oauth-keepalive.job';
 import { createConnectorFactory, createWriterFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
@@ -57,6 +58,7 @@ import { createPullRepository } from './modules/sync/pull.repository';
 import { PullService } from './modules/sync/pull.service';
 import { createSyncRunRepository, type SyncRunRepository } from './modules/sync/sync-runs.repository';
 import { syncOperations, syncRouter } from './modules/sync/sync.routes';
+import { createExportRepository, exportOperations, exportsRouter, ExportService } from './modules/exports';
 import { envelopeWebhook } from './modules/inbound-webhooks/envelope';
 import {
   inboundEventOperations,
@@ -72,6 +74,19 @@ import { DeliveryWorker } from './modules/outbound-webhooks/delivery.worker';
 import { createSubscriptionRepository } from './modules/outbound-webhooks/subscriptions.repository';
 import { subscriptionOperations, subscriptionsRouter } from './modules/outbound-webhooks/subscriptions.routes';
 import { SubscriptionService } from './modules/outbound-webhooks/subscriptions.service';
+import { updateSubscriptionBody } from './modules/outbound-webhooks/subscriptions.schemas';
+import type { IntegrationLifecycle } from './modules/integrations/integrations.service';
+import { parse } from './lib/http';
+import { providerApiOperations, providerApiRouter } from './modules/provider-api';
+import {
+  CrmPushBackfill,
+  createCrmPushRepository,
+  crmPushOperations,
+  crmPushRouter,
+  CrmPushSender,
+  CrmPushWorker,
+  type CrmPushRepository,
+} from './modules/crm-push';
 
 export interface AppDeps {
   config: Config;
@@ -92,6 +107,8 @@ export interface Services {
   pull: PullService;
   syncRuns: SyncRunRepository;
   jobs: SyncJobs;
+  exports: ExportService;
+  exportJobs: ExportJobs;
   keepAlive: OAuthKeepAliveJob;
   metrics: Metrics;
   subscriptions: SubscriptionService;
@@ -99,6 +116,7 @@ export interface Services {
   inbound: InboundWebhookService;
   inbox: InboxRepository;
   inboxWorker: InboxWorker;
+  crmPush: { queue: CrmPushRepository; worker: CrmPushWorker; backfill: CrmPushBackfill };
   providers: ProviderRegistry;
   /** Runs `fn` as the only instance doing so (a database advisory lock): for start-up steps. */
   exclusively<T>(name: string, fn: () => Promise<T>): Promise<T>;
@@ -155,6 +173,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       freshenToken: (id: number): Promise<boolean> => oauth.ensureFresh(id),
       reauthorize: (id: number): Promise<string | null> => oauth.refreshNow(id),
       writers: createWriterFactory(providers, connectorDeps),
+      lifecycle: subscriptionOwners(providers, () => subscriptions),
     },
   );
   const oauth: OAuthService = new OAuthService(
@@ -186,6 +205,11 @@ export function createServices({ config, prisma, logger, providers: modules = al
     },
   );
   const syncRuns = createSyncRunRepository(prisma);
+  const exportsService = new ExportService(createExportRepository(prisma), integrations, logger, {
+    leaseSeconds: config.sync.leaseSeconds,
+    providers: providers.list().flatMap((m) => (m.definition.exports ? [m.definition.name] : [])),
+  });
+  const exportJobs = new ExportJobs(exportsService, logger, { enabled: config.sync.cronEnabled, timezone: config.sync.timezone });
   const jobs = new SyncJobs(pull, integrations, syncRuns, logger, {
     enabled: config.sync.cronEnabled,
     nightlyCron: config.sync.nightlyCron,
@@ -224,19 +248,47 @@ export function createServices({ config, prisma, logger, providers: modules = al
     },
     onStored: () => inboxWorker.poke(),
   });
+  const pushFacts = (provider: string) => providers.get(provider)?.definition.push;
+  const crmPushQueue = createCrmPushRepository(prisma);
+  const crmPushSender = new CrmPushSender(
+    crmPushQueue,
+    createUnitOfWork(prisma, (db) => ({ push: createCrmPushRepository(db) })),
+    integrations,
+    pushFacts,
+    logger,
+    config.crmPush,
+  );
+  const crmPush = {
+    queue: crmPushQueue,
+    worker: new CrmPushWorker(crmPushQueue, crmPushSender, logger, config.crmPush),
+    backfill: new CrmPushBackfill(
+      createPullRepository(prisma),
+      createUnitOfWork(prisma, (db) => ({ pull: createPullRepository(db), events: eventRecorder(db) })),
+      crmPushQueue,
+      crmPushSender,
+      integrations,
+      pushFacts,
+      logger,
+      { leaseSeconds: config.sync.leaseSeconds },
+    ),
+  };
   const workers = {
     start() {
       jobs.start();
+      exportJobs.start();
       keepAlive.start();
       if (wh.workersEnabled) {
         inboxWorker.start();
         deliveries.start();
+        crmPush.worker.start();
       }
     },
     async stop() {
       await jobs.stop();
+      await exportJobs.stop();
+      await exportsService.stop();
       await keepAlive.stop();
-      await Promise.all([inboxWorker.stop(), deliveries.stop()]);
+      await Promise.all([inboxWorker.stop(), deliveries.stop(), crmPush.worker.stop(), crmPush.backfill.stop()]);
     },
   };
   return {
@@ -252,6 +304,8 @@ export function createServices({ config, prisma, logger, providers: modules = al
     pull,
     syncRuns,
     jobs,
+    exports: exportsService,
+    exportJobs,
     keepAlive,
     metrics,
     subscriptions,
@@ -259,7 +313,46 @@ export function createServices({ config, prisma, logger, providers: modules = al
     inbound,
     inbox,
     inboxWorker,
+    crmPush,
     workers,
+  };
+}
+
+/**
+ * Integrations that own a webhook subscription (Zapier): it is created with them (its secret
+ * shown once in the create answer), follows their URL and events, and goes with them.
+ */
+function subscriptionOwners(providers: ProviderRegistry, subscriptions: () => SubscriptionService): IntegrationLifecycle {
+  const fields = (row: { provider: string }) => providers.get(row.provider)?.definition.outboundWebhook;
+  const wanted = (f: { urlField: string; eventsField: string }, config: Record<string, unknown>) =>
+    parse(updateSubscriptionBody, { url: config[f.urlField], events: config[f.eventsField] }, 'body');
+  return {
+    async created(row, config) {
+      const f = fields(row);
+      if (!f) return;
+      const { url, events } = wanted(f, config);
+      const sub = await subscriptions().create(row.organizationId, {
+        url: url as string,
+        events: events ?? ['user.created', 'user.updated', 'user.deleted'],
+        description: `${row.provider} integration ${row.id}`,
+      });
+      return { config: { subscriptionId: sub.id }, reveal: { subscriptionId: sub.id, webhookSecret: sub.secret } };
+    },
+    async updated(row, config) {
+      const f = fields(row);
+      if (!f || typeof config.subscriptionId !== 'number') return;
+      const service = subscriptions();
+      await service.update(await service.getRow(config.subscriptionId), wanted(f, config));
+    },
+    async removing(row, config) {
+      if (!fields(row) || typeof config.subscriptionId !== 'number') return;
+      await subscriptions()
+        .remove(config.subscriptionId)
+        .catch((err: unknown) => {
+          // Deleted by hand already: nothing left to remove.
+          if (!(err instanceof AppError && err.kind === 'not_found')) throw err;
+        });
+    },
   };
 }
 
@@ -324,6 +417,9 @@ function apiOperations(providers: ProviderRegistry): Operation[] {
     ...mountedAt('/integrations/oauth', [...oauthOperations, ...oauthCallbackOperations]),
     ...mountedAt('/api/integrations', integrationOperations),
     ...mountedAt('/api', syncOperations),
+    ...mountedAt('/api', exportOperations),
+    ...mountedAt('/api', crmPushOperations),
+    ...mountedAt('/api', providerApiOperations),
     ...mountedAt('/api', inboundWebhookOperations(webhookProviders)),
     ...mountedAt('/api/webhooks/events', inboundEventOperations),
     ...mountedAt('/api/webhook-subscriptions', subscriptionOperations),
@@ -417,7 +513,29 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       await services.keepAlive.describe(organizationId),
     ],
   };
-  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules));
+  // Before the id-based routers: /integrations/:provider and /integrations/:provider/sync.
+  api.use(
+    providerApiRouter({
+      integrations: services.integrations,
+      provider(name) {
+        const m = services.providers.get(services.providers.oauthName(name));
+        if (!m) return null;
+        const d = m.definition;
+        return {
+          name: d.name,
+          displayName: d.displayName,
+          pulls: d.pulls !== false,
+          pushes: Boolean(d.push),
+          defaultDirection: d.push?.defaultDirection ?? 'pull',
+        };
+      },
+      pull: (id, mode) => services.pull.start(id, { mode, trigger: 'manual' }),
+      pushBackfill: (id) => services.crmPush.backfill.start(id, 'manual'),
+    }),
+  );
+  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules, services.crmPush.backfill));
+  api.use(exportsRouter(services.exports, services.integrations));
+  api.use(crmPushRouter(services.crmPush.queue, services.integrations, () => services.crmPush.worker.poke()));
   api.use('/users', usersRouter(services.users));
   api.use('/integration-templates', templatesRouter(services.templates));
   // Before the integrations router: /integrations/oauth/... is not an integration id.
@@ -426,7 +544,14 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker));
   api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));
   app.use('/api', api);
-  app.use('/integrations/oauth', authFailures, requireApiKey(services.apiKeys), apiLimit, rejectUnstorableInput(), oauthRouter(services.oauth));
+  app.use(
+    '/integrations/oauth',
+    authFailures,
+    requireApiKey(services.apiKeys),
+    apiLimit,
+    rejectUnstorableInput(),
+    oauthRouter(services.oauth),
+  );
 
   app.use(notFoundHandler);
   app.use(errorHandler(logger, config.isProduction));

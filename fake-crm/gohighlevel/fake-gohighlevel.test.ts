@@ -556,3 +556,70 @@ describe('FakeGoHighLevel: webhooks', () => {
     expect(verifyGhlWebhook(body, undefined, fake.publicKeyPem)).toBe(false);
   });
 });
+
+describe('FakeGoHighLevel: writes', () => {
+  let fake: FakeGoHighLevel;
+  beforeAll(async () => {
+    fake = await new FakeGoHighLevel({ contacts: 3, seed: 8 }).start();
+  });
+  afterAll(() => fake.stop());
+
+  const send = (method: 'put' | 'delete', path: string, body?: unknown): Promise<AxiosResponse<Json>> =>
+    http.request({ method, url: fake.url + path, data: body, headers: { Authorization: `Bearer ${fake.token}`, Version: '2021-07-28' } });
+
+  it('when a contact is upserted twice by email, then it is created (new: true) and then updated (new: false), search seeing both', async () => {
+    const first = await client(fake).post('/contacts/upsert', {
+      locationId: fake.locationId,
+      email: 'Up@Example.com',
+      firstName: 'Up',
+      gender: 'male',
+    });
+    expect(first.status).toBe(200);
+    expect(first.data).toMatchObject({
+      new: true,
+      contact: { id: expect.stringMatching(GHL_ID), email: 'Up@Example.com', firstName: 'Up' },
+    });
+    const again = await client(fake).post('/contacts/upsert', { locationId: fake.locationId, email: 'up@example.com', lastName: 'Sert' });
+    expect(again.data).toMatchObject({ new: false, contact: { id: first.data.contact.id, firstName: 'Up', lastName: 'Sert' } });
+    const found = await client(fake).post('/contacts/search', {
+      locationId: fake.locationId,
+      pageLimit: 10,
+      filters: [{ field: 'email', operator: 'eq', value: 'up@example.com' }],
+    });
+    expect(found.data.contacts.map((c: Json) => c.id)).toEqual([first.data.contact.id]);
+    expect(fake.received.map((r) => r.method)).toEqual(['POST', 'POST']);
+    expect(fake.takeWebhookEvents().map((e) => e.type)).toEqual(['ContactCreate', 'ContactUpdate']);
+  });
+
+  it('when a body has a property the endpoint does not take, or a bad value, then 422 with class-validator’s messages', async () => {
+    const res = await client(fake).post('/contacts/upsert', { locationId: fake.locationId, email: 'nope', foobar: 1 });
+    expect(res.status).toBe(422);
+    expect(res.data).toEqual({
+      statusCode: 422,
+      message: ['email must be an email', 'property foobar should not exist'],
+      error: 'Unprocessable Entity',
+    });
+    const [c] = fake.contactsIn();
+    const put = await send('put', `/contacts/${c.id}`, { locationId: fake.locationId, firstName: 'x' });
+    expect(put.data.message).toEqual(['property locationId should not exist']);
+    expect((await client(fake).post('/contacts/upsert', { locationId: fake.locationId, firstName: 'No keys' })).status).toBe(400);
+  });
+
+  it('when a contact is updated, then PUT answers {succeded, contact}; nulls clear; a deleted or unknown contact is 404', async () => {
+    const [c] = fake.contactsIn();
+    const res = await send('put', `/contacts/${c.id}`, { firstName: 'Put', companyName: null, tags: ['a'] });
+    expect(res.status).toBe(200);
+    expect(res.data).toMatchObject({ succeded: true, contact: { id: c.id, firstName: 'Put', tags: ['a'] } });
+    expect(fake.contact(c.id).companyName).toBeNull();
+    expect((await send('put', '/contacts/AAAAAAAAAAAAAAAAAAAA', { firstName: 'x' })).status).toBe(404);
+  });
+
+  it('when a contact is deleted, then 200 {succeded: true}, it leaves search and GET, and a second delete is 404', async () => {
+    const [c] = fake.contactsIn();
+    const res = await send('delete', `/contacts/${c.id}`);
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ succeded: true });
+    expect((await client(fake).get(`/contacts/${c.id}`)).status).toBe(404);
+    expect((await send('delete', `/contacts/${c.id}`)).status).toBe(404);
+  });
+});

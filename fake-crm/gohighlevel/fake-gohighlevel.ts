@@ -11,6 +11,7 @@ import {
 import type { Express, NextFunction, Request, Response } from 'express';
 import { bearer, FakeApiError, FakeServer, jsonRoute, loggedBody, type LoggedRequest } from '../shared/fake-server';
 import { prng } from '../shared/prng';
+import { applyContactBody, checkContactBody, sameEmail, samePhone, UPDATE_PROPERTIES, UPSERT_PROPERTIES } from './fake-gohighlevel-writes';
 
 /**
  * A HighLevel (LeadConnector) API v2 of our own, for contacts, locations and webhooks.
@@ -21,7 +22,9 @@ import { prng } from '../shared/prng';
  * page-based paging to the first 10,000 records, `searchAfter` past that, filters with
  * field/operator/value, sort), GET /contacts/:id, GET /locations/:id, the burst and daily
  * limits per location with the X-RateLimit-* headers, and webhooks signed with Ed25519 in
- * `x-ghl-signature` (and, optionally, the legacy RSA `x-wh-signature`).
+ * `x-ghl-signature` (and, optionally, the legacy RSA `x-wh-signature`). Writes: POST
+ * /contacts/upsert, PUT /contacts/:id, DELETE /contacts/:id (fake-gohighlevel-writes.ts has
+ * their bodies' rules), logged in `received`.
  */
 
 // ---- HighLevel's published webhook keys (data, for the service's defaults and cross-checks) ----
@@ -346,6 +349,13 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
   private readonly searchCache = new Map<string, { version: number; matches: { c: FakeGhlContact; key: unknown[] }[] }>();
   /** Webhook bodies for changes made through the control methods, not yet taken (takeWebhookEvents). */
   readonly pendingEvents: GhlWebhookPayload[] = [];
+  /**
+   * How PUT and DELETE answer an unknown or deleted contact (unconfirmed): 404 "Contact not
+   * found" as GET does, or 400 "Contact with id <id> not found", which public code quotes.
+   */
+  missingContactStatus: 404 | 400 = 404;
+  /** Every write call that passed auth and limits, in order: what a test checks the mapped fields against. */
+  readonly received: { method: string; path: string; body: unknown }[] = [];
 
   burstMax: number;
   burstIntervalMs: number;
@@ -408,6 +418,18 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
     app.get(
       '/contacts/:contactId',
       jsonRoute((req, res) => this.getContact(req, res)),
+    );
+    app.post(
+      '/contacts/upsert',
+      jsonRoute((req, res) => this.upsertContact(req, res)),
+    );
+    app.put(
+      '/contacts/:contactId',
+      jsonRoute((req, res) => this.putContact(req, res)),
+    );
+    app.delete(
+      '/contacts/:contactId',
+      jsonRoute((req, res) => this.removeContact(req, res)),
     );
     // Anything else, POST /webhooks included (webhooks are set in the marketplace app, not by API): NestJS's 404.
     app.use((req, res) => {
@@ -876,6 +898,104 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
       page = matches.slice(from * pageLimit, (from + 1) * pageLimit);
     }
     return { body: { contacts: page.map((m) => searchJson(m.c, m.key)), total: matches.length, traceId: randomUUID() } };
+  }
+
+  // ---- internals: writes ----
+
+  /**
+   * Matched by email, then phone (a location's default "Allow Duplicate Contact" order): the
+   * match is updated (`new: false`), else a contact is created (`new: true`).
+   */
+  private upsertContact(req: Request, res: Response): { body: unknown } {
+    const b = jsonBody(req);
+    this.received.push({ method: 'POST', path: req.path, body: b });
+    checkContactBody(b, UPSERT_PROPERTIES);
+    if (typeof b.locationId !== 'string' || b.locationId === '') throw unprocessable(['locationId should not be empty']);
+    this.ownLocation(res, b.locationId);
+    const email = typeof b.email === 'string' ? b.email : null;
+    const phone = typeof b.phone === 'string' ? b.phone : null;
+    // Unconfirmed: HighLevel's answer to an upsert with neither.
+    if (!email && !phone) throw badRequest('Either email or phone is required');
+    const live = this.contactsIn(b.locationId);
+    const match = live.find((c) => sameEmail(c.email, email)) ?? live.find((c) => samePhone(c.phone, phone));
+    const at = this.changeTime();
+    const c = match ?? this.blankContact(b.locationId, at);
+    applyContactBody(c, b);
+    c.dateUpdated = at;
+    this.reindex(c, at.getTime());
+    this.pendingEvents.push(this.contactEvent(match ? 'ContactUpdate' : 'ContactCreate', c, { timestamp: at }));
+    return { body: { new: !match, contact: contactJson(c), traceId: randomUUID() } };
+  }
+
+  private putContact(req: Request, res: Response): { body: unknown } {
+    const b = jsonBody(req);
+    this.received.push({ method: 'PUT', path: req.path, body: b });
+    const c = this.liveContact(req, res);
+    checkContactBody(b, UPDATE_PROPERTIES);
+    const email = typeof b.email === 'string' ? b.email : null;
+    const twin = email ? this.contactsIn(c.locationId).find((o) => o.id !== c.id && sameEmail(o.email, email)) : undefined;
+    // The location's default refuses a second contact with the same email (unconfirmed for PUT).
+    if (twin) {
+      throw new FakeApiError(400, {
+        ...errorBody(400, 'This location does not allow duplicated contacts.'),
+        meta: { contactId: twin.id, matchingField: 'email' },
+      });
+    }
+    applyContactBody(c, b);
+    c.dateUpdated = this.changeTime();
+    this.reindex(c, c.dateUpdated.getTime());
+    this.pendingEvents.push(this.contactEvent('ContactUpdate', c, { timestamp: c.dateUpdated }));
+    return { body: { succeded: true, contact: contactJson(c) } };
+  }
+
+  private removeContact(req: Request, res: Response): { body: unknown } {
+    this.received.push({ method: 'DELETE', path: req.path, body: undefined });
+    const c = this.liveContact(req, res);
+    this.deleteContact(c.id);
+    return { body: { succeded: true } };
+  }
+
+  /** The path's contact: `missingContactStatus` once deleted or never there, 403 when another location's. */
+  private liveContact(req: Request, res: Response): FakeGhlContact {
+    const id = String(req.params.contactId);
+    const c = this.contacts.get(id);
+    if (!c || c.deletedAt) {
+      if (this.missingContactStatus === 400) throw badRequest(`Contact with id ${id} not found`);
+      throw new FakeApiError(404, errorBody(404, MSG.contactNotFound));
+    }
+    this.ownLocation(res, c.locationId);
+    return c;
+  }
+
+  private blankContact(locationId: string, at: Date): FakeGhlContact {
+    const c: FakeGhlContact = {
+      id: this.newId(),
+      locationId,
+      firstName: null,
+      lastName: null,
+      email: null,
+      phone: null,
+      companyName: null,
+      type: 'lead',
+      source: null,
+      tags: [],
+      dnd: false,
+      country: null,
+      timezone: null,
+      address1: null,
+      city: null,
+      state: null,
+      postalCode: null,
+      website: null,
+      dateOfBirth: null,
+      assignedTo: null,
+      customFields: [],
+      dateAdded: at,
+      dateUpdated: at,
+      deletedAt: null,
+    };
+    this.contacts.set(c.id, c);
+    return c;
   }
 
   // ---- internals: data ----

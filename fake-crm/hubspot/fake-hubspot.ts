@@ -8,7 +8,9 @@ import { prng } from '../shared/prng';
  * every fact followed here and where it comes from, and what stays unconfirmed):
  * bearer auth with HubSpot's 401 bodies, GET /crm/v3/objects/contacts (opaque `after`,
  * archived listing), POST .../search (filterGroups, one sort, limit ≤ 200, 10,000-result
- * cap), POST .../batch/read (207 for missing ids), GET /account-info/v3/details, the
+ * cap), POST .../batch/read (207 for missing ids), POST .../batch/create|update|upsert|archive
+ * (the writes a push makes: 100 inputs a call, unique emails, per-record errors as 207 when
+ * every input carries an objectWriteTraceId), GET /account-info/v3/details, the
  * ten-secondly rate limit with X-HubSpot-RateLimit-* headers, and signed v3 webhooks.
  */
 
@@ -117,6 +119,15 @@ export interface DeliverOptions {
   tamperBody?: string;
 }
 
+/** One input of a batch write, as received (create, update, upsert, archive). */
+export interface ReceivedWrite {
+  endpoint: WriteEndpoint;
+  input: Record<string, unknown>;
+  at: number;
+}
+
+export type WriteEndpoint = 'create' | 'update' | 'upsert' | 'archive';
+
 export interface RequestLogEntry extends LoggedRequest {
   body: unknown;
   token: string | null;
@@ -167,6 +178,31 @@ const BUILT_IN_PROPERTIES = [
   'lastmodifieddate',
   'hs_object_id',
 ];
+/** Default contact properties writable through the API (besides the built-in ones above). */
+const WRITABLE_PROPERTIES = [
+  'mobilephone',
+  'fax',
+  'website',
+  'address',
+  'city',
+  'state',
+  'zip',
+  'country',
+  'industry',
+  'annualrevenue',
+  'numemployees',
+  'salutation',
+  'message',
+  'lifecyclestage',
+  'hs_lead_status',
+  'hubspot_owner_id',
+  'hs_language',
+  'twitterhandle',
+  'date_of_birth',
+];
+const READ_ONLY_PROPERTIES = new Set(['createdate', 'lastmodifieddate', 'hs_object_id']);
+/** HubSpot's email check is its own; this one refuses what is plainly not an address. */
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const DATETIME_PROPERTIES = new Set(['createdate', 'lastmodifieddate']);
 const NUMBER_PROPERTIES = new Set(['hs_object_id']);
 const QUERY_PROPERTIES = ['email', 'firstname', 'lastname', 'phone', 'company'];
@@ -249,6 +285,16 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
   readonly contacts = new Map<string, FakeHubSpotContact>();
   /** Changes made through the control methods, as webhook events not yet taken (takeWebhookEvents). */
   readonly pendingEvents: HubSpotWebhookEvent[] = [];
+  /** Every input of every batch write, in arrival order (what a push sent, mapped). */
+  readonly received: ReceivedWrite[] = [];
+  /** 429s the fake's own limits served (not those injected by rateLimitNext): what a benchmark counts. */
+  rateLimitViolations = 0;
+  /**
+   * true: a record error fails the whole write call (400/409, nothing written) even when every
+   * input carries an objectWriteTraceId: the documented behaviour without trace ids, and a
+   * possibility for upserts by email (unconfirmed; see README).
+   */
+  wholeBatchErrors = false;
 
   private readonly tokens = new Set<string>();
   private readonly acceptToken?: (token: string) => boolean;
@@ -296,6 +342,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     this.searchPerSecond = opts.searchPerSecond ?? 5;
     this.searchResultCap = opts.searchResultCap ?? 10_000;
     this.searchIndexDelayMs = opts.searchIndexDelayMs ?? 0;
+    for (const name of WRITABLE_PROPERTIES) this.knownProperties.add(name);
     this.addContacts(opts.contacts ?? 0);
     this.pendingEvents.length = 0; // the starting data is not news
   }
@@ -361,6 +408,12 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
       '/crm/v3/objects/contacts/batch/read',
       jsonRoute((req) => this.batchRead(req)),
     );
+    for (const endpoint of ['create', 'update', 'upsert', 'archive'] as const) {
+      app.post(
+        `/crm/v3/objects/contacts/batch/${endpoint}`,
+        jsonRoute((req) => this.batchWrite(endpoint, req)),
+      );
+    }
     app.use((req, res) => {
       res.status(404).json({ status: 'error', message: `resource not found: ${req.method} ${req.path}`, correlationId: randomUUID() });
     });
@@ -459,6 +512,11 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     return c;
   }
 
+  /** A custom contact property (Settings → Properties): writes may set it, searches filter on it. */
+  defineProperty(name: string): void {
+    this.knownProperties.add(name);
+  }
+
   /** The time of the latest change the fake has made. */
   now(): Date {
     return new Date(this.clock);
@@ -530,6 +588,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     const now = Date.now();
     const used = (this.daily.get(token) ?? 0) + 1;
     if (this.dailyLimit !== null && used > this.dailyLimit) {
+      this.rateLimitViolations++;
       this.rateHeaders(res, token, 0);
       res.status(429).json({
         status: 'error',
@@ -545,6 +604,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     if (req.method === 'POST' && req.path.endsWith('/search')) {
       this.searchHits = this.searchHits.filter((t) => t > now - 1000);
       if (this.searchPerSecond > 0 && this.searchHits.length >= this.searchPerSecond) {
+        this.rateLimitViolations++;
         this.rateHeaders(res, token, null);
         res.status(429).json({
           status: 'error',
@@ -561,6 +621,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     }
     const window = (this.windows.get(token) ?? []).filter((t) => t > now - this.rateLimitIntervalMs);
     if (window.length >= this.rateLimitMax) {
+      this.rateLimitViolations++;
       this.windows.set(token, window);
       this.rateHeaders(res, token, 0);
       res.status(429).json(this.tenSecondlyBody());
@@ -721,6 +782,168 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
         completedAt,
       },
     };
+  }
+
+  /**
+   * POST .../batch/{create,update,upsert,archive}: 100 inputs at most, ids unique in a call.
+   * Record errors (an unknown or read-only property, a malformed email, an email another
+   * contact has) come back as 207 beside the records written when every input carries an
+   * objectWriteTraceId (HubSpot's multi-status); otherwise the first one fails the whole call
+   * and nothing is written. Ids batch/update cannot find are one OBJECT_NOT_FOUND error (207)
+   * either way, as batch read answers them.
+   */
+  private batchWrite(endpoint: WriteEndpoint, req: Request): { status: number; body: unknown } {
+    const startedAt = new Date().toISOString();
+    const b = this.jsonBody(req);
+    if (!Array.isArray(b.inputs)) throw validation('Invalid input JSON: inputs is required');
+    if (b.inputs.length > BATCH_MAX) {
+      throw validation(`Batch input limit exceeded: ${b.inputs.length} inputs were given, the maximum is ${BATCH_MAX}.`, {
+        context: { maxInputs: [String(BATCH_MAX)] },
+      });
+    }
+    const inputs = (b.inputs as unknown[]).map((raw) => parseWriteInput(endpoint, raw));
+    const at = Date.now();
+    for (const input of inputs) this.received.push({ endpoint, input: input.raw, at });
+    const keys = inputs.map((i) => (endpoint === 'upsert' ? (i.id ?? '').toLowerCase() : (i.id ?? '')));
+    const dups = [...new Set(keys.filter((k, i) => endpoint !== 'create' && keys.indexOf(k) !== i))];
+    if (dups.length)
+      throw validation(`Duplicate IDs found in batch input: [${dups.join(', ')}]. IDs must be unique`, { context: { ids: dups } });
+    if (endpoint === 'upsert' && inputs.some((i) => i.idProperty !== 'email')) {
+      // Contacts are upserted by email here; HubSpot also takes a custom unique property.
+      throw validation('Unable to perform update/upsert by non-unique 0-1 property');
+    }
+    if (endpoint === 'archive') {
+      for (const input of inputs) {
+        const c = this.contacts.get(input.id as string);
+        if (c && !c.archivedAt) this.archiveContact(c.id);
+      }
+      return { status: 204, body: undefined };
+    }
+
+    // Plan every input against the store and the inputs before it, then write or refuse.
+    const claimed = new Map<string, string>();
+    const owner = (email: string) => claimed.get(email) ?? this.liveByEmail(email)?.id ?? null;
+    const missing: string[] = [];
+    const plans = inputs.map((input, i) => {
+      let target = endpoint === 'update' ? this.contacts.get(input.id as string) : undefined;
+      if (endpoint === 'update' && (!target || target.archivedAt)) {
+        missing.push(input.id as string);
+        return null;
+      }
+      if (endpoint === 'upsert') target = this.liveByEmail((input.id as string).toLowerCase());
+      const props = { ...input.properties };
+      if (endpoint === 'upsert') props.email = (input.id as string).toLowerCase();
+      const error = this.propertyError(props) ?? this.emailConflict(props.email, target?.id ?? null, owner);
+      if (error) return { input, error };
+      if (props.email) claimed.set(props.email.toLowerCase(), target?.id ?? `input ${i}`);
+      return { input, target, props, error: null };
+    });
+    const refused = plans.filter((p) => p?.error);
+    const traced = inputs.every((i) => i.trace !== null);
+    if (refused.length && (!traced || this.wholeBatchErrors)) {
+      const first = refused[0]!.error!;
+      throw new FakeApiError(first.status, { ...first.body, correlationId: randomUUID() });
+    }
+    const results: unknown[] = [];
+    for (const plan of plans) {
+      if (!plan || plan.error) continue;
+      const isNew = !plan.target;
+      const c = isNew ? this.createContact(plan.props!) : this.writeContact(plan.target!, plan.props!);
+      const json = this.toJson(c, Object.keys(plan.props!));
+      if (plan.input.trace !== null) json.objectWriteTraceId = plan.input.trace;
+      results.push(endpoint === 'upsert' ? { ...json, new: isNew } : json);
+    }
+    const errors: unknown[] = refused.map((p) => ({
+      ...p!.error!.body,
+      context: { ...((p!.error!.body.context as object | undefined) ?? {}), objectWriteTraceId: [p!.input.trace] },
+    }));
+    if (missing.length)
+      errors.push({ status: 'error', category: 'OBJECT_NOT_FOUND', message: NOT_FOUND_MESSAGE, context: { ids: missing } });
+    const completedAt = new Date().toISOString();
+    if (errors.length === 0)
+      return { status: endpoint === 'create' ? 201 : 200, body: { status: 'COMPLETE', results, startedAt, completedAt } };
+    return { status: 207, body: { status: 'COMPLETE', results, numErrors: errors.length, errors, startedAt, completedAt } };
+  }
+
+  private liveByEmail(email: string): FakeHubSpotContact | undefined {
+    for (const c of this.contacts.values()) if (!c.archivedAt && c.properties.email === email) return c;
+    return undefined;
+  }
+
+  /** HubSpot's VALIDATION_ERROR for property values: unknown, read-only, a malformed email. */
+  private propertyError(props: Record<string, string>): { status: number; body: Record<string, unknown> } | null {
+    const problems: { message: string; error: string; name: string }[] = [];
+    for (const [name, value] of Object.entries(props)) {
+      if (READ_ONLY_PROPERTIES.has(name))
+        problems.push({ name, error: 'READ_ONLY_VALUE', message: `"${name}" is a read only property; its value cannot be set.` });
+      else if (!this.knownProperties.has(name))
+        problems.push({ name, error: 'PROPERTY_DOESNT_EXIST', message: `Property "${name}" does not exist` });
+      else if (name === 'email' && value !== '' && !EMAIL.test(value))
+        problems.push({ name, error: 'INVALID_EMAIL', message: `Email address ${value} is invalid` });
+    }
+    if (problems.length === 0) return null;
+    return {
+      status: 400,
+      body: {
+        status: 'error',
+        category: 'VALIDATION_ERROR',
+        message: `Property values were not valid: ${JSON.stringify(problems.map((p) => ({ isValid: false, ...p, localizedErrorMessage: p.message })))}`,
+        errors: problems.map((p) => ({ message: p.message, code: p.error, context: { propertyName: [p.name] } })),
+      },
+    };
+  }
+
+  /** An email belongs to one live contact: another's is a CONFLICT naming it. */
+  private emailConflict(
+    email: string | undefined,
+    self: string | null,
+    owner: (email: string) => string | null,
+  ): { status: number; body: Record<string, unknown> } | null {
+    const existing = email ? owner(email.toLowerCase()) : null;
+    if (!existing || existing === self) return null;
+    return {
+      status: 409,
+      body: {
+        status: 'error',
+        category: 'CONFLICT',
+        message: `Contact already exists. Existing ID: ${existing}`,
+        context: { existingId: [existing] },
+      },
+    };
+  }
+
+  /** A contact created through the API: now, the next id, properties as given ('' is no value). */
+  private createContact(props: Record<string, string>): FakeHubSpotContact {
+    const id = String(this.nextId++);
+    const at = this.changeTime();
+    const properties: Record<string, string | null> = {};
+    for (const [name, value] of Object.entries(props))
+      properties[name] = value === '' ? null : name === 'email' ? value.toLowerCase() : value;
+    const c: FakeHubSpotContact = { id, properties, createdAt: at, updatedAt: at, archivedAt: null };
+    this.contacts.set(id, c);
+    this.pendingEvents.push(this.event({ type: 'contact.creation', objectId: id, occurredAt: at.getTime(), changeSource: 'INTEGRATION' }));
+    return c;
+  }
+
+  /** Properties overwritten now; an empty string clears one (HubSpot's documented rule). */
+  private writeContact(c: FakeHubSpotContact, props: Record<string, string>): FakeHubSpotContact {
+    const at = this.changeTime();
+    for (const [name, value] of Object.entries(props)) {
+      const stored = value === '' ? null : name === 'email' ? value.toLowerCase() : value;
+      c.properties[name] = stored;
+      this.pendingEvents.push(
+        this.event({
+          type: 'contact.propertyChange',
+          objectId: c.id,
+          propertyName: name,
+          propertyValue: stored,
+          occurredAt: at,
+          changeSource: 'INTEGRATION',
+        }),
+      );
+    }
+    c.updatedAt = at;
+    return c;
   }
 
   private parseFilterGroups(raw: unknown): ParsedFilter[][] {
@@ -886,6 +1109,33 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
 }
 
 // ---- helpers ----
+
+interface WriteInput {
+  raw: Record<string, unknown>;
+  id: string | null;
+  idProperty: string | null;
+  trace: string | null;
+  properties: Record<string, string>;
+}
+
+/** One input of a batch write; a malformed one fails the whole call (400), as JSON errors do. */
+function parseWriteInput(endpoint: WriteEndpoint, raw: unknown): WriteInput {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw validation('Invalid input JSON: every input must be an object');
+  const o = raw as Record<string, unknown>;
+  const id = typeof o.id === 'string' || typeof o.id === 'number' ? String(o.id) : null;
+  if (endpoint !== 'create' && !id) throw validation('Invalid input JSON: every input needs an id');
+  const props = o.properties ?? (endpoint === 'archive' ? {} : undefined);
+  if (!props || typeof props !== 'object' || Array.isArray(props) || Object.values(props).some((v) => typeof v !== 'string')) {
+    throw validation('Invalid input JSON: properties must be an object of string values');
+  }
+  return {
+    raw: o,
+    id,
+    idProperty: typeof o.idProperty === 'string' ? o.idProperty : null,
+    trace: typeof o.objectWriteTraceId === 'string' && o.objectWriteTraceId ? o.objectWriteTraceId : null,
+    properties: props as Record<string, string>,
+  };
+}
 
 function intParam(raw: unknown, fallback: number, name: string): number {
   if (raw === undefined || raw === '') return fallback;

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { Express, NextFunction, Request, Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { bearer, FakeServer, type LoggedRequest } from '../shared/fake-server';
 import { prng } from '../shared/prng';
 
@@ -8,8 +8,10 @@ import { prng } from '../shared/prng';
  * followed here, where it comes from, and what stays unconfirmed): bearer sessions answering
  * 401 INVALID_SESSION_ID, the daily API limit in Sforce-Limit-Info (403 REQUEST_LIMIT_EXCEEDED
  * past it), GET /services/data/vXX.X/query with a SOQL subset, query locators
- * (nextRecordsUrl, batchSize, idle expiry, bound to their session), and
- * GET .../sobjects/Contact/deleted/ with the delete log's window rules.
+ * (nextRecordsUrl, batchSize, idle expiry, bound to their session),
+ * GET .../sobjects/Contact/deleted/ with the delete log's window rules, and sObject
+ * Collections (POST / PATCH / DELETE .../composite/sobjects, 200 records a call, a SaveResult
+ * per record) writing Contacts and Accounts.
  */
 
 // ---- types ----
@@ -31,6 +33,19 @@ export interface FakeSalesforceContact {
 export interface FakeSalesforceAccount {
   Id: string;
   Name: string;
+  CreatedDate?: Date;
+  LastModifiedDate?: Date;
+}
+
+/** One record (or id, for DELETE) of an sObject Collections call, as received. */
+export interface ReceivedWrite {
+  /** The collection call it came in (1, 2, ...): records of one call share it. */
+  call: number;
+  method: 'POST' | 'PATCH' | 'DELETE';
+  type: string | null;
+  record: Record<string, unknown> | null;
+  id: string | null;
+  at: number;
 }
 
 export type ContactChanges = Partial<Pick<FakeSalesforceContact, 'FirstName' | 'LastName' | 'Email' | 'Phone' | 'Title' | 'AccountId'>>;
@@ -146,6 +161,31 @@ const CONTACT_FIELDS: Record<string, 'id' | 'string' | 'datetime' | 'boolean'> =
   SystemModstamp: 'datetime',
   IsDeleted: 'boolean',
 };
+/** Writable Contact fields besides the core ones above, with their lengths (Object Reference). */
+const EXTRA_CONTACT_FIELDS: Record<string, number> = {
+  MobilePhone: 40,
+  HomePhone: 40,
+  OtherPhone: 40,
+  Department: 80,
+  Description: 32_000,
+  Salutation: 40,
+  MailingStreet: 255,
+  MailingCity: 40,
+  MailingState: 80,
+  MailingPostalCode: 20,
+  MailingCountry: 80,
+  LeadSource: 255,
+};
+const CORE_CONTACT_LENGTHS: Record<string, number> = { FirstName: 40, LastName: 80, Email: 80, Phone: 40, Title: 128, AccountId: 18 };
+const LABELS: Record<string, string> = { FirstName: 'First Name', LastName: 'Last Name', AccountId: 'Account ID', Name: 'Account Name' };
+const ACCOUNT_FIELDS: Record<string, 'id' | 'string' | 'datetime' | 'boolean'> = {
+  Id: 'id',
+  Name: 'string',
+  CreatedDate: 'datetime',
+  LastModifiedDate: 'datetime',
+};
+const COLLECTION_MAX = 200;
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const ORGANIZATION_FIELDS: Record<string, 'id' | 'string' | 'datetime' | 'boolean'> = {
   Id: 'id',
   Name: 'string',
@@ -394,6 +434,14 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
   readonly accounts = new Map<string, FakeSalesforceAccount>();
   /** The delete log: every Contact deleted, with when. */
   readonly deletedLog: { id: string; deletedDate: Date }[] = [];
+  /** Every record (or id) an sObject Collections call received, in order. */
+  readonly received: ReceivedWrite[] = [];
+  /** sObject Collections calls received so far. */
+  collectionCalls = 0;
+  /** Contact fields beyond the core ones (Department, MobilePhone, custom __c fields), by Contact Id. */
+  readonly extraFields = new Map<string, Record<string, string | null>>();
+  /** Custom Contact fields (API names ending in __c) writes may set and queries select. */
+  readonly customFields = new Set<string>();
 
   dailyLimit: number;
   apiUsed: number;
@@ -465,6 +513,10 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
     app.get('/services/data/:version/query', (req, res) => this.answer(res, () => this.runQuery(req)));
     app.get('/services/data/:version/query/:locator', (req, res) => this.answer(res, () => this.morePage(req)));
     app.get('/services/data/:version/sobjects/Contact/deleted', (req, res) => this.answer(res, () => this.deleted(req)));
+    const text = express.text({ type: () => true, limit: '5mb' });
+    app.post('/services/data/:version/composite/sobjects', text, (req, res) => this.answer(res, () => this.collection('POST', req)));
+    app.patch('/services/data/:version/composite/sobjects', text, (req, res) => this.answer(res, () => this.collection('PATCH', req)));
+    app.delete('/services/data/:version/composite/sobjects', (req, res) => this.answer(res, () => this.collectionDelete(req)));
     app.use((_req, res) => {
       res.status(404).json([NOT_FOUND]);
     });
@@ -553,6 +605,12 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
       if (this.deletedLog[i].deletedDate.getTime() < this.purgedAt) this.deletedLog.splice(i, 1);
   }
 
+  /** A custom Contact field (API name ending in __c): writes may set it, queries select it. */
+  defineField(name: string): void {
+    if (!/^[A-Za-z][A-Za-z0-9_]*__c$/.test(name)) throw new Error(`${name} is not a custom field name`);
+    this.customFields.add(name);
+  }
+
   /** Every open query locator dies (INVALID_QUERY_LOCATOR from now on). */
   expireLocators(): void {
     this.locators.clear();
@@ -629,6 +687,207 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
     const options = req.get('sforce-query-options');
     const m = options ? /batchSize=(\d+)/i.exec(options) : null;
     return m ? Math.min(MAX_BATCH, Math.max(MIN_BATCH, Number(m[1]))) : null;
+  }
+
+  // ---- sObject Collections (writes) ----
+
+  /**
+   * POST (create) or PATCH (update) .../composite/sobjects: `{allOrNone, records}`, up to 200
+   * Contacts or Accounts, each with `attributes.type`. A SaveResult per record, in order
+   * (`{id, success, errors}`); with allOrNone true one failure rolls every record back.
+   */
+  private collection(method: 'POST' | 'PATCH', req: Request): { body: unknown } {
+    this.version(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(typeof req.body === 'string' ? req.body : '');
+    } catch {
+      throw new SoqlError('JSON_PARSER_ERROR', 'Unexpected character in the request body: not JSON');
+    }
+    const b = (body && typeof body === 'object' ? body : {}) as { allOrNone?: unknown; records?: unknown };
+    if (!Array.isArray(b.records)) throw new SoqlError('INVALID_FIELD', 'records: a list of sObjects is required');
+    if (b.records.length > COLLECTION_MAX) {
+      throw new SoqlError('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${COLLECTION_MAX} records into this call`);
+    }
+    const records = b.records as unknown[];
+    const at = Date.now();
+    const call = ++this.collectionCalls;
+    for (const r of records) {
+      const o = (r && typeof r === 'object' ? r : {}) as Record<string, unknown>;
+      this.received.push({ call, method, type: typeOf(o), record: o, id: typeof o.id === 'string' ? o.id : null, at });
+    }
+    // The request is checked whole first: a type or a field that does not exist is a 400.
+    for (const r of records) this.checkShape(r);
+    const plans = records.map((r) => this.planWrite(method, r as Record<string, unknown>));
+    if (b.allOrNone === true && plans.some((p) => 'error' in p)) {
+      return {
+        body: plans.map((p) =>
+          'error' in p
+            ? { success: false, errors: [p.error] }
+            : {
+                success: false,
+                errors: [
+                  {
+                    statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                    message: 'Record rolled back because not all records were valid and the request was using AllOrNone header',
+                    fields: [],
+                  },
+                ],
+              },
+        ),
+      };
+    }
+    return {
+      body: plans.map((p) => ('error' in p ? { success: false, errors: [p.error] } : { id: p.apply(), success: true, errors: [] })),
+    };
+  }
+
+  /** DELETE .../composite/sobjects?ids=a,b&allOrNone=: a DeleteResult per id, in order. */
+  private collectionDelete(req: Request): { body: unknown } {
+    this.version(req);
+    const ids = String(req.query.ids ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (ids.length === 0) throw new SoqlError('MISSING_ARGUMENT', 'ids: a list of record ids is required');
+    if (ids.length > COLLECTION_MAX) {
+      throw new SoqlError('EXCEEDED_ID_LIMIT', `record limit reached. cannot submit more than ${COLLECTION_MAX} records into this call`);
+    }
+    const at = Date.now();
+    const call = ++this.collectionCalls;
+    for (const id of ids) this.received.push({ call, method: 'DELETE', type: null, record: null, id, at });
+    // An id named twice is deleted by the first: the second finds it deleted.
+    const seen = new Set<string>();
+    const outcomes = ids.map((id) => {
+      const gone =
+        this.goneError(id, 'Contact') ??
+        (seen.has(key15(id)) ? { statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] as string[] } : null);
+      seen.add(key15(id));
+      return gone ? { id, success: false, errors: [gone] } : { id, success: true, errors: [] as unknown[] };
+    });
+    if (String(req.query.allOrNone) === 'true' && outcomes.some((o) => !o.success)) {
+      return {
+        body: outcomes.map((o) =>
+          o.success
+            ? {
+                id: o.id,
+                success: false,
+                errors: [
+                  {
+                    statusCode: 'ALL_OR_NONE_OPERATION_ROLLED_BACK',
+                    message: 'Record rolled back because not all records were valid',
+                    fields: [],
+                  },
+                ],
+              }
+            : o,
+        ),
+      };
+    }
+    for (const o of outcomes) if (o.success) this.deleteContact(o.id);
+    return { body: outcomes.map((o) => (o.success ? { id: this.contactKey(o.id), success: true, errors: [] } : o)) };
+  }
+
+  /** A Contact id that cannot be written: malformed, deleted (recycle bin), or unknown. */
+  private goneError(id: string, type: string): { statusCode: string; message: string; fields: string[] } | null {
+    if (!/^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/.test(id)) {
+      return { statusCode: 'MALFORMED_ID', message: `${type} ID: id value of incorrect type: ${id}`, fields: ['Id'] };
+    }
+    if (type === 'Contact' && this.findContact(id)) return null;
+    if (type === 'Account' && [...this.accounts.keys()].some((k) => key15(k) === key15(id))) return null;
+    if (this.deletedLog.some((d) => key15(d.id) === key15(id)))
+      return { statusCode: 'ENTITY_IS_DELETED', message: 'entity is deleted', fields: [] };
+    return { statusCode: 'INVALID_CROSS_REFERENCE_KEY', message: 'invalid cross reference id', fields: [] };
+  }
+
+  private contactKey(id: string): string {
+    return this.deletedLog.find((d) => key15(d.id) === key15(id))?.id ?? id;
+  }
+
+  /** 400 for the whole call: no type, a type this org lacks, a field the type lacks. */
+  private checkShape(raw: unknown): void {
+    const o = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+    const type = typeOf(o);
+    if (type !== 'Contact' && type !== 'Account') {
+      throw new SoqlError('INVALID_TYPE', type ? `sObject type '${type}' is not supported.` : 'Each record needs attributes.type');
+    }
+    const known = type === 'Contact' ? this.contactSchema() : ACCOUNT_FIELDS;
+    for (const name of Object.keys(o)) {
+      if (name === 'attributes' || name === 'id') continue;
+      if (!(name in known)) throw new SoqlError('INVALID_FIELD', `No such column '${name}' on sobject of type ${type}`);
+    }
+  }
+
+  /** What one record would do: its error, or the write to apply. */
+  private planWrite(
+    method: 'POST' | 'PATCH',
+    o: Record<string, unknown>,
+  ): { error: { statusCode: string; message: string; fields: string[] } } | { apply: () => string } {
+    const type = typeOf(o) as 'Contact' | 'Account';
+    const err = (statusCode: string, message: string, fields: string[] = []) => ({ error: { statusCode, message, fields } });
+    const id = typeof o.id === 'string' ? o.id : null;
+    if (method === 'POST' && id) return err('INVALID_FIELD', 'cannot specify Id in an insert call', ['Id']);
+    if (method === 'PATCH' && !id) return err('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
+    const gone = id ? this.goneError(id, type) : null;
+    if (gone) return { error: gone };
+    const values: Record<string, string | null> = {};
+    for (const [name, value] of Object.entries(o)) {
+      if (name === 'attributes' || name === 'id') continue;
+      const writable =
+        type === 'Account' ? name === 'Name' : name in CORE_CONTACT_LENGTHS || name in EXTRA_CONTACT_FIELDS || this.customFields.has(name);
+      if (!writable) {
+        return err(
+          'INVALID_FIELD_FOR_INSERT_UPDATE',
+          `Unable to create/update fields: ${name}. Please check the security settings of this field and verify that it is read/write for your profile or permission set.`,
+          [name],
+        );
+      }
+      if (value !== null && typeof value !== 'string') return err('JSON_PARSER_ERROR', `Cannot deserialize value of ${name}`, [name]);
+      values[name] = value === '' ? null : value;
+    }
+    const required = type === 'Account' ? 'Name' : 'LastName';
+    if ((method === 'POST' && !values[required]) || (method === 'PATCH' && required in values && !values[required])) {
+      return err('REQUIRED_FIELD_MISSING', `Required fields are missing: [${required}]`, [required]);
+    }
+    for (const [name, value] of Object.entries(values)) {
+      const max = type === 'Account' ? 255 : (CORE_CONTACT_LENGTHS[name] ?? EXTRA_CONTACT_FIELDS[name] ?? 255);
+      if (value !== null && value.length > max) {
+        return err('STRING_TOO_LONG', `${LABELS[name] ?? name}: data value too large: ${value.slice(0, 40)} (max length=${max})`, [name]);
+      }
+    }
+    if (values.Email && !EMAIL.test(values.Email))
+      return err('INVALID_EMAIL_ADDRESS', `Email: invalid email address: ${values.Email}`, ['Email']);
+    if (values.AccountId && ![...this.accounts.keys()].some((k) => key15(k) === key15(values.AccountId as string))) {
+      return err('INVALID_CROSS_REFERENCE_KEY', `Account ID: id value of incorrect type: ${values.AccountId}`, ['AccountId']);
+    }
+    return { apply: () => (type === 'Account' ? this.writeAccount(id, values) : this.writeContact(id, values)) };
+  }
+
+  private writeAccount(id: string | null, values: Record<string, string | null>): string {
+    const now = floorSecond(new Date());
+    if (id) {
+      const a = [...this.accounts.values()].find((x) => key15(x.Id) === key15(id)) as FakeSalesforceAccount;
+      if (values.Name) a.Name = values.Name;
+      a.LastModifiedDate = now;
+      return a.Id;
+    }
+    const Id = idChecksum(`0015g${base62(this.nextAccount++, 10)}`);
+    this.accounts.set(Id, { Id, Name: values.Name as string, CreatedDate: now, LastModifiedDate: now });
+    return Id;
+  }
+
+  private writeContact(id: string | null, values: Record<string, string | null>): string {
+    const core: Record<string, string | null> = {};
+    const extra: Record<string, string | null> = {};
+    for (const [name, value] of Object.entries(values)) {
+      if (name === 'AccountId' && value) core.AccountId = [...this.accounts.keys()].find((k) => key15(k) === key15(value)) as string;
+      else (name in CORE_CONTACT_LENGTHS ? core : extra)[name] = value;
+    }
+    const c = id
+      ? this.updateContact(id, core as ContactChanges)
+      : this.addContact({ ...(core as ContactChanges), LastName: core.LastName as string });
+    this.extraFields.set(c.Id, { ...(this.extraFields.get(c.Id) ?? {}), ...extra });
+    return c.Id;
   }
 
   private runQuery(req: Request): { body: unknown } {
@@ -714,7 +973,15 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
   /** The query's rows, rendered as Salesforce answers them (attributes first, then the fields asked for). */
   private execute(soql: string, q: ParsedQuery, version: string): Record<string, unknown>[] {
     const entity = q.entity.toLowerCase();
-    const schema = entity === 'contact' ? CONTACT_FIELDS : entity === 'organization' ? ORGANIZATION_FIELDS : null;
+    const schema =
+      entity === 'contact'
+        ? this.contactSchema()
+        : entity === 'organization'
+          ? ORGANIZATION_FIELDS
+          : entity === 'account'
+            ? ACCOUNT_FIELDS
+            : null;
+    const typeName = entity === 'contact' ? 'Contact' : entity === 'account' ? 'Account' : 'Organization';
     if (!schema) {
       throw new SoqlError(
         'INVALID_TYPE',
@@ -733,7 +1000,7 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
           located(
             soql,
             pos,
-            `No such column '${name}' on entity '${entity === 'contact' ? 'Contact' : 'Organization'}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
+            `No such column '${name}' on entity '${typeName}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`,
           ),
         );
       }
@@ -767,16 +1034,32 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
     const sources: Record<string, Value>[] =
       entity === 'contact'
         ? [...this.contacts.values()].map((c) => this.contactValues(c))
-        : [{ Id: this.orgId, Name: this.orgName, OrganizationType: 'Enterprise Edition', IsSandbox: false, InstanceName: 'NA224' }];
+        : entity === 'account'
+          ? [...this.accounts.values()].map((a) => ({
+              Id: a.Id,
+              Name: a.Name,
+              CreatedDate: a.CreatedDate ?? new Date(0),
+              LastModifiedDate: a.LastModifiedDate ?? a.CreatedDate ?? new Date(0),
+            }))
+          : [{ Id: this.orgId, Name: this.orgName, OrganizationType: 'Enterprise Edition', IsSandbox: false, InstanceName: 'NA224' }];
     let rows = q.where ? sources.filter((r) => matches(q.where as Expr, r, schema)) : sources;
     if (order.length > 0) rows = [...rows].sort((a, b) => compareRows(a, b, order, schema));
     if (q.limit !== null) rows = rows.slice(0, q.limit);
-    return rows.map((r) => this.render(r, fields, entity === 'contact' ? 'Contact' : 'Organization', version));
+    return rows.map((r) => this.render(r, fields, typeName, version));
+  }
+
+  /** The Contact's queryable fields: the core ones, the other writable ones, the custom ones defined. */
+  private contactSchema(): Record<string, 'id' | 'string' | 'datetime' | 'boolean'> {
+    const out: Record<string, 'id' | 'string' | 'datetime' | 'boolean'> = { ...CONTACT_FIELDS };
+    for (const f of [...Object.keys(EXTRA_CONTACT_FIELDS), ...this.customFields]) out[f] = 'string';
+    return out;
   }
 
   private contactValues(c: FakeSalesforceContact): Record<string, Value> {
     const account = c.AccountId ? this.accounts.get(c.AccountId) : undefined;
+    const extra = this.extraFields.get(c.Id) ?? {};
     return {
+      ...Object.fromEntries([...Object.keys(EXTRA_CONTACT_FIELDS), ...this.customFields].map((f) => [f, extra[f] ?? null])),
       Id: c.Id,
       FirstName: c.FirstName,
       LastName: c.LastName,
@@ -817,6 +1100,12 @@ export class FakeSalesforce extends FakeServer<RequestLogEntry> {
     }
     return out;
   }
+}
+
+/** A record's `attributes.type`, or null. */
+function typeOf(o: Record<string, unknown>): string | null {
+  const attributes = o.attributes as { type?: unknown } | undefined;
+  return attributes && typeof attributes.type === 'string' ? attributes.type : null;
 }
 
 // ---- evaluation ----

@@ -1,13 +1,16 @@
 import type { Express, Request, Response } from 'express';
 import { formatWealthboxTime, parseWealthboxTime } from '../../src/providers/wealthbox/wealthbox.time';
-import { FakeServer } from '../shared/fake-server';
+import { FakeApiError, FakeServer, jsonRoute, loggedBody, type LoggedRequest } from '../shared/fake-server';
 import { prng } from '../shared/prng';
+import { applyEntries, invalid, objectBody, textFields, type FakeEntry } from './fake-wealthbox-writes';
 
 /**
  * A Wealthbox API v1 of our own (crm-apis.md): ACCESS_TOKEN or Bearer auth, GET /me,
  * /users, /contacts with page/per_page (cap 100)/updated_since/updated_before/type/
- * deleted+deleted_since, /contacts/{id} (404 once deleted), the {"contacts", "meta"}
- * envelope and non-ISO timestamps.
+ * deleted+deleted_since/email, /contacts/{id} (404 once deleted), the {"contacts", "meta"}
+ * envelope and non-ISO timestamps; writes: POST /contacts, PUT and DELETE /contacts/{id}
+ * (fake-wealthbox-writes.ts has the nested email/phone rules), logged in `received`.
+ * fake-crm/wealthbox/README.md lists the facts and their sources.
  */
 export interface FakeContact {
   id: number;
@@ -22,6 +25,11 @@ export interface FakeContact {
   contactType: string;
   status: 'Active' | 'Inactive';
   tags: string[];
+  /** Every email address (the principal one is `email`), once the contact has been written or read as JSON. */
+  emails?: FakeEntry[];
+  phones?: FakeEntry[];
+  /** Other written text fields (prefix, middle_name, background_information...). */
+  more?: Record<string, string | null>;
   createdAt: Date;
   updatedAt: Date;
   deletedAt: Date | null;
@@ -43,8 +51,18 @@ export interface FakeWealthboxOptions {
   mixedTypes?: boolean;
 }
 
-export class FakeWealthbox extends FakeServer {
+export interface WealthboxRequest extends LoggedRequest {
+  /** A write's JSON body (parsed), or undefined. */
+  body: unknown;
+}
+
+const RECORD_TYPES = new Set(['Person', 'Household', 'Organization', 'Trust']);
+
+export class FakeWealthbox extends FakeServer<WealthboxRequest> {
   readonly token: string;
+  /** Every write call that passed auth, in order: what a test checks the mapped fields against. */
+  readonly received: { method: string; path: string; body: unknown }[] = [];
+  private nextEntryId = 1000;
   readonly contacts = new Map<number, FakeContact>();
   readonly staff: { id: number; name: string; email: string }[] = [];
   private nextId = 1;
@@ -54,7 +72,7 @@ export class FakeWealthbox extends FakeServer {
   private readonly mixedTypes: boolean;
 
   constructor(opts: FakeWealthboxOptions = {}) {
-    super({ name: 'Wealthbox', basePath: '/v1' });
+    super({ name: 'Wealthbox', basePath: '/v1', textBodies: true });
     this.token = opts.token ?? 'fake-wealthbox-token';
     this.random = prng(opts.seed ?? 42);
     this.mixedTypes = opts.mixedTypes ?? false;
@@ -93,8 +111,24 @@ export class FakeWealthbox extends FakeServer {
         res.status(404).json({ error: 'Record not found' });
         return;
       }
-      res.json(toJson(c));
+      res.json(this.json(c));
     });
+    app.post(
+      '/v1/contacts',
+      jsonRoute((req) => this.createContact(req)),
+    );
+    app.put(
+      '/v1/contacts/:id',
+      jsonRoute((req) => this.putContact(req)),
+    );
+    app.delete(
+      '/v1/contacts/:id',
+      jsonRoute((req) => this.removeContact(req)),
+    );
+  }
+
+  protected override requestDetails(req: Request): Omit<WealthboxRequest, keyof LoggedRequest> {
+    return { body: loggedBody(req) };
   }
 
   protected failureBody(status: number): unknown {
@@ -170,6 +204,110 @@ export class FakeWealthbox extends FakeServer {
     super.rateLimitNext(count, seconds);
   }
 
+  // ---- writes ----
+
+  /** POST /contacts: a Person needs a first or last name, the other types a `name` (unconfirmed rules). */
+  private createContact(req: Request): { body: unknown } {
+    const body = objectBody(req.body);
+    this.received.push({ method: 'POST', path: req.path, body });
+    const type = body.type ?? 'Person';
+    if (typeof type !== 'string' || !RECORD_TYPES.has(type)) throw invalid(`Type ${String(type)} is not included in the list`);
+    const text = textFields(body);
+    if (type === 'Person' && !text.first_name && !text.last_name) throw invalid("Name can't be blank");
+    if (type !== 'Person' && !text.name) throw invalid("Name can't be blank");
+    const at = this.changeTime();
+    const c: FakeContact = {
+      id: this.nextId++,
+      type: type as FakeContact['type'],
+      firstName: null,
+      lastName: null,
+      name: null,
+      email: null,
+      phone: null,
+      jobTitle: null,
+      companyName: null,
+      contactType: 'Client',
+      status: 'Active',
+      tags: [],
+      createdAt: at,
+      updatedAt: at,
+      deletedAt: null,
+    };
+    this.assign(c, body, text);
+    this.contacts.set(c.id, c);
+    this.cache.clear();
+    return { body: this.json(c) };
+  }
+
+  /** PUT /contacts/{id}: the fields given change; null or "" empties a text field. */
+  private putContact(req: Request): { body: unknown } {
+    const body = objectBody(req.body);
+    this.received.push({ method: 'PUT', path: req.path, body });
+    const c = this.live(req);
+    const text = textFields(body);
+    if (c.type === 'Person' && 'last_name' in text && !text.last_name && !(text.first_name ?? c.firstName))
+      throw invalid("Name can't be blank");
+    this.assign(c, body, text);
+    c.updatedAt = this.changeTime();
+    this.cache.clear();
+    return { body: this.json(c) };
+  }
+
+  /** DELETE /contacts/{id}: from then on 404, and listed with deleted=true. */
+  private removeContact(req: Request): { body: unknown } {
+    this.received.push({ method: 'DELETE', path: req.path, body: undefined });
+    const c = this.live(req);
+    c.deletedAt = this.changeTime();
+    this.cache.clear();
+    return { body: {} };
+  }
+
+  private live(req: Request): FakeContact {
+    const c = this.contacts.get(Number(req.params.id));
+    if (!c || c.deletedAt) throw new FakeApiError(404, { error: 'Record not found' });
+    return c;
+  }
+
+  private assign(c: FakeContact, body: Record<string, unknown>, text: Record<string, string | null>): void {
+    if (typeof body.type === 'string' && RECORD_TYPES.has(body.type)) c.type = body.type as FakeContact['type'];
+    if (body.status === 'Active' || body.status === 'Inactive') c.status = body.status;
+    if (typeof body.contact_type === 'string') c.contactType = body.contact_type;
+    for (const [f, v] of Object.entries(text)) {
+      if (f === 'first_name') c.firstName = v;
+      else if (f === 'last_name') c.lastName = v;
+      else if (f === 'name') c.name = v;
+      else if (f === 'job_title') c.jobTitle = v;
+      else if (f === 'company_name') c.companyName = v;
+      else c.more = { ...c.more, [f]: v };
+    }
+    const nextId = () => this.nextEntryId++;
+    c.emails = applyEntries(this.entries(c, 'email'), body.email_addresses, 'email', nextId);
+    c.email = c.emails.find((e) => e.principal)?.address ?? null;
+    c.phones = applyEntries(this.entries(c, 'phone'), body.phone_numbers, 'phone', nextId);
+    c.phone = c.phones.find((e) => e.principal)?.address ?? null;
+  }
+
+  /**
+   * A contact's entries, its principal one being `email` / `phone` as it is now (a test may
+   * have changed that field directly): ids are handed out on first sight and then kept.
+   */
+  private entries(c: FakeContact, what: 'email' | 'phone'): FakeEntry[] {
+    const address = what === 'email' ? c.email : c.phone;
+    const others = ((what === 'email' ? c.emails : c.phones) ?? []).filter((e) => !e.principal || address === null);
+    const old = ((what === 'email' ? c.emails : c.phones) ?? []).find((e) => e.principal);
+    const list =
+      address === null
+        ? others.map((e) => ({ ...e, principal: false }))
+        : [{ id: old?.id ?? this.nextEntryId++, address, kind: old?.kind ?? 'Work', principal: true }, ...others.map((e) => ({ ...e }))];
+    if (what === 'email') c.emails = list;
+    else c.phones = list;
+    return list;
+  }
+
+  private json(c: FakeContact) {
+    return toJson(c, this.entries(c, 'email'), this.entries(c, 'phone'));
+  }
+
   // ---- internals ----
 
   /** Generated contacts are a second apart, in the past. */
@@ -193,7 +331,7 @@ export class FakeWealthbox extends FakeServer {
   private listContacts(req: Request, res: Response): void {
     const { page, perPage } = paging(req);
     const q = req.query as Record<string, string | undefined>;
-    const key = JSON.stringify([q.deleted, q.deleted_since, q.updated_since, q.updated_before, q.type, q.order]);
+    const key = JSON.stringify([q.deleted, q.deleted_since, q.updated_since, q.updated_before, q.type, q.order, q.email]);
     let list = this.cache.get(key);
     if (!list) {
       const deleted = q.deleted === 'true';
@@ -206,13 +344,18 @@ export class FakeWealthbox extends FakeServer {
         if (updatedSince && c.updatedAt < updatedSince) return false;
         if (updatedBefore && c.updatedAt >= updatedBefore) return false;
         if (q.type && c.type !== q.type) return false;
+        // email=: an exact match on any of the contact's addresses, ignoring case (unconfirmed).
+        if (q.email && !this.entries(c, 'email').some((e) => e.address.toLowerCase() === q.email?.toLowerCase())) return false;
         return true;
       });
       if (q.order === 'updated' || q.order === 'recent') list.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime() || a.id - b.id);
       this.cache.set(key, list);
     }
     const slice = list.slice((page - 1) * perPage, page * perPage);
-    res.json({ contacts: slice.map(toJson), meta: { total_count: list.length, total_pages: Math.ceil(list.length / perPage) } });
+    res.json({
+      contacts: slice.map((c) => this.json(c)),
+      meta: { total_count: list.length, total_pages: Math.ceil(list.length / perPage) },
+    });
   }
 }
 
@@ -222,7 +365,7 @@ function paging(req: Request): { page: number; perPage: number } {
   return { page, perPage };
 }
 
-function toJson(c: FakeContact) {
+function toJson(c: FakeContact, emails: FakeEntry[], phones: FakeEntry[]) {
   return {
     id: c.id,
     created_at: formatWealthboxTime(c.createdAt),
@@ -241,8 +384,9 @@ function toJson(c: FakeContact) {
     external_unique_id: null,
     household: c.type === 'Household' ? { name: c.name, title: 'Head', id: c.id, members: [] } : null,
     tags: c.tags.map((name, i) => ({ id: i + 1, name })),
-    email_addresses: c.email ? [{ id: 1, address: c.email, principal: true, kind: 'Work' }] : [],
-    phone_numbers: c.phone ? [{ id: 1, address: c.phone, principal: true, kind: 'Work' }] : [],
+    ...c.more,
+    email_addresses: emails.map((e) => ({ id: e.id, address: e.address, principal: e.principal, kind: e.kind })),
+    phone_numbers: phones.map((e) => ({ id: e.id, address: e.address, principal: e.principal, kind: e.kind })),
     street_addresses: [],
     custom_fields: [],
   };

@@ -230,3 +230,97 @@ describe('FakeZoho: deletions, credits and notifications', () => {
     expect(fake.addContact({ Last_Name: 'Added' }).id).toMatch(/^\d{19}$/);
   });
 });
+
+describe('FakeZoho: writes', () => {
+  let fake: FakeZoho;
+  beforeAll(async () => {
+    fake = await new FakeZoho({ contacts: 2, seed: 4, customFields: ['Customer_Tier'] }).start();
+  });
+  afterAll(() => fake.stop());
+
+  const send = (method: 'post' | 'put' | 'delete', path: string, body?: unknown, params?: Record<string, unknown>) =>
+    http.request<Json>({ method, url: fake.url + path, data: body, params, headers: { Authorization: `Zoho-oauthtoken ${fake.token}` } });
+
+  it('when a record is upserted twice by Email, then it is inserted (200, action insert) and then updated (duplicate_field Email)', async () => {
+    const first = await send('post', '/crm/v8/Contacts/upsert', {
+      data: [{ Last_Name: 'Upsert', Email: 'Up.Sert@example.com', Customer_Tier: 'Gold', Unknown_Field: 'x' }],
+      duplicate_check_fields: ['Email'],
+    });
+    expect(first.status).toBe(200);
+    expect(first.data.data[0]).toMatchObject({
+      code: 'SUCCESS',
+      action: 'insert',
+      duplicate_field: null,
+      message: 'record added',
+      status: 'success',
+    });
+    const id = first.data.data[0].details.id as string;
+    expect(first.data.data[0].details).toMatchObject({
+      id: expect.stringMatching(/^\d{19}$/),
+      Modified_Time: expect.stringMatching(ZOHO_TIME),
+    });
+    const again = await send('post', '/crm/v8/Contacts/upsert', { data: [{ Last_Name: 'Upsert 2', Email: 'up.sert@example.com' }] });
+    expect(again.data.data[0]).toMatchObject({ action: 'update', duplicate_field: 'Email', details: { id } });
+    expect(fake.contact(id)).toMatchObject({ Last_Name: 'Upsert 2', more: { Customer_Tier: 'Gold' } });
+    expect(fake.contact(id).more).not.toHaveProperty('Unknown_Field');
+    expect(fake.received.at(-1)).toMatchObject({ method: 'POST', path: '/crm/v8/Contacts/upsert' });
+    const listed = await client(fake)('/crm/v8/Contacts', { fields: 'Last_Name,Customer_Tier', ids: id });
+    expect(listed.data.data[0]).toEqual({ id, Last_Name: 'Upsert 2', Customer_Tier: 'Gold' });
+  });
+
+  it('when some records are refused, then 207 with each record’s error in place; all refused: 400 with the same shape', async () => {
+    const mixed = await send('post', '/crm/v8/Contacts/upsert', { data: [{ Last_Name: 'Fine' }, { Email: 'no-last@example.com' }] });
+    expect(mixed.status).toBe(207);
+    expect(mixed.data.data[1]).toEqual({
+      code: 'MANDATORY_NOT_FOUND',
+      details: { api_name: 'Last_Name', json_path: '$.data[1].Last_Name' },
+      message: 'required field not found',
+      status: 'error',
+    });
+    const none = await send('post', '/crm/v8/Contacts/upsert', { data: [{ Last_Name: 'X', Email: 'nope' }] });
+    expect(none.status).toBe(400);
+    expect(none.data.data[0]).toMatchObject({ code: 'INVALID_DATA', details: { expected_data_type: 'email', api_name: 'Email' } });
+  });
+
+  it('when a write body is malformed or too large, then Zoho’s whole-request 400', async () => {
+    expect((await send('post', '/crm/v8/Contacts/upsert', { data: [] })).data.code).toBe('MANDATORY_NOT_FOUND');
+    const big = await send('post', '/crm/v8/Contacts/upsert', { data: Array.from({ length: 101 }, (_, i) => ({ Last_Name: `N${i}` })) });
+    expect(big.status).toBe(400);
+    expect(big.data.code).toBe('LIMIT_EXCEEDED');
+    expect((await send('post', '/crm/v8/Contacts', { data: [{ Last_Name: 'x' }] })).data.code).toBe('INVALID_REQUEST_METHOD');
+  });
+
+  it('when records are updated by id, then nulls clear fields, an unknown id is INVALID_DATA about id, Last_Name cannot be emptied', async () => {
+    const [c] = fake.contactsIn();
+    const res = await send('put', '/crm/v8/Contacts', {
+      data: [
+        { id: c.id, Phone: null, Title: 'Updated' },
+        { id: '5725767999999999999', Title: 'x' },
+        { id: c.id, Last_Name: null },
+      ],
+    });
+    expect(res.status).toBe(207);
+    expect(res.data.data[0]).toMatchObject({ code: 'SUCCESS', message: 'record updated', details: { id: c.id } });
+    expect(res.data.data[0]).not.toHaveProperty('action');
+    expect(res.data.data[1]).toEqual({
+      code: 'INVALID_DATA',
+      details: { api_name: 'id', json_path: '$.data[1].id' },
+      message: 'the id given seems to be invalid',
+      status: 'error',
+    });
+    expect(res.data.data[2].code).toBe('MANDATORY_NOT_FOUND');
+    expect(fake.contact(c.id)).toMatchObject({ Phone: null, Title: 'Updated' });
+  });
+
+  it('when records are deleted by ids, then they go to the recycle bin; an unknown id is "record not deleted"', async () => {
+    const c = fake.addContact({ Last_Name: 'Doomed' });
+    const res = await send('delete', '/crm/v8/Contacts', undefined, { ids: `${c.id},5725767999999999999` });
+    expect(res.status).toBe(207);
+    expect(res.data.data).toEqual([
+      { code: 'SUCCESS', details: { id: c.id }, message: 'record deleted', status: 'success' },
+      { code: 'INVALID_DATA', details: { id: '5725767999999999999' }, message: 'record not deleted', status: 'error' },
+    ]);
+    expect(fake.deleted.at(-1)).toMatchObject({ id: c.id, type: 'recycle' });
+    expect((await send('delete', '/crm/v8/Contacts')).data.code).toBe('REQUIRED_PARAM_MISSING');
+  });
+});

@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { Express, NextFunction, Request, Response } from 'express';
-import { FakeApiError, FakeServer, type LoggedRequest } from '../shared/fake-server';
+import { FakeApiError, FakeServer, loggedBody, type LoggedRequest } from '../shared/fake-server';
 import { prng } from '../shared/prng';
+import {
+  batchStatus,
+  checkFields,
+  MAX_WRITE_RECORDS,
+  parseBody,
+  recordError,
+  recordsOf,
+  requestError,
+  WRITABLE,
+  type ZohoOutcome,
+} from './fake-zoho-writes';
 
 /**
  * A Zoho CRM of our own for Contacts (fake-crm/zoho/README.md lists each fact followed and its
@@ -10,7 +21,9 @@ import { prng } from '../shared/prng';
  * first 2,000 records, then `page_token`; If-Modified-Since; `ids=`; 204/304 when empty);
  * GET /crm/{v}/Contacts/deleted; GET /crm/{v}/Contacts/actions/count; GET /crm/{v}/org;
  * GET /crm/{v}/users?type=CurrentUser; the org's API credits (X-API-CREDITS-REMAINING once
- * half are spent, 429 when none are left); and the body of a notification.
+ * half are spent, 429 when none are left); and the body of a notification. Writes:
+ * POST /crm/{v}/Contacts/upsert, PUT /crm/{v}/Contacts, DELETE /crm/{v}/Contacts?ids=
+ * (fake-zoho-writes.ts has the per-record checks), logged in `received`.
  */
 
 // ---- types ----
@@ -29,6 +42,8 @@ export interface FakeZohoContact {
   Phone: string | null;
   Title: string | null;
   Account_Name: FakeZohoLookup | null;
+  /** Other written fields (Mobile, Department, custom ones...), by API name. */
+  more?: Record<string, string | null>;
   Created_Time: Date;
   Modified_Time: Date;
 }
@@ -65,6 +80,16 @@ export interface RequestLogEntry extends LoggedRequest {
   /** The Authorization header's scheme (`Zoho-oauthtoken`, `Bearer`...), or null. */
   scheme: string | null;
   ifModifiedSince: string | null;
+  /** A write's JSON body (parsed), or undefined. */
+  body: unknown;
+}
+
+/** A write the fake received (after authentication): what a test checks the mapped fields against. */
+export interface ReceivedWrite {
+  method: string;
+  path: string;
+  query: Record<string, unknown>;
+  body: unknown;
 }
 
 export interface FakeZohoOptions {
@@ -87,6 +112,8 @@ export interface FakeZohoOptions {
   creditLimit?: number | null;
   /** How long a page_token is honoured (Zoho: 24 hours). */
   pageTokenTtlMs?: number;
+  /** API names of custom Contacts fields the org has (writable text fields). */
+  customFields?: string[];
 }
 
 // ---- constants ----
@@ -110,6 +137,7 @@ const FIELDS = new Set([
   'Account_Name',
   'Created_Time',
   'Modified_Time',
+  ...Object.keys(WRITABLE),
 ]);
 const OWNER: FakeZohoLookup = { name: 'Patricia Boyle', id: '5725767000000411001' };
 const ORG_ID = '5725767000000020005';
@@ -178,6 +206,11 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
   readonly webhookToken: string;
   readonly contacts = new Map<string, FakeZohoContact>();
   readonly deleted: FakeZohoDeleted[] = [];
+  /** Every write call, in order (bodies as sent). */
+  readonly received: ReceivedWrite[] = [];
+  /** The org's accounts (Account_Name lookups); a name not among them creates one (unconfirmed). */
+  readonly accounts: FakeZohoLookup[] = ACCOUNTS.map((a) => ({ ...a }));
+  readonly customFields: Set<string>;
   readonly offset: string;
   creditLimit: number | null;
   creditsUsed = 0;
@@ -193,7 +226,8 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
   private readonly stepMs: number;
 
   constructor(opts: FakeZohoOptions = {}) {
-    super({ name: 'Zoho CRM' });
+    super({ name: 'Zoho CRM', textBodies: true });
+    this.customFields = new Set(opts.customFields ?? []);
     this.token = opts.token ?? '1000.fakezohoaccesstoken.0123456789abcdef';
     this.tokens.add(this.token);
     this.acceptToken = opts.acceptToken;
@@ -215,6 +249,7 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
       token: m && m[1].toLowerCase() === 'zoho-oauthtoken' ? m[2] : null,
       scheme: m ? m[1] : null,
       ifModifiedSince: req.get('if-modified-since') ?? null,
+      body: loggedBody(req),
     };
   }
 
@@ -293,7 +328,7 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
     if (Number(version.slice(1)) < 2 || Number(version.slice(1)) > 8) {
       throw error(404, 'INVALID_URL_PATTERN', 'Please check if the URL trying to access is a correct one');
     }
-    if (req.method !== 'GET') throw error(400, 'INVALID_REQUEST_METHOD', 'The http request method type is not a valid one');
+    if (req.method !== 'GET') return this.write(req, rest);
     if (rest === 'org') return { status: 200, body: { org: [this.org()] } };
     if (rest === 'users') return this.users(req);
     const [module, ...more] = rest.split('/');
@@ -490,7 +525,7 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
       .filter(Boolean);
     if (names.length > MAX_FIELDS) throw error(400, 'LIMIT_EXCEEDED', 'fields limit exceeded', { param: 'fields', limit: MAX_FIELDS });
     // Unknown names are ignored (unconfirmed: the README).
-    return new Set(names.filter((n) => FIELDS.has(n)));
+    return new Set(names.filter((n) => FIELDS.has(n) || this.customFields.has(n)));
   }
 
   /**
@@ -540,9 +575,166 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
       Modified_Time: zohoTime(c.Modified_Time, this.offset),
     };
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(all)) if (fields === null || fields.has(k)) out[k] = v;
+    for (const [k, v] of Object.entries({ ...all, ...c.more })) if (fields === null || fields.has(k)) out[k] = v;
     out.id = c.id;
     return out;
+  }
+
+  // ---- writes ----
+
+  /** POST .../Contacts/upsert, PUT .../Contacts, DELETE .../Contacts?ids=; any other non-GET is Zoho's 400. */
+  private write(req: Request, rest: string): Answer {
+    const [module, ...more] = rest.split('/');
+    const sub = more.join('/');
+    const route = `${req.method} ${sub}`;
+    if (!['POST upsert', 'PUT ', 'DELETE '].includes(route)) {
+      throw error(400, 'INVALID_REQUEST_METHOD', 'The http request method type is not a valid one');
+    }
+    if (module !== 'Contacts') throw error(400, 'INVALID_MODULE', 'the module name given seems to be invalid', { resource_path_index: 0 });
+    const body = req.method === 'DELETE' ? undefined : parseBody(req.body);
+    this.received.push({ method: req.method, path: req.path, query: { ...req.query }, body });
+    if (req.method === 'DELETE') return this.deleteRecords(req);
+    const records = recordsOf(body);
+    const outcomes =
+      req.method === 'PUT' ? records.map((r, i) => this.updateRecord(r, i)) : this.upsertRecords(records, body as Record<string, unknown>);
+    return { status: batchStatus(outcomes), body: { data: outcomes } };
+  }
+
+  /** Each record matched by the first duplicate check field it has a value for (Contacts: Email), else inserted. */
+  private upsertRecords(records: Record<string, unknown>[], body: Record<string, unknown>): ZohoOutcome[] {
+    const given = body.duplicate_check_fields;
+    if (given !== undefined && (!Array.isArray(given) || given.some((f) => typeof f !== 'string'))) {
+      throw requestError(400, 'INVALID_DATA', 'invalid data', { api_name: 'duplicate_check_fields' });
+    }
+    const checks = (given as string[] | undefined) ?? ['Email'];
+    return records.map((record, i) => {
+      const field = checks.find((f) => typeof record[f] === 'string' && record[f] !== '');
+      const value = field ? String(record[field]).toLowerCase() : null;
+      const match =
+        field && value !== null ? this.contactsIn().find((c) => String(this.fieldOf(c, field) ?? '').toLowerCase() === value) : undefined;
+      if (match) return this.updateRecord({ ...record, id: match.id }, i, field);
+      return this.insertRecord(record, i);
+    });
+  }
+
+  private insertRecord(record: Record<string, unknown>, i: number): ZohoOutcome {
+    const checked = checkFields(record, i, this.customFields);
+    if ('error' in checked) return checked.error;
+    const fields = checked.fields;
+    if (typeof fields.Last_Name !== 'string' || fields.Last_Name.trim() === '') {
+      return recordError('MANDATORY_NOT_FOUND', 'required field not found', { api_name: 'Last_Name', json_path: `$.data[${i}].Last_Name` });
+    }
+    const account = this.accountOf(record, i);
+    if (account && 'error' in account) return account.error;
+    const at = this.tick();
+    this.nextId += 1n;
+    const c: FakeZohoContact = {
+      id: String(this.nextId),
+      First_Name: null,
+      Last_Name: '',
+      Email: null,
+      Phone: null,
+      Title: null,
+      Account_Name: account ? account.lookup : null,
+      Created_Time: at,
+      Modified_Time: at,
+    };
+    this.assign(c, fields);
+    this.contacts.set(c.id, c);
+    this.revision++;
+    return this.success(c, 'record added', { action: 'insert', duplicate_field: null });
+  }
+
+  /** PUT's records (and an upsert's match): an id Zoho does not have is INVALID_DATA; null clears a field. */
+  private updateRecord(record: Record<string, unknown>, i: number, duplicateField?: string): ZohoOutcome {
+    const id = typeof record.id === 'string' ? record.id : undefined;
+    if (id === undefined)
+      return recordError('MANDATORY_NOT_FOUND', 'required field not found', { api_name: 'id', json_path: `$.data[${i}].id` });
+    const c = this.contacts.get(id);
+    if (!c) return recordError('INVALID_DATA', 'the id given seems to be invalid', { api_name: 'id', json_path: `$.data[${i}].id` });
+    const checked = checkFields(record, i, this.customFields);
+    if ('error' in checked) return checked.error;
+    if ('Last_Name' in checked.fields && !checked.fields.Last_Name) {
+      return recordError('MANDATORY_NOT_FOUND', 'required field not found', { api_name: 'Last_Name', json_path: `$.data[${i}].Last_Name` });
+    }
+    const account = this.accountOf(record, i);
+    if (account && 'error' in account) return account.error;
+    this.assign(c, checked.fields);
+    if (account) c.Account_Name = account.lookup;
+    c.Modified_Time = this.tick();
+    this.revision++;
+    return duplicateField
+      ? this.success(c, 'record updated', { action: 'update', duplicate_field: duplicateField })
+      : this.success(c, 'record updated', {});
+  }
+
+  /** DELETE ?ids=: each to the recycle bin; an id Zoho does not have is "record not deleted". */
+  private deleteRecords(req: Request): Answer {
+    const param = one(req, 'ids');
+    if (!param) throw requestError(400, 'REQUIRED_PARAM_MISSING', 'One of the expected parameter is missing', { param: 'ids' });
+    const ids = param.split(',').map((s) => s.trim());
+    if (ids.some((id) => !/^\d{1,25}$/.test(id))) throw requestError(400, 'INVALID_DATA', 'invalid data', { param_name: 'ids' });
+    if (ids.length > MAX_WRITE_RECORDS)
+      throw requestError(400, 'LIMIT_EXCEEDED', 'the record limit has been exceeded', { limit: MAX_WRITE_RECORDS });
+    const outcomes = ids.map((id) => {
+      if (!this.contacts.has(id)) return recordError('INVALID_DATA', 'record not deleted', { id });
+      this.deleteContact(id, 'recycle');
+      return { code: 'SUCCESS', details: { id }, message: 'record deleted', status: 'success' };
+    });
+    return { status: batchStatus(outcomes), body: { data: outcomes } };
+  }
+
+  /** Account_Name as a lookup: `{id}` of an account the org has, or `{name}` (matched, else created; unconfirmed). */
+  private accountOf(record: Record<string, unknown>, i: number): { lookup: FakeZohoLookup | null } | { error: ZohoOutcome } | null {
+    if (!('Account_Name' in record)) return null;
+    const v = record.Account_Name;
+    if (v === null) return { lookup: null };
+    const invalid = {
+      error: recordError('INVALID_DATA', 'invalid data', { api_name: 'Account_Name', json_path: `$.data[${i}].Account_Name` }),
+    };
+    const given = typeof v === 'string' ? { name: v } : v && typeof v === 'object' ? (v as { id?: unknown; name?: unknown }) : null;
+    if (!given) return invalid;
+    if (given.id !== undefined) {
+      const found = this.accounts.find((a) => a.id === given.id);
+      return found ? { lookup: { ...found } } : invalid;
+    }
+    if (typeof given.name !== 'string' || given.name.trim() === '') return invalid;
+    const name = given.name.trim();
+    let found = this.accounts.find((a) => a.name.toLowerCase() === name.toLowerCase());
+    if (!found) {
+      found = { name, id: String(5725767000000330001n + BigInt(this.accounts.length) * 6n) };
+      this.accounts.push(found);
+    }
+    return { lookup: { ...found } };
+  }
+
+  private assign(c: FakeZohoContact, fields: Record<string, unknown>): void {
+    for (const [name, value] of Object.entries(fields)) {
+      const v = value as string | null;
+      if (name === 'First_Name' || name === 'Email' || name === 'Phone' || name === 'Title') c[name] = v;
+      else if (name === 'Last_Name') c.Last_Name = v ?? c.Last_Name;
+      else c.more = { ...c.more, [name]: v };
+    }
+  }
+
+  private fieldOf(c: FakeZohoContact, field: string): unknown {
+    return Object.hasOwn(c, field) ? (c as unknown as Record<string, unknown>)[field] : c.more?.[field];
+  }
+
+  private success(c: FakeZohoContact, message: string, extra: Record<string, unknown>): ZohoOutcome {
+    return {
+      code: 'SUCCESS',
+      ...extra,
+      details: {
+        Modified_Time: zohoTime(c.Modified_Time, this.offset),
+        Modified_By: { ...OWNER },
+        Created_Time: zohoTime(c.Created_Time, this.offset),
+        id: c.id,
+        Created_By: { ...OWNER },
+      },
+      message,
+      status: 'success',
+    };
   }
 
   // ---- data (test helpers) ----

@@ -34,6 +34,14 @@ export const envSchema = z.object({
     .default('10mb'),
   PUSH_MAX_USERS: int(1).default(10_000),
   PUSH_BATCH_SIZE: int(1).default(2_000),
+  // Pushing our users to CRMs and marketing lists (the crm_push_queue worker).
+  CRM_PUSH_CONCURRENCY: int(1).max(100).default(4),
+  CRM_PUSH_POLL_MS: int(10).default(1000),
+  // A claimed batch is taken again by another worker after this long (its sender died).
+  CRM_PUSH_LOCK_SECONDS: int(10).default(300),
+  CRM_PUSH_RETRY_BASE_MS: int(10).default(5_000),
+  CRM_PUSH_RETRY_MAX_MS: int(10).default(15 * 60_000),
+  CRM_PUSH_BUDGET_WAIT_MS: int(1000).default(60 * 60_000),
 
   // 32 bytes, base64 or hex. Encrypts integration secrets (AES-256-GCM).
   ENCRYPTION_KEY: z
@@ -201,6 +209,7 @@ export interface Config {
     rateLimit: { windowMs: number; max: number; syncMax: number; webhookMax: number; authFailureMax: number; authFailureWindowMs: number };
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
+  crmPush: { concurrency: number; pollMs: number; lockSeconds: number; retryBaseMs: number; retryMaxMs: number; budgetWaitMs: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
   publicBaseUrl?: string;
   oauth: { allowedReturnUrls: string[]; refreshAheadMs: number; keepAliveCron: string; idleDays: number };
@@ -284,6 +293,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
     },
     push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
+    crmPush: {
+      concurrency: e.CRM_PUSH_CONCURRENCY,
+      pollMs: e.CRM_PUSH_POLL_MS,
+      lockSeconds: e.CRM_PUSH_LOCK_SECONDS,
+      retryBaseMs: e.CRM_PUSH_RETRY_BASE_MS,
+      retryMaxMs: e.CRM_PUSH_RETRY_MAX_MS,
+      budgetWaitMs: e.CRM_PUSH_BUDGET_WAIT_MS,
+    },
     encryption: {
       key: e.ENCRYPTION_KEY ? decodeKey(e.ENCRYPTION_KEY) : undefined,
       previousKeys: (e.ENCRYPTION_PREVIOUS_KEYS ?? '')

@@ -43,6 +43,11 @@ export interface ProviderDefinition {
   push?: PushFacts;
   /** Whether files are exported to it (the module then has createFileSink). */
   exports?: boolean;
+  /**
+   * It receives our outbound events (Zapier): its integration owns a webhook subscription to
+   * the config's URL for the config's events, created, changed and deleted with it.
+   */
+  outboundWebhook?: { urlField: string; eventsField: string };
 }
 
 /** A provider's OAuth 2 facts: the data; the shared token manager does the rest. */

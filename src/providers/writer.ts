@@ -34,6 +34,8 @@ export interface OutgoingPerson {
   externalId: string | null;
   /** Lower-cased, or null. */
   email: string | null;
+  /** The user's display name: for a field the CRM requires and the mapping left empty (Salesforce's LastName). */
+  name?: string | null;
   /** CRM field → value, from the mapping. null: the user has no value (send nothing, or clear, as the CRM does best). */
   fields: Record<string, string | null>;
   /** An active user (marketing lists: subscribed rather than unsubscribed). */
@@ -114,7 +116,9 @@ export function pushConfigProperties(facts: PushFacts): Record<string, unknown> 
     onUserDeleted: {
       type: 'string',
       title: 'When one of our users is deleted',
-      description: 'none: leave the record; ' + facts.deletePolicies.map((p) => (p === 'delete' ? 'delete: delete it there' : 'archive: archive or unsubscribe it')).join('; '),
+      description:
+        'none: leave the record; ' +
+        facts.deletePolicies.map((p) => (p === 'delete' ? 'delete: delete it there' : 'archive: archive or unsubscribe it')).join('; '),
       enum: ['none', ...facts.deletePolicies],
       default: 'none',
     },

@@ -64,5 +64,8 @@ export function buildWriter(
     limiters: o.limiters ?? new Unpaced(),
   });
   const binding: ConnectorBinding = { integrationId: null, saveConfig: async () => undefined, ...o.binding };
-  return { writer: factory.writer(module.definition.name, config, binding), fileSink: factory.fileSink(module.definition.name, config, binding) };
+  return {
+    writer: factory.writer(module.definition.name, config, binding),
+    fileSink: factory.fileSink(module.definition.name, config, binding),
+  };
 }

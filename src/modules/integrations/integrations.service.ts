@@ -19,6 +19,20 @@ import type { TemplateService } from './templates.service';
 /** What the API shows of an integration: secrets masked, never decrypted into a response. */
 export type IntegrationView = Omit<IntegrationRow, 'secrets' | 'config'> & { config: Record<string, unknown> };
 
+/**
+ * Things another module keeps for an integration. `created` may return config to store (an
+ * id) and values the create answer shows once (a signing secret); when it throws, the
+ * integration is deleted again and the error answered: no half-made integration stays.
+ */
+export interface IntegrationLifecycle {
+  created(
+    row: IntegrationRow,
+    config: Record<string, unknown>,
+  ): Promise<{ config?: Record<string, unknown>; reveal?: Record<string, unknown> } | void>;
+  updated(row: IntegrationRow, config: Record<string, unknown>): Promise<void>;
+  removing(row: IntegrationRow, config: Record<string, unknown>): Promise<void>;
+}
+
 export interface TestResult {
   success: boolean;
   message: string;
@@ -56,6 +70,8 @@ export class IntegrationService {
       reauthorize?: (integrationId: number) => Promise<string | null>;
       /** The providers' write halves (pushes, exports). */
       writers?: WriterFactory;
+      /** What else lives and dies with an integration (Zapier's webhook subscription); given by the composition root. */
+      lifecycle?: IntegrationLifecycle;
     },
   ) {}
 
@@ -93,7 +109,10 @@ export class IntegrationService {
     return this.view(await this.getRow(id));
   }
 
-  async create(organizationId: number, input: Omit<CreateIntegrationInput, 'organizationId'>): Promise<IntegrationView> {
+  async create(
+    organizationId: number,
+    input: Omit<CreateIntegrationInput, 'organizationId'>,
+  ): Promise<IntegrationView & { revealedOnce?: Record<string, unknown> }> {
     if (!(await this.organizations.exists(organizationId))) throw AppError.notFound('Organization', organizationId);
     const template =
       input.templateId !== undefined
@@ -117,7 +136,16 @@ export class IntegrationService {
       }),
     );
     this.logger.info('integration created', { integrationId: row.id, organizationId, provider: row.provider });
-    return this.view(row);
+    if (!this.opts.lifecycle) return this.view(row);
+    let extra: Awaited<ReturnType<IntegrationLifecycle['created']>>;
+    try {
+      extra = await this.opts.lifecycle.created(row, config);
+    } catch (err) {
+      await this.repo.delete(row.id);
+      throw err;
+    }
+    const view = extra?.config ? await this.update(row.id, { config: extra.config }) : this.view(row);
+    return extra?.reveal ? { ...view, revealedOnce: extra.reveal } : view;
   }
 
   async update(id: number, input: UpdateIntegrationInput): Promise<IntegrationView> {
@@ -145,13 +173,16 @@ export class IntegrationService {
       routingKey: (data.routingKey as string | null) ?? null,
       exceptId: id,
     };
-    return this.view(await this.uniquely(unique, () => this.updateFields(id, data)));
+    const updated = await this.uniquely(unique, () => this.updateFields(id, data));
+    if (input.config && this.opts.lifecycle) await this.opts.lifecycle.updated(updated, this.decrypt(updated));
+    return this.view(updated);
   }
 
   async remove(id: number): Promise<void> {
-    await this.getRow(id);
+    const row = await this.getRow(id);
     if (await this.repo.isSyncing(id))
       throw new AppError('conflict', 'sync_running', `Integration ${id} is syncing; try again when it is done`);
+    await this.opts.lifecycle?.removing(row, this.decrypt(row));
     await this.repo.delete(id);
   }
 

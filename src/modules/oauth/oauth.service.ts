@@ -227,7 +227,8 @@ export class OAuthService {
         const fields = { ...client.facts.configFromToken?.(token), [client.facts.accessTokenField]: token.access_token };
         let next: Pick<typeof current, 'config' | 'secrets'> = current;
         for (const [field, value] of Object.entries(fields)) {
-          if (typeof value === 'string') next = this.integrations.withField(next, field, value) as Pick<typeof current, 'config' | 'secrets'>;
+          if (typeof value === 'string')
+            next = this.integrations.withField(next, field, value) as Pick<typeof current, 'config' | 'secrets'>;
         }
         await integrations.update(integrationId, { config: next.config as never, secrets: next.secrets as never });
         await this.storeTokens(integrationId, token, refreshToken, oauth);
@@ -321,12 +322,20 @@ export class OAuthService {
     } catch (err) {
       const clientRefused = err instanceof TokenRefusedError && err.error === 'invalid_client';
       if (!clientRefused || chosen === 'basic' || chosen === 'body' || !client.clientSecret) throw err;
-      this.logger.info('oauth token endpoint refused the client authentication; trying the other method', { provider: client.provider, first });
+      this.logger.info('oauth token endpoint refused the client authentication; trying the other method', {
+        provider: client.provider,
+        first,
+      });
       return this.tokenPost(client, tokenUrl, form, first === 'body' ? 'basic' : 'body');
     }
   }
 
-  private async tokenPost(client: OAuthClient, tokenUrl: string, form: Record<string, string>, auth: 'body' | 'basic'): Promise<TokenResponse> {
+  private async tokenPost(
+    client: OAuthClient,
+    tokenUrl: string,
+    form: Record<string, string>,
+    auth: 'body' | 'basic',
+  ): Promise<TokenResponse> {
     const basic = auth === 'basic' && client.clientSecret !== undefined;
     const body = new URLSearchParams({
       ...form,

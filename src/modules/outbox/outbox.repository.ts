@@ -8,8 +8,12 @@ import type { OutboundEventType, UserEventType } from './event-payloads';
  * writes of organizations nobody listens to cost one index probe.
  */
 export interface EventRecorder {
-  /** One event per user, carrying the user as it is now (after the change). */
-  users(organizationId: number, type: UserEventType, userIds: Iterable<number>): Promise<number>;
+  /**
+   * One event per user, carrying the user as it is now (after the change), and the users
+   * queued for every integration that pushes them. `origin`: the provider the change came
+   * from (a pull or a webhook of that CRM), which is not pushed back to it.
+   */
+  users(organizationId: number, type: UserEventType, userIds: Iterable<number>, origin?: string | null): Promise<number>;
   record(organizationId: number, type: OutboundEventType, data: Record<string, unknown>): Promise<number>;
 }
 
@@ -49,12 +53,36 @@ const ONE_EVENT = `
   )
   ${FAN_OUT}`;
 
+/**
+ * The push queue (src/modules/crm-push) is fed here, in the change's transaction, as
+ * deliveries are: one row per pushing integration and user. A user already queued gets a new
+ * version (the worker sends the latest state, so a burst of changes is one call and they
+ * arrive in order); one being sent stays claimed and is sent again after. A row waiting out a
+ * CRM outage keeps its backoff; a done or parked one is due now. An organization without a
+ * pushing integration costs one index probe.
+ */
+const ENQUEUE_PUSHES = `
+  INSERT INTO crm_push_queue AS q (integration_id, organization_id, user_id)
+  SELECT i.id, $1, u.id
+  FROM integrations i CROSS JOIN (SELECT DISTINCT jsonb_array_elements_text($2::jsonb)::int AS id) u
+  WHERE i.organization_id = $1 AND i.is_active AND i.config->>'direction' IN ('push', 'both')
+    AND i.provider IS DISTINCT FROM $3
+  ORDER BY i.id, u.id
+  ON CONFLICT (integration_id, user_id) DO UPDATE SET
+    version = q.version + 1,
+    status = CASE WHEN q.status = 'sending' THEN 'sending' ELSE 'pending' END,
+    attempts = CASE WHEN q.status IN ('done', 'parked') THEN 0 ELSE q.attempts END,
+    next_attempt_at = CASE WHEN q.status IN ('done', 'parked') THEN now() ELSE q.next_attempt_at END,
+    last_error = CASE WHEN q.status = 'parked' THEN NULL ELSE q.last_error END,
+    updated_at = now()`;
+
 export function eventRecorder(db: Db): EventRecorder {
   return {
-    async users(organizationId, type, userIds) {
-      const ids = [...userIds];
-      if (ids.length === 0) return 0;
-      return db.$executeRawUnsafe(USER_EVENTS, organizationId, type, JSON.stringify(ids));
+    async users(organizationId, type, userIds, origin = null) {
+      const ids = JSON.stringify([...userIds]);
+      if (ids === '[]') return 0;
+      await db.$executeRawUnsafe(ENQUEUE_PUSHES, organizationId, ids, origin);
+      return db.$executeRawUnsafe(USER_EVENTS, organizationId, type, ids);
     },
     record: (organizationId, type, data) => db.$executeRawUnsafe(ONE_EVENT, organizationId, type, JSON.stringify(data)),
   };

@@ -2,6 +2,7 @@
 // ordering guard. The push, the pull and the inbox worker write people through this module.
 export {
   createPeopleRepository,
+  ECHO_FIELDS,
   seenKey,
   type Activity,
   type IdentityLink,

@@ -52,7 +52,7 @@ const UPSERT_IDENTITIES = `
  */
 const MATCH = `
   SELECT (d->>'ord')::int AS ord, COALESCE(ui.user_id, tu.id, u.id) AS user_id, ui.data->>'sourceUpdatedAt' AS held,
-         t.provider IS NOT NULL AS tomb, t.deleted_at AS tomb_at
+         t.provider IS NOT NULL AS tomb, t.deleted_at AS tomb_at, ui.pushed_fields AS pushed
   FROM (SELECT id FROM organizations WHERE id = $1 FOR UPDATE) AS lock
   CROSS JOIN jsonb_array_elements($2::jsonb) AS i(d)
   LEFT JOIN user_identities ui
@@ -215,6 +215,16 @@ export interface AppliedPeople {
 const ownerFirst = (a: { provider: string; externalId: string }, b: { provider: string; externalId: string }) =>
   a.provider !== b.provider ? (a.provider < b.provider ? -1 : 1) : a.externalId < b.externalId ? -1 : a.externalId > b.externalId ? 1 : 0;
 
+/** Our fields a push records as sent (src/modules/crm-push), compared with what a CRM reports back. */
+export const ECHO_FIELDS = ['email', 'name', 'firstName', 'lastName', 'phone', 'title'] as const;
+
+/** Whether `record` carries exactly the values we pushed (an empty string and null are the same). */
+function isEcho(pushed: Record<string, unknown>, record: PersonRecord): boolean {
+  const keys = ECHO_FIELDS.filter((k) => k in pushed);
+  const norm = (v: unknown) => (v === '' || v === undefined ? null : v);
+  return keys.length > 0 && keys.every((k) => norm(pushed[k]) === norm(record[k]));
+}
+
 /** Creates, updates and links the users of `records`; call inside a transaction. */
 async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople> {
   const outcomes: PersonOutcome[] = new Array(records.length).fill('unchanged');
@@ -222,9 +232,19 @@ async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, re
   if (records.length === 0) return { outcomes, userIds };
   const all = records.map((r, ord) => ({ ...r, ord, updatedAt: r.updatedAt?.toISOString() ?? null }));
   const matched = await tx.$queryRawUnsafe<
-    { ord: number; user_id: number | null; held: string | null; tomb: boolean; tomb_at: Date | null }[]
+    {
+      ord: number;
+      user_id: number | null;
+      held: string | null;
+      tomb: boolean;
+      tomb_at: Date | null;
+      pushed: Record<string, unknown> | null;
+    }[]
   >(MATCH, organizationId, JSON.stringify(all));
   const userOf = new Map(matched.map((m) => [m.ord, m.user_id]));
+  // Echoes: a record showing exactly what we last pushed to it is our own change coming back
+  // (late, perhaps after the user changed again): its identity is refreshed, the user is not.
+  const echo = new Set(matched.filter((m) => m.pushed && isEcho(m.pushed, records[m.ord])).map((m) => m.ord));
   // Ordering: a record older than the one we hold (a late webhook, a page read before a
   // webhook landed) never overwrites newer data, and one not newer than its deletion never
   // brings it back (a deletion wins a tie: nothing changes a record after it is deleted).
@@ -262,7 +282,7 @@ async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, re
     }
   }
   for (const f of followers) userOf.set(f.ord, userOf.get(f.leader) as number);
-  const existing = docs.filter((d) => !created.has(d.ord)).map((d) => ({ ...d, userId: userOf.get(d.ord) }));
+  const existing = docs.filter((d) => !created.has(d.ord) && !echo.has(d.ord)).map((d) => ({ ...d, userId: userOf.get(d.ord) }));
   const updatedUsers = new Set<number>();
   if (existing.length) {
     const rows = await tx.$queryRawUnsafe<{ id: number }[]>(
@@ -290,6 +310,7 @@ async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, re
     const id = userOf.get(d.ord) ?? null;
     userIds[d.ord] = id;
     if (stale.has(d.ord)) outcomes[d.ord] = 'stale';
+    else if (echo.has(d.ord)) outcomes[d.ord] = 'unchanged';
     else if (created.has(d.ord)) {
       outcomes[d.ord] = 'created';
       createdIds.add(id as number);
@@ -299,11 +320,13 @@ async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, re
     }
   }
   const events = eventRecorder(tx);
-  await events.users(organizationId, 'user.created', createdIds);
+  // Changes that came from this CRM are not pushed back to it.
+  await events.users(organizationId, 'user.created', createdIds, crm.source);
   await events.users(
     organizationId,
     'user.updated',
     [...updatedIds].filter((id) => !createdIds.has(id)),
+    crm.source,
   );
   return { outcomes, userIds };
 }
@@ -340,7 +363,7 @@ async function removePeople(
   );
   for (const r of rows) outcomes.set(seenKey(r.provider, r.external_id), r.outcome);
   const deletedIds = rows[0]?.deleted_ids ?? [];
-  await eventRecorder(tx).users(organizationId, 'user.deleted', deletedIds);
+  await eventRecorder(tx).users(organizationId, 'user.deleted', deletedIds, crm.source);
   return { deleted: deletedIds.length, unlinked: rows.filter((r) => r.outcome === 'unlinked').length, outcomes };
 }
 

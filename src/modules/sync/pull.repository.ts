@@ -34,10 +34,11 @@ export interface PageCounts {
 export interface RunStart {
   organizationId: number;
   integrationId: number;
-  operation: 'full' | 'incremental';
+  /** full, incremental (pulls), push (a push backfill, src/modules/crm-push). */
+  operation: 'full' | 'incremental' | 'push';
   trigger: string;
   source: string;
-  checkpoint: Checkpoint;
+  checkpoint: Checkpoint | Record<string, unknown>;
   details: Record<string, unknown>;
 }
 
@@ -56,7 +57,8 @@ export interface PullRepository {
   releaseLease(integrationId: number, owner: string): Promise<void>;
   /** Runs left `running` by a process that is gone: marks them abandoned. */
   abandonStaleRuns(integrationId: number): Promise<void>;
-  latestResumable(integrationId: number): Promise<RunRow | null>;
+  /** The integration's last run of `operations` (pulls by default), when it can be resumed. */
+  latestResumable(integrationId: number, operations?: readonly string[]): Promise<RunRow | null>;
   createRun(start: RunStart): Promise<number>;
   /**
    * Records a page's progress and renews the lease, in one statement: false (nothing written)
@@ -67,7 +69,7 @@ export interface PullRepository {
     integrationId: number;
     leaseOwner: string;
     leaseSeconds: number;
-    checkpoint: Checkpoint;
+    checkpoint: Checkpoint | Record<string, unknown>;
     totalPages: number | null;
     /** Records read: applied and failed. */
     applied: number;
@@ -131,9 +133,10 @@ export function createPullRepository(db: Db): PullRepository {
         integrationId,
       );
     },
-    async latestResumable(integrationId) {
+    async latestResumable(integrationId, operations = ['full', 'incremental']) {
       const last = await db.syncRun.findFirst({
-        where: { integrationId },
+        // A pull resumes pulls, a push backfill pushes: each keeps its own checkpoints.
+        where: { integrationId, operation: { in: [...operations] } },
         orderBy: { id: 'desc' },
         select: { id: true, operation: true, status: true, checkpoint: true, startedAt: true, details: true },
       });

@@ -13,7 +13,7 @@ export const syncOperations: Operation[] = [
     method: 'post',
     path: '/integrations/:id/sync',
     tag: 'Sync',
-    summary: 'Start a pull (202 with the run id; wait=true answers when it ends)',
+    summary: 'Start a pull, or with direction=push a push backfill (202 with the run id; wait=true answers when it ends)',
     auth: 'apiKey',
     ...byId,
     query: syncQuery,
@@ -53,13 +53,34 @@ export interface JobSchedule {
   describe(organizationId?: number): Promise<unknown[]>;
 }
 
+/** The push backfill (src/modules/crm-push; given by the composition root, which keeps this module free of it). */
+export interface PushBackfill {
+  start(integrationId: number, trigger: string): Promise<{ runId: number; done: Promise<unknown> }>;
+}
+
 /** Manual pulls and the run log: /api/integrations/:id/sync, /api/users/sync, /api/sync/runs. */
-export function syncRouter(pull: PullService, integrations: IntegrationService, runs: SyncRunRepository, jobs: JobSchedule): Router {
+export function syncRouter(
+  pull: PullService,
+  integrations: IntegrationService,
+  runs: SyncRunRepository,
+  jobs: JobSchedule,
+  backfill?: PushBackfill,
+): Router {
   const router = Router();
 
   router.post('/integrations/:id/sync', async (req, res) => {
     const row = await visible(integrations, req.params, res);
     const q = parse(syncQuery, req.query, 'query');
+    if (q.direction === 'push') {
+      if (!backfill) throw new AppError('conflict', 'push_not_supported', 'This service pushes to no CRM');
+      const started = await backfill.start(row.id, 'manual');
+      if (!q.wait) {
+        res.status(202).json({ data: { runId: started.runId, integrationId: row.id, direction: 'push', status: 'running' } });
+        return;
+      }
+      res.json({ data: await started.done });
+      return;
+    }
     const { runId, mode, done } = await pull.start(row.id, { mode: q.mode, trigger: 'manual' });
     if (!q.wait) {
       res.status(202).json({ data: { runId, integrationId: row.id, mode, status: 'running' } });

@@ -4,12 +4,14 @@ import { booleanQuery, paginationQuery, dbIdText } from '../../lib/http';
 export const syncQuery = z
   .object({
     mode: z.enum(['full', 'incremental']).default('full'),
+    /** pull: read people from the CRM; push: send every user that differs from what we last pushed (a backfill). */
+    direction: z.enum(['pull', 'push']).default('pull'),
     /** true: answer when the runs end, with their counts; false: 202 as soon as they start. */
     wait: booleanQuery.default(false),
   })
   .strict();
 
-export const usersSyncQuery = syncQuery.extend({
+export const usersSyncQuery = syncQuery.omit({ direction: true }).extend({
   integrationId: dbIdText.optional(),
   organizationId: dbIdText.optional(),
 });

@@ -1,9 +1,19 @@
 import { accountProvider, field, text, tokenConfigSchema } from '../account-connector';
+import type { ProviderModule } from '../provider';
+import { perSecond } from '../rate-limiter';
+import {
+  createDropboxSink,
+  DROPBOX_CONTENT_URL,
+  DROPBOX_DEFAULT_CHUNK,
+  DROPBOX_DEFAULT_FOLDER,
+  DROPBOX_MAX_CHUNK,
+  exportScheduleField,
+} from './dropbox.sink';
 
 const DROPBOX_API = 'https://api.dropboxapi.com';
 
 /** Dropbox (seed 003's cloud storage): connected by OAuth; exports write files there. */
-export const dropbox = accountProvider({
+const account = accountProvider({
   definition: {
     name: 'dropbox',
     displayName: 'Dropbox',
@@ -16,6 +26,7 @@ export const dropbox = accountProvider({
     rateLimit: { requests: 5, perMs: 1000 },
     routingKeyField: null,
     webhooks: false,
+    exports: true,
     oauth: {
       authorizeUrl: 'https://www.dropbox.com/oauth2/authorize',
       tokenUrl: 'https://api.dropboxapi.com/oauth2/token',
@@ -39,9 +50,26 @@ export const dropbox = accountProvider({
         folderPath: {
           type: 'string',
           title: 'Folder',
-          description: 'Where exports go, e.g. /exports',
+          description: 'Where exports go, e.g. /Exports (created when missing; in an App folder app, inside the app’s folder)',
           pattern: '^(/[^/\\u0000]+)*/?$',
           maxLength: 500,
+          default: DROPBOX_DEFAULT_FOLDER,
+        },
+        exportSchedule: exportScheduleField,
+        contentUrl: {
+          type: 'string',
+          title: 'Content API base URL',
+          description: 'Where files are uploaded (content-upload endpoints)',
+          format: 'uri',
+          default: DROPBOX_CONTENT_URL,
+        },
+        uploadChunkBytes: {
+          type: 'integer',
+          title: 'Upload chunk size (bytes)',
+          description: 'Bytes per upload request; a larger file is sent as an upload session of such chunks (at most 150 MiB each)',
+          minimum: 1024,
+          maximum: DROPBOX_MAX_CHUNK,
+          default: DROPBOX_DEFAULT_CHUNK,
         },
       },
     ),
@@ -50,6 +78,7 @@ export const dropbox = accountProvider({
       '1. In the Dropbox App Console, create a scoped app with `account_info.read` and `files.content.write`, and add `<PUBLIC_BASE_URL>/api/integrations/oauth/dropbox/callback` as a redirect URI (or set `OAUTH_DROPBOX_REDIRECT_URI` to the one you registered).',
       '2. Set `OAUTH_DROPBOX_CLIENT_ID` (the app key) and `OAUTH_DROPBOX_CLIENT_SECRET` (the app secret), or seed 003’s `DROPBOX_APP_KEY` / `DROPBOX_APP_SECRET`.',
       '3. Open `GET /api/integrations/oauth/dropbox/authorize` with the organization’s API key: the connection asks for offline access (a refresh token; access tokens last 4 hours) and is tested with `POST /2/users/get_current_account`.',
+      '4. Exports: `POST /api/integrations/<id>/export` writes the organization’s users as `users-<org slug>-<YYYY-MM-DD>.csv` to `folderPath` (default `/Exports`; an existing file of that name is kept and the new one renamed `… (1).csv`); `exportSchedule` (a 5-field cron) runs it on a schedule.',
     ].join('\n'),
   },
   baseUrl: () => DROPBOX_API,
@@ -61,3 +90,8 @@ export const dropbox = accountProvider({
     return { account: text(account.account_id), user: text(field(data, 'name').display_name) ?? text(account.email), details: {} };
   },
 });
+
+export const dropbox: ProviderModule = {
+  ...account,
+  createFileSink: (config, ctx) => createDropboxSink(config, ctx, perSecond(account.definition.rateLimit)),
+};

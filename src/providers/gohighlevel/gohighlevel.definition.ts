@@ -1,8 +1,44 @@
 import type { ProviderDefinition } from '../provider';
+import type { PushFacts } from '../writer';
 import { GOHIGHLEVEL_DEFAULT_URL, GOHIGHLEVEL_DEFAULT_VERSION } from './gohighlevel.connector';
 
 /** The Version header values HighLevel documents (marketplace docs, Versioning page). */
 export const GOHIGHLEVEL_API_VERSIONS = ['2021-07-28', '2021-04-15', '2023-02-21', 'v3'];
+
+/**
+ * Contact fields of API v2 a mapping may name (UpsertContactDto's, as PUT accepts them too):
+ * text, except `tags` (comma-separated; replaces the contact's tags) and `dnd` (true/false).
+ * HighLevel has no job title field; custom fields (customFields [{id, value}]) are not mapped.
+ */
+export const GOHIGHLEVEL_WRITABLE_FIELDS = [
+  'firstName',
+  'lastName',
+  'name',
+  'email',
+  'phone',
+  'companyName',
+  'address1',
+  'city',
+  'state',
+  'postalCode',
+  'country',
+  'website',
+  'timezone',
+  'source',
+  'dateOfBirth',
+  'tags',
+  'dnd',
+  'assignedTo',
+] as const;
+
+/** Seed 002's createContact/updateContact fields; deletion deletes the contact (DELETE /contacts/{id}). */
+export const goHighLevelPush: PushFacts = {
+  defaultMapping: { firstName: 'firstName', lastName: 'lastName', name: 'name', email: 'email', phone: 'phone', company: 'companyName' },
+  knownFields: GOHIGHLEVEL_WRITABLE_FIELDS,
+  deletePolicies: ['delete'],
+  directions: ['pull', 'push', 'both'],
+  defaultDirection: 'pull',
+};
 
 /** Seed 002's GoHighLevel template, on API v2 (LeadConnector), plus the webhook key. */
 export const goHighLevelDefinition: ProviderDefinition = {
@@ -17,10 +53,12 @@ export const goHighLevelDefinition: ProviderDefinition = {
   rateLimit: { requests: 100, perMs: 10_000 },
   routingKeyField: 'locationId',
   webhooks: true,
+  push: goHighLevelPush,
   oauth: {
     authorizeUrl: 'https://marketplace.gohighlevel.com/oauth/chooselocation',
     tokenUrl: 'https://services.leadconnectorhq.com/oauth/token',
-    scopes: ['contacts.readonly', 'locations.readonly'],
+    // contacts.write: pushes (upsert, update, delete).
+    scopes: ['contacts.readonly', 'contacts.write', 'locations.readonly'],
     pkce: false,
     accessTokenField: 'apiKey',
     // A location token names its location: the integration's routing key.
@@ -103,11 +141,12 @@ export const goHighLevelDefinition: ProviderDefinition = {
   },
   setupInstructions: [
     '## Connect GoHighLevel',
-    '1. In the HighLevel sub-account, open **Settings → Private Integrations** and create a token with the `contacts.readonly` and `locations.readonly` scopes.',
+    '1. In the HighLevel sub-account, open **Settings → Private Integrations** and create a token with the `contacts.readonly` and `locations.readonly` scopes (and `contacts.write` to push users).',
     '2. Copy the **Location ID** (Settings → Business Profile).',
     '3. Create the integration with `{ "apiKey": "<token>", "locationId": "<location id>" }`. Every request sends `Version: 2021-07-28` (field `apiVersion`).',
     '4. Test it: `POST /api/integrations/:id/test` calls `GET /locations/{locationId}`.',
     '5. Webhooks: HighLevel delivers ContactCreate/ContactUpdate/ContactDelete only to a **marketplace app’s** webhook URL, set in the app’s settings (there is no API to register one). Point it at `/api/webhooks/gohighlevel`; events are routed by their `locationId` and checked against HighLevel’s Ed25519 key.',
     '6. HighLevel allows 100 requests per 10 seconds per location; syncs stay under it. It lists no deleted contacts: a full sync (or a ContactDelete webhook) removes them.',
+    '7. Pushing users (`direction` push or both): one call per person (HighLevel has no batch write): `PUT /contacts/{id}` for a linked contact, else `POST /contacts/upsert`, which matches by email or phone as the location’s “Allow Duplicate Contact” setting says. A user with neither is not sent. Default mapping: firstName, lastName, name, email, phone, company → companyName. `onUserDeleted: delete` deletes the contact.',
   ].join('\n'),
 };

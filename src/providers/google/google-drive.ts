@@ -1,10 +1,11 @@
 import { accountProvider, field, text, tokenConfigSchema } from '../account-connector';
+import type { ProviderModule } from '../provider';
+import { perSecond } from '../rate-limiter';
 import { bearer, googleOAuth } from './google.oauth';
-
-const DRIVE_URL = 'https://www.googleapis.com';
+import { createDriveSink, DRIVE_CHUNK_UNIT, DRIVE_DEFAULT_CHUNK, DRIVE_URL, exportScheduleField } from './google-drive.sink';
 
 /** Google Drive (seed 003's cloud storage): connected by OAuth; exports write files there. */
-export const googleDrive = accountProvider({
+const account = accountProvider({
   definition: {
     name: 'google_drive',
     displayName: 'Google Drive',
@@ -17,6 +18,7 @@ export const googleDrive = accountProvider({
     rateLimit: { requests: 10, perMs: 1000 },
     routingKeyField: null,
     webhooks: false,
+    exports: true,
     // drive.file: only the files this app creates, not the person's whole Drive.
     oauth: googleOAuth(
       ['https://www.googleapis.com/auth/drive.file'],
@@ -33,8 +35,25 @@ export const googleDrive = accountProvider({
         folderId: {
           type: 'string',
           title: 'Folder ID',
-          description: 'Where exports go; unset: the Drive’s root',
+          description:
+            'Where exports go; unset: the root of My Drive. With the drive.file scope, a folder this app created (or one opened with the Google Picker)',
           pattern: '^[A-Za-z0-9_-]{1,200}$',
+        },
+        exportSchedule: exportScheduleField,
+        uploadUrl: {
+          type: 'string',
+          title: 'Upload base URL',
+          description: `Where files are uploaded (/upload/drive/v3/files); unset: the API base URL (${DRIVE_URL})`,
+          format: 'uri',
+        },
+        uploadChunkBytes: {
+          type: 'integer',
+          title: 'Upload chunk size (bytes)',
+          description: 'Bytes per request of a resumable upload; a multiple of 256 KiB (Drive’s rule)',
+          minimum: DRIVE_CHUNK_UNIT,
+          maximum: 64 * 1024 * 1024,
+          multipleOf: DRIVE_CHUNK_UNIT,
+          default: DRIVE_DEFAULT_CHUNK,
         },
       },
     ),
@@ -43,6 +62,7 @@ export const googleDrive = accountProvider({
       '1. In Google Cloud Console, create an OAuth client (Web application) and add `<PUBLIC_BASE_URL>/api/integrations/oauth/google_drive/callback` as an authorized redirect URI (or set `OAUTH_GOOGLE_DRIVE_REDIRECT_URI` to the one you registered, e.g. seed 003’s `/integrations/oauth/google/callback`).',
       '2. Set `OAUTH_GOOGLE_DRIVE_CLIENT_ID` and `OAUTH_GOOGLE_DRIVE_CLIENT_SECRET` (or `GOOGLE_CLIENT_ID` / `GOOGLE_CLIENT_SECRET`).',
       '3. Open `GET /api/integrations/oauth/google_drive/authorize` (or `/google/authorize`) with the organization’s API key: Google asks for the `drive.file` scope (only files this app creates) with offline access, and the callback stores the tokens and tests them with `GET /drive/v3/about`.',
+      '4. Exports: `POST /api/integrations/<id>/export` writes the organization’s users as `users-<org slug>-<YYYY-MM-DD>.csv` to `folderId` (unset: My Drive’s root); `exportSchedule` (a 5-field cron) runs it on a schedule.',
     ].join('\n'),
   },
   baseUrl: () => DRIVE_URL,
@@ -53,3 +73,8 @@ export const googleDrive = accountProvider({
     return { account: text(user.emailAddress), user: text(user.displayName), details: { permissionId: text(user.permissionId) } };
   },
 });
+
+export const googleDrive: ProviderModule = {
+  ...account,
+  createFileSink: (config, ctx) => createDriveSink(config, ctx, perSecond(account.definition.rateLimit)),
+};

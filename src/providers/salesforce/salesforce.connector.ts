@@ -3,7 +3,6 @@ import type { Logger } from 'winston';
 import { z } from 'zod';
 import {
   CrmAuthError,
-  CrmBudgetError,
   CrmUnavailableError,
   type ConnectionInfo,
   type CrmConnector,
@@ -11,6 +10,7 @@ import {
   type PersonRecord,
 } from '../connector';
 import { decodeCursor } from '../cursor';
+import { SalesforceBudget } from './salesforce.budget';
 import {
   CONTACT_FIELDS,
   idKey,
@@ -41,8 +41,6 @@ const MIN_DELETED_WINDOW_MS = 2 * 60_000;
  * deleted records themselves are kept about 15 days, the recycle bin's life).
  */
 const MAX_DELETED_LOOKBACK_MS = 30 * 86_400_000 - 3_600_000;
-/** Budget lines in the log: one each time the day's use crosses another 5% of the limit. */
-const LOG_STEP_PERCENT = 5;
 
 /**
  * Where a listing stands. `n`: Salesforce's nextRecordsUrl (a server-side cursor, the query
@@ -107,7 +105,7 @@ export function normalizeErrorBody(data: unknown, status?: number): unknown {
 }
 
 /** The first {errorCode, message} of an error answer, raw or normalized. */
-function errorOf(data: unknown): { errorCode: string; message: string } {
+export function errorOf(data: unknown): { errorCode: string; message: string } {
   const list = Array.isArray(data) ? data : (data as { errors?: unknown } | null)?.errors;
   const first = (Array.isArray(list) ? list[0] : data) as { errorCode?: unknown; message?: unknown } | null;
   return {
@@ -116,11 +114,7 @@ function errorOf(data: unknown): { errorCode: string; message: string } {
   };
 }
 
-/** `api-usage=N/M` of Sforce-Limit-Info (beside api-bursts, per-app-api-usage...). */
-export function parseLimitInfo(value: unknown): { used: number; limit: number } | null {
-  const m = typeof value === 'string' ? /(?:^|[;,\s])api-usage=(\d+)\/(\d+)/.exec(value) : null;
-  return m ? { used: Number(m[1]), limit: Number(m[2]) } : null;
-}
+export { parseLimitInfo } from './salesforce.budget';
 
 /** A datetime as SOQL takes it: unquoted, UTC, second precision (YYYY-MM-DDThh:mm:ssZ). */
 export function soqlDateTime(d: Date): string {
@@ -162,15 +156,13 @@ export class SalesforceConnector implements CrmConnector {
    * (older than it keeps, or its recycle bin emptied): the next full sync reconciles them.
    */
   lastDeletedWindowNote: string | null = null;
-  /** The org's daily API use as the last answer told it. */
-  apiUsage: { used: number; limit: number } | null = null;
 
   private readonly base: string;
   private readonly origin: string;
   private readonly batchSize: number;
   /** Grows with each token refresh: a locator opened before one may belong to the dead session. */
   private session = 0;
-  private loggedStep = -1;
+  private readonly budget: SalesforceBudget;
 
   constructor(
     private readonly http: AxiosInstance,
@@ -182,24 +174,17 @@ export class SalesforceConnector implements CrmConnector {
     this.base = `/services/data/${config.apiVersion}`;
     this.origin = new URL(config.instanceUrl).origin;
     this.batchSize = Math.min(MAX_BATCH, Math.max(MIN_BATCH, Math.floor(pageSize) || MAX_BATCH));
+    this.budget = new SalesforceBudget(config.apiReservePercent, logger, integrationId);
+  }
+
+  /** The org's daily API use as the last answer told it. */
+  get apiUsage(): { used: number; limit: number } | null {
+    return this.budget.usage;
   }
 
   /** Every answer passes here (index.ts): its Sforce-Limit-Info is the budget we keep to. */
   observe(headers: Record<string, unknown> | undefined): void {
-    const usage = parseLimitInfo(headers?.['sforce-limit-info']);
-    if (!usage || usage.limit <= 0) return;
-    this.apiUsage = usage;
-    const step = Math.floor((usage.used * 100) / (usage.limit * LOG_STEP_PERCENT));
-    if (step !== this.loggedStep) {
-      this.loggedStep = step;
-      this.logger.info('salesforce: daily API use', {
-        integrationId: this.integrationId,
-        used: usage.used,
-        limit: usage.limit,
-        remaining: Math.max(0, usage.limit - usage.used),
-        reservePercent: this.config.apiReservePercent,
-      });
-    }
+    this.budget.observe(headers);
   }
 
   /** After a refreshed token (index.ts): locators opened before it may refuse the new session. */
@@ -369,16 +354,7 @@ export class SalesforceConnector implements CrmConnector {
   // ---- internals ----
 
   private checkBudget(): void {
-    const usage = this.apiUsage;
-    if (!usage) return;
-    const remaining = usage.limit - usage.used;
-    const reserve = Math.ceil((usage.limit * this.config.apiReservePercent) / 100);
-    if (remaining > reserve) return;
-    throw new CrmBudgetError(
-      `the Salesforce org has used ${usage.used} of its ${usage.limit} daily API calls; ${Math.max(0, remaining)} left is at or below the reserve of ${reserve} (${this.config.apiReservePercent}%) kept for its other tools`,
-      usage.used,
-      usage.limit,
-    );
+    this.budget.check();
   }
 
   /** The same query again, from just after the last record returned (or from its start). */
@@ -471,14 +447,7 @@ export class SalesforceConnector implements CrmConnector {
     if (res.status < 300) return res.data;
     const { errorCode, message } = errorOf(res.data);
     const where = `GET ${path}`;
-    if (res.status === 403 && errorCode === 'REQUEST_LIMIT_EXCEEDED') {
-      const usage = this.apiUsage;
-      throw new CrmBudgetError(
-        `Salesforce refused ${where}: REQUEST_LIMIT_EXCEEDED (${message})${usage ? `; ${usage.used} of ${usage.limit} daily API calls used` : ''}`,
-        usage?.used ?? null,
-        usage?.limit ?? null,
-      );
-    }
+    if (res.status === 403 && errorCode === 'REQUEST_LIMIT_EXCEEDED') throw this.budget.exceeded(where, message);
     if (res.status === 403) throw new CrmAuthError(`Salesforce refused ${where} (403 ${errorCode}): ${message}`);
     throw new SalesforceApiError(`Salesforce answered ${res.status} ${errorCode} on ${where}: ${message}`, res.status, errorCode);
   }

@@ -1,4 +1,5 @@
 import type { ProviderDefinition } from '../provider';
+import type { PushFacts } from '../writer';
 
 /**
  * Summer '26 (v67.0) is the newest release the REST API guide lists as generally available at
@@ -19,6 +20,41 @@ export const DEFAULT_API_RESERVE_PERCENT = 10;
  */
 export const DEFAULT_REQUESTS_PER_SECOND = 10;
 
+/**
+ * Writable standard Contact fields a mapping may name. `Account.Name` is not a Contact field:
+ * the writer finds (or creates) the Account of that name and sets the Contact's AccountId.
+ */
+export const SALESFORCE_CONTACT_FIELDS = [
+  'FirstName',
+  'LastName',
+  'Email',
+  'Phone',
+  'MobilePhone',
+  'HomePhone',
+  'OtherPhone',
+  'Title',
+  'Department',
+  'Description',
+  'Salutation',
+  'MailingStreet',
+  'MailingCity',
+  'MailingState',
+  'MailingPostalCode',
+  'MailingCountry',
+  'LeadSource',
+  'Account.Name',
+] as const;
+
+/** Seed 003's mapping; Contacts have no company field, so company names the Contact's Account. */
+export const salesforcePush: PushFacts = {
+  defaultMapping: { firstName: 'FirstName', lastName: 'LastName', email: 'Email', phone: 'Phone', company: 'Account.Name', title: 'Title' },
+  knownFields: SALESFORCE_CONTACT_FIELDS,
+  customFieldPattern: '^[A-Za-z][A-Za-z0-9_]*__c$',
+  deletePolicies: ['delete'],
+  directions: ['pull', 'push', 'both'],
+  defaultDirection: 'pull',
+};
+
 export const salesforceDefinition: ProviderDefinition = {
   name: 'salesforce',
   displayName: 'Salesforce',
@@ -30,6 +66,7 @@ export const salesforceDefinition: ProviderDefinition = {
   rateLimit: { requests: DEFAULT_REQUESTS_PER_SECOND, perMs: 1000 },
   routingKeyField: null,
   webhooks: false,
+  push: salesforcePush,
   oauth: {
     authorizeUrl: 'https://login.salesforce.com/services/oauth2/authorize',
     tokenUrl: 'https://login.salesforce.com/services/oauth2/token',
@@ -97,6 +134,7 @@ export const salesforceDefinition: ProviderDefinition = {
     '4. Test it: `POST /api/integrations/:id/test` reads the org (`SELECT … FROM Organization`) and reports the API calls used today.',
     '5. A sync reads Contacts with SOQL (`/services/data/<version>/query`, up to 2,000 a page), by `LastModifiedDate` for incremental runs, and deletions from `sobjects/Contact/deleted` (Salesforce keeps about 15 days of them; older ones are reconciled by the next full sync).',
     '6. **API budget:** every call counts against the org’s daily API limit, shared with the customer’s other tools. A sync stops (status `partial`, resumed by the next run) when the calls left fall to `apiReservePercent` of the limit (default 10%).',
-    '7. **Poll only:** Salesforce pushes changes only through the Streaming API (CometD/Bayeux), the Pub/Sub API (gRPC) and Outbound Messages (SOAP); none of them is an HTTP webhook this service receives, so changes arrive by the scheduled incremental syncs.',
+    '7. **Push** (`direction`: `push` or `both`): users are written as Contacts with sObject Collections, 200 a call: linked Contacts updated by Id; others looked up by Email first (one SOQL query per batch, so a retried push does not duplicate them), then updated or created. `company` names the Contact’s Account: found by Name, or created. Salesforce requires LastName: when a user has none, the local part of their email is sent. A value our user lacks clears the field of a linked Contact (never LastName or the Account), and is left out otherwise. `onUserDeleted: delete` deletes the Contact (to Salesforce’s recycle bin). The integration user then also needs create and edit access to Contacts and Accounts (and delete for `delete`).',
+    '8. **Poll only:** Salesforce pushes changes only through the Streaming API (CometD/Bayeux), the Pub/Sub API (gRPC) and Outbound Messages (SOAP); none of them is an HTTP webhook this service receives, so changes arrive by the scheduled incremental syncs.',
   ].join('\n'),
 };

@@ -1,10 +1,12 @@
+import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { ConfigError } from '../../config/config';
 import { bearerReauthorize, createCrmHttpClient } from '../http-client';
-import type { ProviderModule } from '../provider';
+import type { ConnectorContext, ProviderModule } from '../provider';
 import { WEALTHBOX_DEFAULT_URL, WealthboxConnector, wealthboxHeaders, type WealthboxConfig } from './wealthbox.connector';
 import { wealthboxDefinition } from './wealthbox.definition';
 import { wealthboxWebhook } from './wealthbox.webhook';
+import { WealthboxWriter } from './wealthbox.writer';
 
 /** Seed 000's single-tenant settings, read here: they are Wealthbox's, not the service's. */
 const environment = z.object({
@@ -13,23 +15,32 @@ const environment = z.object({
   WEALTHBOX_WEBHOOK_SECRET: z.string().min(1).optional(),
 });
 
-/** Wealthbox CRM: contacts and the firm's users, by personal token or OAuth bearer. */
+/** One client setup for reads and writes: the token header, the integration's pace, OAuth refreshes. */
+function wealthboxClient(raw: Record<string, unknown>, ctx: ConnectorContext): { http: AxiosInstance; config: WealthboxConfig } {
+  const config = raw as unknown as WealthboxConfig;
+  const http = createCrmHttpClient({
+    provider: 'wealthbox',
+    baseURL: config.baseUrl ?? WEALTHBOX_DEFAULT_URL,
+    headers: { Accept: 'application/json', ...wealthboxHeaders(config) },
+    limiter: ctx.limiter(config.requestsPerSecond ?? 1),
+    logger: ctx.logger,
+    // Only OAuth tokens are refreshed; a personal token's 401 needs a person.
+    reauthorize: config.authType === 'oauth' ? bearerReauthorize(ctx.reauthorize) : undefined,
+    ...ctx.http,
+  });
+  return { http, config };
+}
+
+/** Wealthbox CRM: contacts and the firm's users, by personal token or OAuth bearer; pushes as Person contacts. */
 export const wealthbox: ProviderModule = {
   definition: wealthboxDefinition,
   webhook: wealthboxWebhook,
   createConnector(raw, ctx) {
-    const config = raw as unknown as WealthboxConfig;
-    const http = createCrmHttpClient({
-      provider: 'wealthbox',
-      baseURL: config.baseUrl ?? WEALTHBOX_DEFAULT_URL,
-      headers: { Accept: 'application/json', ...wealthboxHeaders(config) },
-      limiter: ctx.limiter(config.requestsPerSecond ?? 1),
-      logger: ctx.logger,
-      // Only OAuth tokens are refreshed; a personal token's 401 needs a person.
-      reauthorize: config.authType === 'oauth' ? bearerReauthorize(ctx.reauthorize) : undefined,
-      ...ctx.http,
-    });
+    const { http, config } = wealthboxClient(raw, ctx);
     return new WealthboxConnector(http, config, ctx.pageSize);
+  },
+  createWriter(raw, ctx) {
+    return new WealthboxWriter(wealthboxClient(raw, ctx).http);
   },
   fromEnvironment(env) {
     const parsed = environment.safeParse(Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')));

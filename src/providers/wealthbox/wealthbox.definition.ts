@@ -1,5 +1,44 @@
 import type { ProviderDefinition } from '../provider';
+import type { PushFacts } from '../writer';
 import { WEALTHBOX_DEFAULT_URL } from './wealthbox.connector';
+
+/**
+ * Contact fields a mapping may name: Wealthbox's text fields, and `email` / `phone`, which the
+ * writer turns into the principal entry of `email_addresses` / `phone_numbers`.
+ */
+export const WEALTHBOX_WRITABLE_FIELDS = [
+  'first_name',
+  'last_name',
+  'middle_name',
+  'prefix',
+  'suffix',
+  'nickname',
+  'job_title',
+  'company_name',
+  'email',
+  'phone',
+  'background_information',
+  'important_information',
+  'personal_interests',
+  'contact_source',
+  'contact_type',
+] as const;
+
+/** Seed 003's fields in Wealthbox's names; deletion deletes the contact (DELETE /contacts/{id}). */
+export const wealthboxPush: PushFacts = {
+  defaultMapping: {
+    firstName: 'first_name',
+    lastName: 'last_name',
+    email: 'email',
+    phone: 'phone',
+    title: 'job_title',
+    company: 'company_name',
+  },
+  knownFields: WEALTHBOX_WRITABLE_FIELDS,
+  deletePolicies: ['delete'],
+  directions: ['pull', 'push', 'both'],
+  defaultDirection: 'pull',
+};
 
 export const wealthboxDefinition: ProviderDefinition = {
   name: 'wealthbox',
@@ -14,6 +53,7 @@ export const wealthboxDefinition: ProviderDefinition = {
   rateLimit: { requests: 300, perMs: 300_000 },
   routingKeyField: null,
   webhooks: true,
+  push: wealthboxPush,
   oauth: {
     authorizeUrl: 'https://app.crmworkspace.com/oauth/authorize',
     tokenUrl: 'https://app.crmworkspace.com/oauth/token',
@@ -48,5 +88,6 @@ export const wealthboxDefinition: ProviderDefinition = {
     '2. Create the integration with `{ "apiKey": "<token>" }`. OAuth tokens: add `"authType": "oauth"`.',
     '3. Test it: `POST /api/integrations/:id/test` calls `GET /me`.',
     '4. Wealthbox allows about 300 requests per 5 minutes; the default of 1 request per second stays under it.',
+    '5. Pushing users (`direction` push or both) writes Person contacts one at a time: a linked contact is read, then updated (`PUT /contacts/{id}`) only when something differs; a new person is looked up by email first (`GET /contacts?email=`), then created (`POST /contacts`). Default mapping: first_name, last_name, email (the principal email address), phone (the principal phone number), title → job_title, company → company_name. `onUserDeleted: delete` deletes the contact.',
   ].join('\n'),
 };

@@ -1,4 +1,5 @@
 import { OAuthCallbackError, type ProviderDefinition } from '../provider';
+import type { PushFacts } from '../writer';
 
 /** The US data centre's API domain; the others differ by suffix (.eu, .in, .com.au, .jp, .ca, .com.cn, .sa, .uk). */
 export const ZOHO_DEFAULT_API_DOMAIN = 'https://www.zohoapis.com';
@@ -25,6 +26,59 @@ const accountsServerOf = (value: unknown, flow: { authorizeUrl: string }): strin
   return ACCOUNTS_SERVER.test(server) || server === new URL(flow.authorizeUrl).origin ? server : null;
 };
 
+/**
+ * Writable standard Contacts fields (API names) a mapping may name; text values, and
+ * Account_Name (a lookup, set by the account's name). Custom fields are any other API name.
+ */
+export const ZOHO_WRITABLE_FIELDS = [
+  'First_Name',
+  'Last_Name',
+  'Email',
+  'Secondary_Email',
+  'Phone',
+  'Mobile',
+  'Home_Phone',
+  'Other_Phone',
+  'Fax',
+  'Asst_Phone',
+  'Assistant',
+  'Title',
+  'Department',
+  'Description',
+  'Lead_Source',
+  'Account_Name',
+  'Mailing_Street',
+  'Mailing_City',
+  'Mailing_State',
+  'Mailing_Zip',
+  'Mailing_Country',
+  'Other_Street',
+  'Other_City',
+  'Other_State',
+  'Other_Zip',
+  'Other_Country',
+  'Skype_ID',
+  'Twitter',
+] as const;
+
+/** Seed 003's mapping; deletion sends contacts to Zoho's recycle bin (DELETE .../Contacts?ids=). */
+export const zohoPush: PushFacts = {
+  defaultMapping: {
+    firstName: 'First_Name',
+    lastName: 'Last_Name',
+    email: 'Email',
+    phone: 'Phone',
+    company: 'Account_Name',
+    title: 'Title',
+  },
+  knownFields: ZOHO_WRITABLE_FIELDS,
+  // A custom field's API name: letters, digits, underscores, starting with a letter; never `id`.
+  customFieldPattern: '^(?!id$)[A-Za-z][A-Za-z0-9_]{0,99}$',
+  deletePolicies: ['delete'],
+  directions: ['pull', 'push', 'both'],
+  defaultDirection: 'pull',
+};
+
 export const zohoDefinition: ProviderDefinition = {
   name: 'zoho',
   displayName: 'Zoho CRM',
@@ -42,12 +96,13 @@ export const zohoDefinition: ProviderDefinition = {
   // Notifications carry no account id of ours: they are posted to the integration's own URL.
   routingKeyField: null,
   webhooks: true,
+  push: zohoPush,
   oauth: {
     authorizeUrl: 'https://accounts.zoho.com/oauth/v2/auth',
     tokenUrl: 'https://accounts.zoho.com/oauth/v2/token',
-    // Contacts and their deletions; the org's name for the connection test; the record count
-    // (search + layouts) so a full sync can tell its length.
-    scopes: ['ZohoCRM.modules.contacts.READ', 'ZohoCRM.org.READ', 'ZohoSearch.securesearch.READ', 'ZohoCRM.settings.layouts.READ'],
+    // Contacts (read, and written by pushes) and their deletions; the org's name for the
+    // connection test; the record count (search + layouts) so a full sync can tell its length.
+    scopes: ['ZohoCRM.modules.contacts.ALL', 'ZohoCRM.org.READ', 'ZohoSearch.securesearch.READ', 'ZohoCRM.settings.layouts.READ'],
     // Zoho documents PKCE for mobile and desktop clients only; a server-based client has a secret.
     pkce: false,
     // offline: a refresh token; consent: a new one even when the person connected before.
@@ -133,7 +188,7 @@ export const zohoDefinition: ProviderDefinition = {
   },
   setupInstructions: [
     '## Connect Zoho CRM',
-    '1. **OAuth** (recommended): connect through `/api/integrations/oauth/zoho/authorize`. The token answer names the data centre’s `api_domain`, and the callback its accounts server; both are kept. Scopes: `ZohoCRM.modules.contacts.READ`, `ZohoCRM.org.READ`, `ZohoSearch.securesearch.READ`, `ZohoCRM.settings.layouts.READ`.',
+    '1. **OAuth** (recommended): connect through `/api/integrations/oauth/zoho/authorize`. The token answer names the data centre’s `api_domain`, and the callback its accounts server; both are kept. Scopes: `ZohoCRM.modules.contacts.ALL` (`.READ` is enough without pushes), `ZohoCRM.org.READ`, `ZohoSearch.securesearch.READ`, `ZohoCRM.settings.layouts.READ`.',
     '   **Or a pasted token**: in the API console (https://api-console.zoho.com, or your region’s), create a **Self Client**, generate a code with those scopes, exchange it for an access token, and create the integration with `{ "accessToken": "<token>", "apiDomain": "https://www.zohoapis.eu" }` (your data centre: `.com`, `.eu`, `.in`, `.com.au`, `.jp`, `.ca`, `.com.cn`, `.sa`, `.uk`). A pasted access token lasts one hour: prefer OAuth for anything but a test.',
     '2. Test it: `POST /api/integrations/:id/test` reads one contact and `GET /crm/v8/org`.',
     '3. Syncs read `GET /crm/v8/Contacts` (200 a page; past the first 2,000 records by `page_token`), incremental ones with `If-Modified-Since`, and deletions (recycle bin and permanent) from `GET /crm/v8/Contacts/deleted?type=all`. Zoho keeps deleted records listed 60 days (recycle bin) or 120 days (permanent): run an incremental sync at least that often.',
@@ -141,6 +196,7 @@ export const zohoDefinition: ProviderDefinition = {
     '   `POST {apiDomain}/crm/v8/actions/watch` with `{"watch":[{"channel_id":"<integration id>","events":["Contacts.all"],"token":"<webhookToken>","notify_url":"<PUBLIC_BASE_URL>/api/webhooks/zoho/<integration id>","channel_expiry":"<at most one week ahead, ISO 8601>"}]}` (scope `ZohoCRM.notifications.ALL`).',
     '   A channel lasts one hour when no `channel_expiry` is given, and at most a week: renew it before then (`PATCH /crm/v8/actions/watch` with a new `channel_expiry`). Missed notifications are caught by the next incremental sync.',
     '   Each notification’s `token` is checked in constant time; a notification without the right token is refused (401). Notifications name records, not their contents: each insert/update is read back in batches of 100, each delete removes the user.',
-    '5. Zoho counts API credits per 24 hours by edition. When Zoho reports fewer than `creditReserve` (default 1,000) left, a sync stops cleanly and the next run resumes it.',
+    '5. Zoho counts API credits per 24 hours by edition. When Zoho reports fewer than `creditReserve` (default 1,000) left, a sync (or a push) stops cleanly and the next run resumes it.',
+    '6. Pushing users (`direction` push or both): new people go through `POST /crm/v8/Contacts/upsert` matched by Email (100 a call), linked ones through `PUT /crm/v8/Contacts`. Default mapping: firstName → First_Name, lastName → Last_Name, email → Email, phone → Phone, company → Account_Name (the account of that name), title → Title. Last_Name is mandatory in Zoho: a user without one gets the local part of their email. `onUserDeleted: delete` sends the contact to the recycle bin.',
   ].join('\n'),
 };
