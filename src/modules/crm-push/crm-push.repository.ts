@@ -56,48 +56,59 @@ export interface QueueRow {
 const DUE = `
   (q.status = 'pending' AND q.next_attempt_at <= now()) OR (q.status = 'sending' AND q.locked_until < now())`;
 
-/** Integrations with rows due, those waiting longest first; only active ones that still push. */
+/**
+ * Integrations with rows due, those waiting longest first; only active ones that still push.
+ * Only the oldest due rows are looked at: a large backlog of one integration costs a bounded
+ * scan, and the others still come up as their rows age.
+ */
 const DUE_INTEGRATIONS = `
-  SELECT q.integration_id AS id
-  FROM crm_push_queue q JOIN integrations i ON i.id = q.integration_id
-  WHERE (${DUE}) AND i.status = 'active' AND i.is_active AND i.config->>'direction' IN ('push', 'both')
-  GROUP BY q.integration_id
-  ORDER BY min(q.next_attempt_at)
+  SELECT d.integration_id AS id
+  FROM (
+    SELECT q.integration_id, q.next_attempt_at
+    FROM crm_push_queue q JOIN integrations i ON i.id = q.integration_id
+    WHERE (${DUE}) AND i.status = 'active' AND i.is_active AND i.config->>'direction' IN ('push', 'both')
+    ORDER BY q.next_attempt_at
+    LIMIT 2000
+  ) d
+  GROUP BY d.integration_id
+  ORDER BY min(d.next_attempt_at)
   LIMIT $1`;
 
-/**
- * Claims up to $2 rows of integration $1 (oldest first), or of users $4 only (a backfill's
- * page, due or not). A claim left by a dead worker is taken again after its deadline.
- */
-const CLAIM = `
+/** Marks the rows picked by `pick` as being sent. A claim left by a dead worker is taken again after its deadline. */
+const claimOf = (pick: string) => `
   UPDATE crm_push_queue q
   SET status = 'sending', sent_version = q.version, attempts = q.attempts + 1,
       locked_until = now() + make_interval(secs => $3), updated_at = now()
-  FROM (
-    SELECT id FROM crm_push_queue q
-    WHERE q.integration_id = $1
-      AND CASE WHEN $4::jsonb IS NULL THEN (${DUE})
-               ELSE q.user_id IN (SELECT jsonb_array_elements_text($4::jsonb)::int) AND (q.status = 'pending' OR (q.status = 'sending' AND q.locked_until < now())) END
-    ORDER BY q.id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-  ) c
+  FROM (${pick} ORDER BY q.id LIMIT $2 FOR UPDATE SKIP LOCKED) c
   WHERE q.id = c.id
   RETURNING q.id::text AS id, q.user_id AS "userId", q.version, q.attempts`;
+
+/** Up to $2 due rows of integration $1, oldest first (crm_push_queue_open_idx). */
+const CLAIM_DUE = claimOf(`
+  SELECT q.id FROM crm_push_queue q
+  WHERE q.integration_id = $1 AND q.status IN ('pending', 'sending') AND (${DUE})`);
+
+/** The open rows of users $4 (a backfill's page), due or not. */
+const CLAIM_USERS = claimOf(`
+  SELECT q.id FROM crm_push_queue q
+  WHERE q.integration_id = $1 AND q.user_id IN (SELECT jsonb_array_elements_text($4::jsonb)::int)
+    AND (q.status = 'pending' OR (q.status = 'sending' AND q.locked_until < now()))`);
 
 const LOAD_USERS = `
   SELECT u.id, u.email, u.name, u.first_name AS "firstName", u.last_name AS "lastName", u.phone, u.title,
          u.department, u.is_active AS "isActive", u.deleted_at AS "deletedAt", o.name AS company,
          ui.external_id AS "externalId", ui.pushed_hash AS "pushedHash"
-  FROM users u
+  FROM jsonb_array_elements_text($1::jsonb) AS i(v)
+  JOIN users u ON u.id = i.v::int
   JOIN organizations o ON o.id = u.organization_id
   LEFT JOIN LATERAL (
     SELECT x.external_id, x.pushed_hash FROM user_identities x
-    WHERE x.user_id = u.id AND x.organization_id = u.organization_id AND x.provider = $2
+    -- By user_id alone (its index): naming the organization too lets the planner pick the
+    -- (organization, provider, external id) index and read every record of the CRM per user.
+    WHERE x.user_id = u.id AND x.provider = $2
     ORDER BY x.pushed_at DESC NULLS LAST, x.external_id COLLATE "C"
     LIMIT 1
-  ) ui ON true
-  WHERE u.id IN (SELECT jsonb_array_elements_text($1::jsonb)::int)`;
+  ) ui ON true`;
 
 /**
  * Ends claimed rows. A row whose user changed while it was being sent (its version moved on)
@@ -179,7 +190,9 @@ export function createCrmPushRepository(db: Db): CrmPushRepository {
       return rows.map((r) => r.id);
     },
     claim: (integrationId, limit, lockSeconds, userIds) =>
-      db.$queryRawUnsafe<ClaimedPush[]>(CLAIM, integrationId, limit, lockSeconds, userIds ? JSON.stringify(userIds) : null),
+      userIds
+        ? db.$queryRawUnsafe<ClaimedPush[]>(CLAIM_USERS, integrationId, limit, lockSeconds, JSON.stringify(userIds))
+        : db.$queryRawUnsafe<ClaimedPush[]>(CLAIM_DUE, integrationId, limit, lockSeconds),
     users: (ids, identityProvider) => db.$queryRawUnsafe<PushUser[]>(LOAD_USERS, JSON.stringify(ids), identityProvider),
     async finish(outcomes) {
       if (outcomes.length === 0) return;
