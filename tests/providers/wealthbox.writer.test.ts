@@ -140,6 +140,13 @@ describe('WealthboxWriter: upsert', () => {
     expect((fake.received.at(-1)?.body as Json).last_name).toBe('nameless.one');
   });
 
+  it('when a person has no last name but a display name, then that name stands in rather than the email’s local part', async () => {
+    const p = { ...person({ first_name: null, last_name: null, email: 'mono.nym@example.com' }), name: 'Prince Nelson' };
+    const [result] = await writer().upsert([p]);
+    expect(result).toMatchObject({ ok: true, action: 'created' });
+    expect((fake.received.at(-1)?.body as Json).last_name).toBe('Prince Nelson');
+  });
+
   it('when one person is refused (422: an invalid email), then that person alone fails with Wealthbox’s message', async () => {
     const people = [person({ last_name: 'Bad', email: 'not-an-email' }), person({ last_name: 'Good', email: 'good@example.com' })];
     const results = await writer().upsert(people);

@@ -152,6 +152,14 @@ describe('ZohoWriter: upsert', () => {
     expect(fake.contact((result as { externalId: string }).externalId).Last_Name).toBe('solo.artist');
   });
 
+  it('when a user has no last name but a display name, then Last_Name is that name rather than the email’s local part', async () => {
+    const from = fake.received.length;
+    const p = { ...person({ First_Name: 'Cher', Last_Name: null, Email: 'cher.mononym@example.com' }), name: 'Cher Sarkisian' };
+    const [result] = await writer(fake).upsert([p]);
+    expect(((writes(fake, from)[0].body as Body).data[0] as { Last_Name: string }).Last_Name).toBe('Cher Sarkisian');
+    expect(fake.contact((result as { externalId: string }).externalId).Last_Name).toBe('Cher Sarkisian');
+  });
+
   it('when more than 100 people come in one call, then they go in upserts of 100', async () => {
     const from = fake.received.length;
     const people = Array.from({ length: 130 }, (_, i) => person({ Last_Name: `Bulk ${i}`, Email: `bulk.${i}@example.com` }));

@@ -33,7 +33,9 @@ export const GOHIGHLEVEL_WRITABLE_FIELDS = [
 
 /** Seed 002's createContact/updateContact fields; deletion deletes the contact (DELETE /contacts/{id}). */
 export const goHighLevelPush: PushFacts = {
-  defaultMapping: { firstName: 'firstName', lastName: 'lastName', name: 'name', email: 'email', phone: 'phone', company: 'companyName' },
+  // No `name`: HighLevel builds it from first and last name, and its reads return no other, so a
+  // pushed display name would come back different and not be recognised as our own write.
+  defaultMapping: { firstName: 'firstName', lastName: 'lastName', email: 'email', phone: 'phone', company: 'companyName' },
   knownFields: GOHIGHLEVEL_WRITABLE_FIELDS,
   deletePolicies: ['delete'],
   directions: ['pull', 'push', 'both'],
@@ -147,6 +149,6 @@ export const goHighLevelDefinition: ProviderDefinition = {
     '4. Test it: `POST /api/integrations/:id/test` calls `GET /locations/{locationId}`.',
     '5. Webhooks: HighLevel delivers ContactCreate/ContactUpdate/ContactDelete only to a **marketplace app’s** webhook URL, set in the app’s settings (there is no API to register one). Point it at `/api/webhooks/gohighlevel`; events are routed by their `locationId` and checked against HighLevel’s Ed25519 key.',
     '6. HighLevel allows 100 requests per 10 seconds per location; syncs stay under it. It lists no deleted contacts: a full sync (or a ContactDelete webhook) removes them.',
-    '7. Pushing users (`direction` push or both): one call per person (HighLevel has no batch write): `PUT /contacts/{id}` for a linked contact, else `POST /contacts/upsert`, which matches by email or phone as the location’s “Allow Duplicate Contact” setting says. A user with neither is not sent. Default mapping: firstName, lastName, name, email, phone, company → companyName. `onUserDeleted: delete` deletes the contact.',
+    '7. Pushing users (`direction` push or both): one call per person (HighLevel has no batch write): `PUT /contacts/{id}` for a linked contact, else `POST /contacts/upsert`, which matches by email or phone as the location’s “Allow Duplicate Contact” setting says. A user with neither is not sent. Default mapping: firstName, lastName, email, phone, company → companyName (no `name`: HighLevel builds it from the two). `onUserDeleted: delete` deletes the contact.',
   ].join('\n'),
 };

@@ -129,8 +129,8 @@ export class WealthboxWriter implements CrmWriter {
 
 /**
  * A new Person contact: the mapped text fields (nulls left out), the email and phone as
- * principal Work entries. Wealthbox people need a name: a missing last name is the email's
- * local part.
+ * principal Work entries. Wealthbox people need a name: a missing last name is the user's
+ * display name, else the email's local part.
  */
 function createBody(p: OutgoingPerson): Record<string, unknown> {
   const body: Record<string, unknown> = { type: 'Person' };
@@ -142,8 +142,9 @@ function createBody(p: OutgoingPerson): Record<string, unknown> {
     else body[field] = value;
   }
   if (typeof body.last_name !== 'string') {
+    const name = p.name?.trim();
     const local = p.email?.split('@')[0];
-    body.last_name = local || (typeof body.first_name === 'string' ? body.first_name : 'Unknown');
+    body.last_name = name || local || (typeof body.first_name === 'string' ? body.first_name : 'Unknown');
   }
   return body;
 }

@@ -161,7 +161,8 @@ export class ZohoWriter implements CrmWriter {
 /**
  * A person as a Contacts record. Account_Name is a lookup: set by name (`{"name": ...}`),
  * which Zoho resolves to the account of that name. Last_Name is mandatory on a create: the
- * email's local part stands in for a missing one, then the first name.
+ * user's display name stands in for a missing one, then the email's local part, then the
+ * first name.
  */
 function record(p: OutgoingPerson, mode: 'create' | 'update'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -175,8 +176,9 @@ function record(p: OutgoingPerson, mode: 'create' | 'update'): Record<string, un
     out[field] = field === 'Account_Name' ? { name: value } : value;
   }
   if (mode === 'create' && typeof out.Last_Name !== 'string') {
+    const name = p.name?.trim();
     const local = p.email?.split('@')[0]?.trim();
-    out.Last_Name = (local || (typeof out.First_Name === 'string' ? out.First_Name : '') || 'Unknown').slice(0, 80);
+    out.Last_Name = (name || local || (typeof out.First_Name === 'string' ? out.First_Name : '') || 'Unknown').slice(0, 80);
   }
   return out;
 }
