@@ -50,6 +50,21 @@ describe('/api/integration-templates', () => {
     expect(wb.setupInstructions).toContain('Wealthbox');
   });
 
+  it('when the service starts with a newer provider version, then a built-in template’s schema follows the code and an operator’s renaming is kept', async () => {
+    await ctx.sql(
+      `UPDATE integration_templates SET config_schema = '{"type":"object"}', display_name = 'Our HubSpot' WHERE name = 'hubspot'`,
+    );
+    await ctx.services.templates.ensureBuiltIns();
+    const [t] = await ctx.sql<{ config_schema: { properties: Record<string, unknown> }; display_name: string }>(
+      `SELECT config_schema, display_name FROM integration_templates WHERE name = 'hubspot'`,
+    );
+    expect(Object.keys(t.config_schema.properties)).toEqual(
+      expect.arrayContaining(['accessToken', 'direction', 'pushMapping', 'onUserDeleted']),
+    );
+    expect(t.display_name).toBe('Our HubSpot');
+    await ctx.sql(`UPDATE integration_templates SET display_name = 'HubSpot CRM' WHERE name = 'hubspot'`);
+  });
+
   it('validates its input: a schema that is not an object schema, or does not compile, is 400', async () => {
     const base = { name: 'custom_crm', displayName: 'Custom', category: 'CRM' };
     const notObject = await admin.post('/api/integration-templates', { ...base, configSchema: { type: 'string' } });

@@ -57,6 +57,15 @@ export function createTemplateRepository(db: Db): TemplateRepository {
         data: templates.map((t) => ({ ...t, configSchema: t.configSchema as Prisma.InputJsonValue, builtIn: true })),
         skipDuplicates: true,
       });
+      // A built-in template's config schema is the code's (its connector and writer read those
+      // fields: a new version adds some, such as direction and pushMapping): it follows the code
+      // at every start. What else an operator edited (name, description, isActive) is kept.
+      for (const t of templates) {
+        await db.integrationTemplate.updateMany({
+          where: { name: t.name, builtIn: true, NOT: { configSchema: { equals: t.configSchema as Prisma.InputJsonValue } } },
+          data: { configSchema: t.configSchema as Prisma.InputJsonValue, apiVersion: t.apiVersion },
+        });
+      }
       return result.count;
     },
   };

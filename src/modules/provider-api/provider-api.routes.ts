@@ -102,9 +102,11 @@ export function providerApiRouter(deps: ProviderApiDeps): Router {
           config: body.credentials,
         });
     const test = await deps.integrations.test(view.id);
+    // What the create showed once (a subscription's signing secret) stays in this answer.
+    const once = 'revealedOnce' in view ? { revealedOnce: view.revealedOnce } : {};
     res
       .status(existing ? 200 : 201)
-      .json({ data: await deps.integrations.get(view.id), test: { success: test.success, message: test.message } });
+      .json({ data: { ...(await deps.integrations.get(view.id)), ...once }, test: { success: test.success, message: test.message } });
   });
 
   router.delete('/integrations/:provider', async (req: Request, res: Response, next: NextFunction) => {
