@@ -8,6 +8,10 @@
  * (Before 1: one uncounted push of the same size for another tenant, to warm the process.)
  * 4. Baseline, seed 001's loop (per user: find by email, then create or update), through
  *    Prisma, on 1,000 new users and then the same 1,000 changed.
+ * 5. The floor (issue 14): the same rows (users, and their two identities each) written by
+ *    hand-written `INSERT … SELECT unnest(…) ON CONFLICT` statements in one transaction, into
+ *    the same tables with the same indexes, 10,000 new then the same 10,000 changed. The
+ *    service's push is compared with it: target within 3 times.
  *
  * Uses BENCH_DATABASE_URL when set (a server you provide; a scratch database is created
  * on it), otherwise a throw-away embedded PostgreSQL with its default (durable) settings.
@@ -18,6 +22,7 @@ import { createApp, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
+import pg from 'pg';
 import { scratchDatabase } from './scratch-database';
 
 const N = Number(process.env.BENCH_USERS ?? 10_000);
@@ -73,6 +78,62 @@ async function perUserSync(prisma: PrismaClient, organizationId: number, list: R
         data: { name: u.name, isActive: u.isActive, title: u.title, roles: u.roles, permissions: u.permissions, lastSyncedAt: new Date() },
       });
     }
+  }
+}
+
+/**
+ * The floor: what writing these rows costs with nothing around it. Users by one unnest insert
+ * (an update on conflict), then their wrapper and kinde identities by another, in one
+ * transaction; no events, no run log, no validation.
+ */
+async function floorWrite(pool: pg.Pool, organizationId: number, list: ReturnType<typeof users>) {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    const { rows } = await c.query<{ id: number; email: string }>(
+      `INSERT INTO users AS u (organization_id, email, name, is_active, is_admin, department, title, roles, permissions, source, last_active_at, last_synced_at)
+       SELECT $1, e, n, a, ad, d, t, r::jsonb, p::jsonb, 'wrapper', la::timestamptz, now()
+       FROM unnest($2::text[], $3::text[], $4::boolean[], $5::boolean[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+         AS x(e, n, a, ad, d, t, r, p, la)
+       ON CONFLICT (organization_id, email) DO UPDATE SET name = EXCLUDED.name, is_active = EXCLUDED.is_active,
+         is_admin = EXCLUDED.is_admin, department = EXCLUDED.department, title = EXCLUDED.title, roles = EXCLUDED.roles,
+         permissions = EXCLUDED.permissions, last_active_at = EXCLUDED.last_active_at, last_synced_at = now(), updated_at = now()
+       RETURNING id, email`,
+      [
+        organizationId,
+        list.map((u) => u.email),
+        list.map((u) => u.name),
+        list.map((u) => u.isActive),
+        list.map((u) => u.isAdmin),
+        list.map((u) => u.department),
+        list.map((u) => u.title),
+        list.map((u) => JSON.stringify(u.roles)),
+        list.map((u) => JSON.stringify(u.permissions)),
+        list.map((u) => u.lastActiveAt),
+      ],
+    );
+    const byEmail = new Map(list.map((u) => [u.email, u]));
+    const ids: number[] = [];
+    const providers: string[] = [];
+    const externals: string[] = [];
+    for (const r of rows) {
+      const u = byEmail.get(r.email) as ReturnType<typeof users>[number];
+      ids.push(r.id, r.id);
+      providers.push('wrapper', 'kinde');
+      externals.push(u.id, u.kindeUserId);
+    }
+    await c.query(
+      `INSERT INTO user_identities (organization_id, user_id, provider, external_id)
+       SELECT $1, uid, pr, ex FROM unnest($2::int[], $3::text[], $4::text[]) AS x(uid, pr, ex)
+       ON CONFLICT (organization_id, provider, external_id) DO UPDATE SET user_id = EXCLUDED.user_id, updated_at = now()`,
+      [organizationId, ids, providers, externals],
+    );
+    await c.query('COMMIT');
+  } catch (err) {
+    await c.query('ROLLBACK');
+    throw err;
+  } finally {
+    c.release();
   }
 }
 
@@ -151,11 +212,28 @@ async function main(): Promise<void> {
     `per-user (seed)  ${`${fmt(BASELINE_N)} changed users`.padEnd(22)} ${baseChanged.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(BASELINE_N, baseChanged.ms)).padStart(8)} users/s`,
   );
 
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const floorOrg = await prisma.organization.create({ data: { name: 'Floor', slug: `floor-${Date.now()}` } });
+  const floorNew = await timed(() => floorWrite(pool, floorOrg.id, users(N, 'f', 'Sales Manager')));
+  const floorChanged = await timed(() => floorWrite(pool, floorOrg.id, users(N, 'f', 'Senior Sales Manager')));
+  await pool.end();
+  console.log(
+    `floor (unnest)   ${`${fmt(N)} new users`.padEnd(22)} ${floorNew.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(N, floorNew.ms)).padStart(8)} users/s`,
+  );
+  console.log(
+    `floor (unnest)   ${`${fmt(N)} changed users`.padEnd(22)} ${floorChanged.ms.toFixed(0).padStart(7)} ms  ${fmt(rate(N, floorChanged.ms)).padStart(8)} users/s`,
+  );
+
   const ratioNew = rate(N, created.ms) / rate(BASELINE_N, baseNew.ms);
   const ratioChanged = rate(N, changed.ms) / rate(BASELINE_N, baseChanged.ms);
   console.log(`\nratio set-based / per-user: new ${ratioNew.toFixed(1)}x, changed ${ratioChanged.toFixed(1)}x`);
   console.log(
-    `target: ${fmt(N)} users in <= 2000 ms (${created.ms <= 2000 && changed.ms <= 2000 ? 'met' : 'NOT met'}), ratio >= 20x (${ratioNew >= 20 && ratioChanged >= 20 ? 'met' : 'NOT met'})\n`,
+    `target: ${fmt(N)} users in <= 2000 ms (${created.ms <= 2000 && changed.ms <= 2000 ? 'met' : 'NOT met'}), ratio >= 20x (${ratioNew >= 20 && ratioChanged >= 20 ? 'met' : 'NOT met'})`,
+  );
+  const overFloorNew = created.ms / floorNew.ms;
+  const overFloorChanged = changed.ms / floorChanged.ms;
+  console.log(
+    `push / floor: new ${overFloorNew.toFixed(2)}x, changed ${overFloorChanged.toFixed(2)}x; target within 3x (${overFloorNew <= 3 && overFloorChanged <= 3 ? 'met' : 'NOT met'})\n`,
   );
 
   server.close();

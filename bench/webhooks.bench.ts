@@ -112,6 +112,9 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
     WEBHOOK_RATE_LIMIT_MAX: '100000000',
     ALLOW_PRIVATE_URLS: 'true',
+    // All outbound events go to one subscription here: the per-subscription cap (4 by default,
+    // so a slow endpoint cannot take the pool) would measure the cap, not the sender.
+    WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '64',
     ...(process.env.BENCH_NO_WORKERS ? { WEBHOOK_WORKERS_ENABLED: 'false' } : {}),
   });
   const prisma = createPrismaClient(db.url, config.database);

@@ -17,6 +17,8 @@ import { SecretBox } from './lib/secret-box';
 import { SyncJobs } from './jobs/sync.jobs';
 import { ExportJobs } from './jobs/export.jobs';
 import { OAuthKeepAliveJob } from './jobs/oauth-keepalive.job';
+import { RetentionJob } from './jobs/retention.job';
+import { createErasureRepository, createRetentionRepository, RetentionService } from './modules/retention';
 import { createConnectorFactory, createWriterFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
 import {
@@ -57,6 +59,7 @@ import { PushService } from './modules/sync/push.service';
 import { createPullRepository } from './modules/sync/pull.repository';
 import { PullService } from './modules/sync/pull.service';
 import { createSyncRunRepository, type SyncRunRepository } from './modules/sync/sync-runs.repository';
+import { createSyncJobRepository } from './modules/sync/sync-jobs.repository';
 import { syncOperations, syncRouter } from './modules/sync/sync.routes';
 import { createExportRepository, exportOperations, exportsRouter, ExportService } from './modules/exports';
 import { envelopeWebhook } from './modules/inbound-webhooks/envelope';
@@ -110,6 +113,8 @@ export interface Services {
   exports: ExportService;
   exportJobs: ExportJobs;
   keepAlive: OAuthKeepAliveJob;
+  retention: RetentionService;
+  retentionJob: RetentionJob;
   metrics: Metrics;
   subscriptions: SubscriptionService;
   deliveries: DeliveryWorker;
@@ -143,7 +148,11 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
   const users = new UserService(
     createUserRepository(prisma),
-    createUnitOfWork(prisma, (db) => ({ users: createUserRepository(db), events: eventRecorder(db) })),
+    createUnitOfWork(prisma, (db) => ({
+      users: createUserRepository(db),
+      events: eventRecorder(db),
+      erasure: createErasureRepository(db),
+    })),
     organizations,
   );
   const push = new PushService(createUnitOfWork(prisma, createPushRepository), logger, {
@@ -210,11 +219,32 @@ export function createServices({ config, prisma, logger, providers: modules = al
     providers: providers.list().flatMap((m) => (m.definition.exports ? [m.definition.name] : [])),
   });
   const exportJobs = new ExportJobs(exportsService, logger, { enabled: config.sync.cronEnabled, timezone: config.sync.timezone });
-  const jobs = new SyncJobs(pull, integrations, syncRuns, logger, {
+  const jobs = new SyncJobs(pull, createSyncJobRepository(prisma), syncRuns, logger, {
     enabled: config.sync.cronEnabled,
     nightlyCron: config.sync.nightlyCron,
     incrementalCron: config.sync.incrementalCron,
     timezone: config.sync.timezone,
+    concurrency: config.sync.concurrency,
+    jitterSeconds: config.sync.jitterSeconds,
+    lockSeconds: config.sync.leaseSeconds,
+  });
+  const retention = new RetentionService(createRetentionRepository(prisma), logger, {
+    inboundPayloadDays: config.retention.inboundPayloadDays,
+    deliveriesDays: config.retention.deliveriesDays,
+    syncRunsDays: config.retention.syncRunsDays,
+    batch: config.retention.batch,
+  });
+  // The lock is held for the whole pass (the batches commit on their own); a pass longer
+  // than this is cut short and continued by the next tick.
+  const retentionJob = new RetentionJob(retention, (fn) => withAdvisoryLock(prisma, 'retention', fn, 15 * 60_000), logger, {
+    enabled: config.sync.cronEnabled,
+    schedule: config.retention.cron,
+    timezone: config.sync.timezone,
+    days: {
+      inboundPayloads: config.retention.inboundPayloadDays,
+      deliveries: config.retention.deliveriesDays,
+      syncRuns: config.retention.syncRunsDays,
+    },
   });
   const keepAlive = new OAuthKeepAliveJob(oauth, logger, {
     enabled: config.sync.cronEnabled,
@@ -277,6 +307,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       jobs.start();
       exportJobs.start();
       keepAlive.start();
+      retentionJob.start();
       if (wh.workersEnabled) {
         inboxWorker.start();
         deliveries.start();
@@ -288,6 +319,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       await exportJobs.stop();
       await exportsService.stop();
       await keepAlive.stop();
+      await retentionJob.stop();
       await Promise.all([inboxWorker.stop(), deliveries.stop(), crmPush.worker.stop(), crmPush.backfill.stop()]);
     },
   };
@@ -307,6 +339,8 @@ export function createServices({ config, prisma, logger, providers: modules = al
     exports: exportsService,
     exportJobs,
     keepAlive,
+    retention,
+    retentionJob,
     metrics,
     subscriptions,
     deliveries,
@@ -426,6 +460,40 @@ function apiOperations(providers: ProviderRegistry): Operation[] {
   ];
 }
 
+/** Checks the database and the migrations: the readiness answer of every role. */
+function readiness(prisma: PrismaClient, logger: Logger) {
+  return async (_req: express.Request, res: express.Response) => {
+    try {
+      const pending = await unappliedMigrations(prisma);
+      if (pending.length > 0) {
+        res.status(503).json({ status: 'not_ready', database: 'ok', pendingMigrations: pending });
+        return;
+      }
+      res.json({ status: 'ready', database: 'ok', migrations: 'applied' });
+    } catch (err) {
+      logger.warn('readiness check failed', { err: err instanceof Error ? err.message : String(err) });
+      res.status(503).json({ status: 'not_ready', database: 'unreachable' });
+    }
+  };
+}
+
+/**
+ * ROLE=worker: the workers and schedules run, and this port answers only /health and /ready
+ * (for the orchestrator's probes); everything else is a 404 JSON error.
+ */
+export function createWorkerApp({ config, prisma, logger }: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(helmet());
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok', role: config.role, uptimeSeconds: Math.round(process.uptime()) });
+  });
+  app.get('/ready', readiness(prisma, logger));
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger, config.isProduction));
+  return app;
+}
+
 export function createApp(deps: AppDeps, services: Services = createServices(deps)): Express {
   const { config, prisma, logger } = deps;
   const app = express();
@@ -463,19 +531,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) });
   });
-  app.get('/ready', async (_req, res) => {
-    try {
-      const pending = await unappliedMigrations(prisma);
-      if (pending.length > 0) {
-        res.status(503).json({ status: 'not_ready', database: 'ok', pendingMigrations: pending });
-        return;
-      }
-      res.json({ status: 'ready', database: 'ok', migrations: 'applied' });
-    } catch (err) {
-      logger.warn('readiness check failed', { err: err instanceof Error ? err.message : String(err) });
-      res.status(503).json({ status: 'not_ready', database: 'unreachable' });
-    }
-  });
+  app.get('/ready', readiness(prisma, logger));
 
   // On the main port only when no METRICS_PORT is set; then it needs an admin key.
   if (config.metrics.enabled && config.metrics.port === undefined) {
@@ -511,6 +567,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     describe: async (organizationId?: number) => [
       ...(await services.jobs.describe(organizationId)),
       await services.keepAlive.describe(organizationId),
+      services.retentionJob.describe(),
     ],
   };
   // Before the id-based routers: /integrations/:provider and /integrations/:provider/sync.

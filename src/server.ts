@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { bootstrap, createApp, createServices } from './app';
+import { bootstrap, createApp, createServices, createWorkerApp } from './app';
 import { ConfigError, loadConfig, type Config } from './config/config';
 import { openDatabase } from './db/embedded';
 import { migrate } from './db/migrator';
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
   }
 
   const database = await openDatabase(config.database, logger);
-  await migrate(database.url, logger);
+  // Behind a transaction-mode pooler, migrations (a session advisory lock) go to PostgreSQL itself.
+  await migrate(config.database.directUrl ?? database.url, logger);
   const prisma: PrismaClient = createPrismaClient(database.url, config.database);
   const services = createServices({ config, prisma, logger });
   await bootstrap({ config, logger }, services);
@@ -50,7 +51,8 @@ async function main(): Promise<void> {
       `\n  No admin API key existed, so one was created. It is shown only this once:\n\n    ${bootstrapKey}\n\n  export API_KEY=${bootstrapKey}\n\n`,
     );
   }
-  const app = createApp({ config, prisma, logger }, services);
+  // A worker serves only its health; the API is an api (or all) instance's.
+  const app = config.role === 'worker' ? createWorkerApp({ config, prisma, logger }) : createApp({ config, prisma, logger }, services);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
@@ -65,8 +67,12 @@ async function main(): Promise<void> {
     });
     logger.info(`metrics on http://${config.metrics.host}:${port}/metrics`);
   }
-  services.workers.start();
-  logger.info(`listening on http://${config.host}:${config.port}`, { env: config.env, embeddedDatabase: database.embedded });
+  if (config.role !== 'api') services.workers.start();
+  logger.info(`listening on http://${config.host}:${config.port}`, {
+    env: config.env,
+    role: config.role,
+    embeddedDatabase: database.embedded,
+  });
 
   let stopping = false;
   const stop = async (signal: string) => {

@@ -16,6 +16,14 @@ export const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
     .optional(),
+  // Migrations take a session advisory lock: behind PgBouncer in transaction mode, point this
+  // at PostgreSQL itself (or a session-mode pool); DATABASE_URL may then be the pooler.
+  DIRECT_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+    .optional(),
+  // api: REST and inbound webhooks; worker: the workers and schedules; all: both (one process).
+  ROLE: z.enum(['api', 'worker', 'all']).default('all'),
   EMBEDDED_PG_DIR: z.string().default('.data/postgres'),
   EMBEDDED_PG_PORT: int(1).max(65535).default(54329),
   DB_POOL_MAX: int(1).default(10),
@@ -102,10 +110,26 @@ export const envSchema = z.object({
   // The largest share of an account's people one sync run may delete; past it the run
   // deletes nothing and finishes partial (a wrong read is likelier than a mass deletion).
   SYNC_MAX_DELETE_FRACTION: z.coerce.number().min(0).max(1).default(0.5),
+  // Scheduled syncs this instance runs at once (claimed from the sync_jobs table).
+  SYNC_CONCURRENCY: int(1).max(100).default(2),
+  // Each scheduled sync starts up to this many seconds after its tick, so a tick does not
+  // start every integration in the same second.
+  SYNC_JITTER_SECONDS: int(0).max(3600).default(30),
   CRM_REQUEST_TIMEOUT_MS: int(100).default(30_000),
   CRM_MAX_RETRIES: int(0).max(10).default(4),
   // First backoff step; doubles per retry, with jitter.
   CRM_RETRY_BASE_MS: int(0).default(500),
+
+  // Retention (src/modules/retention): days kept per kind, 0 = forever; pruned hourly in
+  // batches of RETENTION_BATCH rows, each its own short statement.
+  RETENTION_INBOUND_PAYLOAD_DAYS: int(0).default(30),
+  RETENTION_DELIVERIES_DAYS: int(0).default(30),
+  RETENTION_SYNC_RUNS_DAYS: int(0).default(90),
+  RETENTION_CRON: z
+    .string()
+    .refine((v) => cron.validate(v), 'must be a cron expression')
+    .default('17 * * * *'),
+  RETENTION_BATCH: int(1).max(100_000).default(1000),
 
   // Webhooks. Inbound: body limit, processing attempts before an event is parked as failed.
   WEBHOOK_BODY_LIMIT: z
@@ -126,6 +150,9 @@ export const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
   WEBHOOK_DISABLE_AFTER_FAILURES: int(1).default(10),
   WEBHOOK_DELIVERY_CONCURRENCY: int(1).max(500).default(64),
+  // Deliveries of one subscription in flight at once, across instances: a slow endpoint
+  // cannot take the whole pool.
+  WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: int(1).max(500).default(4),
   WEBHOOK_POLL_MS: int(10).default(500),
   WEBHOOK_SECRET_GRACE_HOURS: z.coerce.number().min(0).max(720).default(24),
   // URLs the service calls for a tenant (webhook subscriptions, CRM base URLs) that resolve
@@ -194,9 +221,13 @@ export interface Config {
   port: number;
   host: string;
   logLevel: Env['LOG_LEVEL'];
+  /** What this process does: api (REST, inbound webhooks), worker (workers, schedules), or all. */
+  role: Env['ROLE'];
   database: {
     /** undefined: start embedded PostgreSQL. */
     url?: string;
+    /** Where migrations run, when DATABASE_URL is a transaction-mode pooler. */
+    directUrl?: string;
     embeddedDir: string;
     embeddedPort: number;
     poolMax: number;
@@ -227,7 +258,11 @@ export interface Config {
     overlapSeconds: number;
     pageSize: number;
     maxDeleteFraction: number;
+    concurrency: number;
+    jitterSeconds: number;
   };
+  /** Days kept (0 = forever) and the prune job's schedule; see src/modules/retention. */
+  retention: { inboundPayloadDays: number; deliveriesDays: number; syncRunsDays: number; cron: string; batch: number };
   crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
   /** The SSRF guard's switch, for every URL called on a tenant's behalf. */
   allowPrivateUrls: boolean;
@@ -241,6 +276,7 @@ export interface Config {
       timeoutMs: number;
       disableAfter: number;
       concurrency: number;
+      maxInFlightPerSubscription: number;
       secretGraceHours: number;
       allowPrivateUrls: boolean;
     };
@@ -272,8 +308,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
+    role: e.ROLE,
     database: {
       url: e.DATABASE_URL,
+      directUrl: e.DIRECT_DATABASE_URL,
       embeddedDir: e.EMBEDDED_PG_DIR,
       embeddedPort: e.EMBEDDED_PG_PORT,
       poolMax: e.DB_POOL_MAX,
@@ -329,6 +367,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       overlapSeconds: e.SYNC_OVERLAP_SECONDS,
       pageSize: e.SYNC_PAGE_SIZE,
       maxDeleteFraction: e.SYNC_MAX_DELETE_FRACTION,
+      concurrency: e.SYNC_CONCURRENCY,
+      jitterSeconds: e.SYNC_JITTER_SECONDS,
+    },
+    retention: {
+      inboundPayloadDays: e.RETENTION_INBOUND_PAYLOAD_DAYS,
+      deliveriesDays: e.RETENTION_DELIVERIES_DAYS,
+      syncRunsDays: e.RETENTION_SYNC_RUNS_DAYS,
+      cron: e.RETENTION_CRON,
+      batch: e.RETENTION_BATCH,
     },
     crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS, allowPrivateUrls },
     allowPrivateUrls,
@@ -342,6 +389,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         timeoutMs: e.WEBHOOK_TIMEOUT_MS,
         disableAfter: e.WEBHOOK_DISABLE_AFTER_FAILURES,
         concurrency: e.WEBHOOK_DELIVERY_CONCURRENCY,
+        maxInFlightPerSubscription: e.WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION,
         secretGraceHours: e.WEBHOOK_SECRET_GRACE_HOURS,
         allowPrivateUrls,
       },

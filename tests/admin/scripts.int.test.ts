@@ -160,6 +160,25 @@ describe('scripts/admin against a live instance', () => {
     expect(after.data.map((d: { id: number }) => d.id)).toEqual([deliveries.data[0].id]);
   });
 
+  it('erase-user.sh deletes a user and blanks its row; a bad or unknown id fails', async () => {
+    const org = await ok('create-organization.sh', ['Erase Inc']);
+    const user = await ctx.http
+      .post('/api/users')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ organizationId: org.data.id, email: 'erase.me@example.com', name: 'Erase Me' });
+    expect(user.status).toBe(201);
+    const erased = await ok('erase-user.sh', [String(user.body.data.id)]);
+    expect(erased.data).toMatchObject({ id: user.body.data.id, erased: { inboundEvents: 0, identities: 0 } });
+    const [row] = await ctx.sql<{ email: string | null; name: string }>('SELECT email, name FROM users WHERE id = $1', [user.body.data.id]);
+    expect(row).toEqual({ email: null, name: '' });
+    const bad = await run('erase-user.sh', ['12; rm']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('ID must be a number');
+    const missing = await run('erase-user.sh', ['999999']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('HTTP 404');
+  });
+
   it('every script in scripts/admin was run by these tests', () => {
     const scripts = fs.readdirSync(DIR).filter((f) => f.endsWith('.sh') && !f.startsWith('_'));
     expect(scripts.length).toBeGreaterThanOrEqual(13);

@@ -230,6 +230,10 @@ describe('the push backfill', () => {
       expect(new Set(at).size).toBe(1200);
       expect(at.length).toBe(1200);
       expect(new Set(at)).toEqual(new Set(emails));
+      // Push only: nothing is ever pulled from it.
+      const pull = await admin.post(`/api/integrations/${bid}/sync?mode=full`);
+      expect(pull.status).toBe(409);
+      expect(pull.body.code).toBe('pull_not_enabled');
     } finally {
       await fakeB.stop();
     }

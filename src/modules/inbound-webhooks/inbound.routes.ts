@@ -102,7 +102,7 @@ export const inboundEventOperations: Operation[] = [
     summary: 'Process the event again',
     auth: 'apiKey',
     ...byId,
-    responses: { 202: '{ data: InboundEvent }' },
+    responses: { 202: '{ data: InboundEvent }', 409: 'The payload was pruned by retention or erased (event_pruned)' },
   },
 ];
 
@@ -180,12 +180,24 @@ export function inboundEventsRouter(repo: InboxRepository, worker: InboxWorker):
 
   router.post('/:id/replay', async (req, res) => {
     const event = await visible(repo, req.params, res);
-    await repo.replay(event.id);
+    // Retention (or an erasure) kept the row and its dedupe key but not the payload; the
+    // second check covers a prune between the read and the requeue.
+    if (isPruned(event.payload) || (!(await repo.replay(event.id)) && isPruned((await repo.get(event.id))?.payload))) {
+      throw new AppError(
+        'conflict',
+        'event_pruned',
+        `Webhook event ${event.id} cannot be replayed: its payload was removed by retention or erasure`,
+      );
+    }
     worker.poke();
     res.status(202).json({ data: await repo.get(event.id) });
   });
 
   return router;
+}
+
+function isPruned(payload: unknown): boolean {
+  return typeof payload === 'object' && payload !== null && (payload as { pruned?: unknown }).pruned === true;
 }
 
 async function visible(repo: InboxRepository, params: unknown, res: express.Response) {

@@ -96,7 +96,7 @@ export interface InboxRepository {
   insertMany(events: NewInboundEvent[]): Promise<StoredEvent[]>;
   list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
   get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
-  /** Queues the event to be processed again; false when it is being processed right now. */
+  /** Queues the event to be processed again; false when it is gone or its payload was pruned. */
   replay(id: number): Promise<boolean>;
   /** Events waiting to be processed (a metrics gauge). */
   pendingCount(): Promise<number>;
@@ -177,9 +177,10 @@ export function createInboxRepository(db: Db, pool: pg.Pool): InboxRepository {
     get: (id) => db.inboundEvent.findUnique({ where: { id }, select: { ...inboundEventSelect, payload: true } }),
     async replay(id) {
       // A worker holding the row (FOR UPDATE) makes this wait until it commits; then it is requeued.
+      // A pruned payload (retention, erasure) has nothing left to process: not requeued.
       const n = await db.$executeRawUnsafe(
         `UPDATE inbound_events SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL, processed_at = NULL
-         WHERE id = $1`,
+         WHERE id = $1 AND NOT (payload @> '{"pruned": true}'::jsonb)`,
         id,
       );
       return n === 1;

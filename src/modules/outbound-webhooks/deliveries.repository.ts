@@ -42,12 +42,54 @@ export interface ChangedSubscription {
 
 // Claims due deliveries (and those whose sender died mid-attempt) for this worker: a row is
 // locked, marked `sending` with a deadline and committed, so no other instance sends it.
+//
+// Fairness ($3 = the most deliveries of one subscription in flight): a subscription with $3
+// unexpired `sending` rows, on any instance, gets nothing; the others get at most their room,
+// oldest due first, taken in turns across organizations and, within one, across its
+// subscriptions, so one slow endpoint or busy tenant cannot fill the pool. Cost: one index
+// probe per subscription with pending deliveries (a loose index scan on
+// (status, subscription_id, next_attempt_at)) plus the rows it may take, never the backlog
+// behind them. The due check rounds now() as the column does (timestamptz(3) rounds half up):
+// a row written with now() is due to any later claim, even one in the same half-millisecond.
 const CLAIM = `
-  WITH due AS (
-    SELECT id FROM webhook_deliveries
-    WHERE (status = 'pending' AND next_attempt_at <= now()) OR (status = 'sending' AND locked_until < now())
-    ORDER BY next_attempt_at
+  WITH RECURSIVE waiting AS (
+    (SELECT subscription_id AS id FROM webhook_deliveries WHERE status = 'pending' ORDER BY subscription_id LIMIT 1)
+    UNION ALL
+    SELECT (SELECT w.subscription_id FROM webhook_deliveries w
+            WHERE w.status = 'pending' AND w.subscription_id > waiting.id ORDER BY w.subscription_id LIMIT 1)
+    FROM waiting WHERE waiting.id IS NOT NULL
+  ), sending AS (
+    SELECT subscription_id, locked_until >= now() AS live FROM webhook_deliveries WHERE status = 'sending'
+  ), room AS (
+    SELECT s.id, s.organization_id,
+           least($3::int - (SELECT count(*) FROM sending x WHERE x.subscription_id = s.id AND x.live)::int, $1::int) AS free
+    FROM (SELECT id FROM waiting WHERE id IS NOT NULL UNION SELECT subscription_id FROM sending WHERE NOT live) o
+    JOIN webhook_subscriptions s ON s.id = o.id
+  ), candidate AS (
+    SELECT c.id, c.next_attempt_at, r.organization_id,
+           row_number() OVER (PARTITION BY r.id ORDER BY c.next_attempt_at, c.id) AS nth, r.free
+    FROM room r CROSS JOIN LATERAL (
+      (SELECT id, next_attempt_at FROM webhook_deliveries
+       WHERE status = 'sending' AND subscription_id = r.id AND locked_until < now()
+       ORDER BY next_attempt_at LIMIT r.free)
+      UNION ALL
+      (SELECT id, next_attempt_at FROM webhook_deliveries
+       WHERE status = 'pending' AND subscription_id = r.id AND next_attempt_at <= now()::timestamptz(3)
+       ORDER BY next_attempt_at LIMIT r.free)
+    ) c
+    WHERE r.free > 0
+  ), picked AS (
+    SELECT id FROM (
+      SELECT id, next_attempt_at, row_number() OVER (PARTITION BY organization_id ORDER BY nth, next_attempt_at, id) AS turn
+      FROM candidate WHERE nth <= free
+    ) t
+    ORDER BY turn, next_attempt_at, id
     LIMIT $1
+  ), due AS (
+    -- Locked only now, re-checked: a row another claim took meanwhile is skipped.
+    SELECT id FROM webhook_deliveries
+    WHERE id IN (SELECT id FROM picked)
+      AND ((status = 'pending' AND next_attempt_at <= now()::timestamptz(3)) OR (status = 'sending' AND locked_until < now()))
     FOR UPDATE SKIP LOCKED
   )
   UPDATE webhook_deliveries d
@@ -109,8 +151,11 @@ const OPEN_COUNT = `SELECT count(*)::int AS n FROM webhook_deliveries WHERE stat
 
 /** The deliveries queue, for the delivery worker. */
 export interface DeliveryRepository {
-  /** Claims up to `limit` due deliveries for `lockSeconds` (FOR UPDATE SKIP LOCKED). */
-  claim(limit: number, lockSeconds: number): Promise<ClaimedDelivery[]>;
+  /**
+   * Claims up to `limit` due deliveries for `lockSeconds` (FOR UPDATE SKIP LOCKED), at most
+   * `perSubscription` in flight per subscription across instances, in turns across tenants.
+   */
+  claim(limit: number, lockSeconds: number, perSubscription: number): Promise<ClaimedDelivery[]>;
   skip(id: number): Promise<void>;
   /** Writes a group of results in one statement; returns the subscriptions it changed. */
   record(batch: AttemptRecord[], disableAfter: number): Promise<ChangedSubscription[]>;
@@ -120,7 +165,7 @@ export interface DeliveryRepository {
 
 export function createDeliveryRepository(db: Db): DeliveryRepository {
   return {
-    claim: (limit, lockSeconds) => db.$queryRawUnsafe<ClaimedDelivery[]>(CLAIM, limit, lockSeconds),
+    claim: (limit, lockSeconds, perSubscription) => db.$queryRawUnsafe<ClaimedDelivery[]>(CLAIM, limit, lockSeconds, perSubscription),
     async skip(id) {
       await db.$executeRawUnsafe(SKIP, id);
     },

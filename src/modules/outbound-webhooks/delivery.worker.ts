@@ -19,6 +19,8 @@ export interface DeliveryOptions {
   timeoutMs: number;
   disableAfter: number;
   concurrency: number;
+  /** Deliveries of one subscription in flight at once, across instances (counted in the table). */
+  maxInFlightPerSubscription: number;
   allowPrivateUrls: boolean;
   pollMs: number;
   metrics?: Metrics;
@@ -41,6 +43,7 @@ const MAX_RETRY_AFTER_MS = 24 * 3600_000;
 export class DeliveryWorker {
   private readonly http: AxiosInstance;
   private inFlight = 0;
+  private lastClaimAt = 0;
   private readonly loop: PollingLoop;
   private readonly sends = new Set<Promise<void>>();
   // Results are written in groups: one statement and one commit for many attempts.
@@ -86,7 +89,7 @@ export class DeliveryWorker {
     this.loop.wake();
   }
 
-  /** Sends everything due now, then returns (tests, scripts). */
+  /** Sends everything due now, then returns (tests, scripts); a batch holds each subscription's cap at most. */
   async drain(): Promise<number> {
     let sent = 0;
     for (;;) {
@@ -100,8 +103,12 @@ export class DeliveryWorker {
   /** Fills free sending slots; true when it filled them all (there may be more due). */
   private async claimSome(): Promise<boolean> {
     const free = this.opts.concurrency - this.inFlight;
-    // Claim in bulk: one query per half-emptied pool, not one per finished send.
-    if (free < Math.max(1, this.opts.concurrency / 2)) return false;
+    // Claim in bulk: one query per half-emptied pool, not one per finished send. But at least
+    // once a poll for any free slot: sends to hanging endpoints may hold half the pool for the
+    // whole timeout, and the other subscriptions must not wait for them.
+    if (free <= 0) return false;
+    if (free < this.opts.concurrency / 2 && Date.now() - this.lastClaimAt < this.opts.pollMs) return false;
+    this.lastClaimAt = Date.now();
     try {
       const batch = await this.claim(free);
       for (const d of batch) this.track(this.deliver(d));
@@ -123,7 +130,7 @@ export class DeliveryWorker {
   }
 
   private claim(limit: number): Promise<ClaimedDelivery[]> {
-    return this.repo.claim(limit, Math.ceil(this.opts.timeoutMs / 1000) + 30);
+    return this.repo.claim(limit, Math.ceil(this.opts.timeoutMs / 1000) + 30, this.opts.maxInFlightPerSubscription);
   }
 
   private async deliver(d: ClaimedDelivery): Promise<void> {

@@ -80,6 +80,14 @@ export class PullService {
       throw new AppError('conflict', 'integration_inactive', `Integration ${integrationId} is turned off (isActive: false)`);
     if (row.status === 'disconnected')
       throw new AppError('conflict', 'integration_disconnected', `Integration ${integrationId} is disconnected; reconnect it first`);
+    // An integration set to push only (config.direction) is never read from.
+    if ((row.config as { direction?: unknown } | null)?.direction === 'push') {
+      throw new AppError(
+        'conflict',
+        'pull_not_enabled',
+        `Integration ${integrationId} only pushes (config.direction is push); nothing is pulled`,
+      );
+    }
     const connector = await this.integrations.freshConnector(row);
     if (connector.streams.length === 0) {
       throw new AppError('conflict', 'nothing_to_pull', `Integration ${integrationId} (${row.provider}) holds no people to pull`);

@@ -42,7 +42,7 @@ export const syncOperations: Operation[] = [
     method: 'get',
     path: '/sync/jobs',
     tag: 'Sync',
-    summary: 'Each schedule with its last and next run',
+    summary: 'Each schedule with its last and next run, and the queue of scheduled syncs',
     auth: 'apiKey',
     responses: ok('{ data: [Job] }'),
   },

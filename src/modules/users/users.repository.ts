@@ -69,6 +69,8 @@ export interface UserRepository {
   create(data: Prisma.UserUncheckedCreateInput): Promise<UserRecord>;
   update(id: number, data: Prisma.UserUncheckedUpdateInput): Promise<UserRecord>;
   softDelete(id: number): Promise<UserRecord>;
+  /** A user, soft-deleted or not: erasure applies to both. */
+  findIncludingDeleted(id: number): Promise<{ id: number; organizationId: number; deletedAt: Date | null } | null>;
   /** What CRMs reported about the user besides profile changes (messages, ...), newest first. */
   activities(userId: number, page: number, limit: number): Promise<{ rows: unknown[]; total: number }>;
 }
@@ -143,5 +145,7 @@ export function createUserRepository(db: Db): UserRepository {
       return { rows, total };
     },
     softDelete: (id) => db.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),
+    findIncludingDeleted: (id) =>
+      db.user.findFirst({ where: { id, organization: { deletedAt: null } }, select: { id: true, organizationId: true, deletedAt: true } }),
   };
 }

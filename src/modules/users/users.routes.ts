@@ -1,9 +1,9 @@
 import { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
-import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { byId, created, list, ok, type Operation } from '../../openapi/operation';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
-import { activitiesQuery, createUserBody, listUsersQuery, updateUserBody } from './users.schemas';
+import { activitiesQuery, createUserBody, deleteUserQuery, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
 
 export const userOperations: Operation[] = [
@@ -48,10 +48,14 @@ export const userOperations: Operation[] = [
     method: 'delete',
     path: '/:id',
     tag: 'Users',
-    summary: 'Soft-delete (emits user.deleted)',
+    summary: 'Soft-delete (emits user.deleted); with erase=true also erase the person from stored payloads',
     auth: 'apiKey',
     ...byId,
-    responses: noContent,
+    query: deleteUserQuery,
+    responses: {
+      204: 'Deleted (erase absent or false)',
+      200: '{ data: { id, erased: { inboundEvents, outboundEvents, identities, activities } } } (erase=true; a deleted user can be erased)',
+    },
   },
   {
     method: 'get',
@@ -99,6 +103,14 @@ export function usersRouter(service: UserService): Router {
   });
 
   router.delete('/:id', async (req, res) => {
+    const { erase } = parse(deleteUserQuery, req.query, 'query');
+    if (erase) {
+      const { id } = parse(idParams, req.params, 'params');
+      const user = await service.getForErasure(id);
+      assertCanSeeOrganization(principalOf(res), user.organizationId, AppError.notFound('User', id));
+      res.json({ data: { id, erased: await service.erase(user) } });
+      return;
+    }
     const user = await visibleUser(service, req.params, res);
     await service.remove(user.id);
     res.status(204).end();

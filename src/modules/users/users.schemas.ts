@@ -57,6 +57,9 @@ export const listUsersQuery = z
 
 export const activitiesQuery = z.object(paginationQuery).strict();
 
+/** DELETE /users/:id?erase=true also removes the person's data from stored payloads. */
+export const deleteUserQuery = z.object({ erase: booleanQuery.default(false) }).strict();
+
 export type CreateUserInput = z.infer<typeof createUserBody>;
 export type UpdateUserInput = z.infer<typeof updateUserBody>;
 export type ListUsersQuery = z.infer<typeof listUsersQuery>;

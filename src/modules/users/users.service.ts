@@ -9,6 +9,13 @@ import type { CreateUserInput, UpdateUserInput } from './users.schemas';
 export interface UserRepositories {
   users: UserRepository;
   events: EventRecorder;
+  /** Removes a user's personal data from stored payloads and its own row (src/modules/retention). */
+  erasure: PersonalDataEraser;
+}
+
+export interface PersonalDataEraser {
+  eraseUser(userId: number): Promise<Record<string, number>>;
+  eraseOutboundEvents(userId: number): Promise<number>;
 }
 
 export class UserService {
@@ -51,6 +58,28 @@ export class UserService {
 
   async remove(id: number): Promise<void> {
     await this.write('user.deleted', (users) => users.softDelete(id));
+  }
+
+  /** A user to erase: soft-deleted ones too (erasure is often asked for after the deletion). */
+  async getForErasure(id: number) {
+    const user = await this.repo.findIncludingDeleted(id);
+    if (!user) throw AppError.notFound('User', id);
+    return user;
+  }
+
+  /**
+   * Deletes the user (unless it is deleted already) and, in the same transaction, erases its
+   * personal data; outbound events last, so the user.deleted just written is erased too.
+   */
+  async erase(user: { id: number; deletedAt: Date | null }): Promise<Record<string, number>> {
+    return this.uow.transactional(async ({ users, events, erasure }) => {
+      const erased = await erasure.eraseUser(user.id);
+      if (!user.deletedAt) {
+        const deleted = await users.softDelete(user.id);
+        await events.users(deleted.organizationId, 'user.deleted', [deleted.id]);
+      }
+      return { ...erased, outboundEvents: await erasure.eraseOutboundEvents(user.id) };
+    });
   }
 
   private write(type: UserEventType, change: (users: UserRepository) => Promise<UserRecord>): Promise<UserRecord> {
