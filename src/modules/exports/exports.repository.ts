@@ -1,4 +1,5 @@
 import type { Db, Prisma } from '../../db/prisma';
+import { createPullRepository } from '../sync';
 
 /** The user fields an export writes. */
 export const exportUserSelect = {
@@ -55,6 +56,7 @@ export interface ExportRepository {
 }
 
 export function createExportRepository(db: Db): ExportRepository {
+  const leases = createPullRepository(db);
   return {
     organization: (id) => db.organization.findFirst({ where: { id, deletedAt: null }, select: { id: true, slug: true, name: true } }),
     countUsers: (organizationId) => db.user.count({ where: { organizationId, deletedAt: null } }),
@@ -65,17 +67,8 @@ export function createExportRepository(db: Db): ExportRepository {
         take,
         select: exportUserSelect,
       }),
-    async acquireLease(integrationId, owner, seconds) {
-      const rows = await db.$queryRawUnsafe<unknown[]>(
-        `UPDATE integrations SET sync_lease_owner = $2, sync_lease_until = now() + make_interval(secs => $3)
-         WHERE id = $1 AND (sync_lease_until IS NULL OR sync_lease_until < now() OR sync_lease_owner = $2)
-         RETURNING id`,
-        integrationId,
-        owner,
-        seconds,
-      );
-      return rows.length === 1;
-    },
+    // The integration's sync lease, as pulls take it: one export or pull of it at a time.
+    acquireLease: (integrationId, owner, seconds) => leases.acquireLease(integrationId, owner, seconds),
     async renewLease(integrationId, owner, seconds) {
       const rows = await db.$queryRawUnsafe<unknown[]>(
         `UPDATE integrations SET sync_lease_until = now() + make_interval(secs => $3)
@@ -86,13 +79,7 @@ export function createExportRepository(db: Db): ExportRepository {
       );
       return rows.length === 1;
     },
-    async releaseLease(integrationId, owner) {
-      await db.$executeRawUnsafe(
-        'UPDATE integrations SET sync_lease_owner = NULL, sync_lease_until = NULL WHERE id = $1 AND sync_lease_owner = $2',
-        integrationId,
-        owner,
-      );
-    },
+    releaseLease: (integrationId, owner) => leases.releaseLease(integrationId, owner),
     async abandonStaleRuns(integrationId) {
       await db.syncRun.updateMany({
         where: { integrationId, operation: 'export', status: 'running' },

@@ -16,7 +16,7 @@ interface RunResult {
 /** What this router needs of the rest of the service (given by the composition root). */
 export interface ProviderApiDeps {
   integrations: IntegrationService;
-  /** The provider a name means (seed 003's `google` is google_drive); null when there is none. */
+  /** The provider a name means (itself, or the provider listing it as an alias); null when there is none. */
   provider(name: string): { name: string; displayName: string; pulls: boolean; pushes: boolean; defaultDirection: string } | null;
   pull(integrationId: number, mode: 'full' | 'incremental'): Promise<{ runId: number; done: Promise<RunResult> }>;
   pushBackfill(integrationId: number): Promise<{ runId: number; done: Promise<unknown> }>;

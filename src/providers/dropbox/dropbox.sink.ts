@@ -11,19 +11,6 @@ export const DROPBOX_DEFAULT_CHUNK = 8 * 1024 * 1024;
 export const DROPBOX_MAX_CHUNK = 150 * 1024 * 1024;
 const MIN_CHUNK_TIMEOUT_MS = 60_000;
 
-/**
- * The config field scheduling exports: 5 cron fields (minute hour day month weekday), no
- * seconds; the job reads them in SYNC_TIMEZONE and checks them again with node-cron.
- */
-export const exportScheduleField = {
-  type: 'string',
-  title: 'Export schedule',
-  description:
-    'A 5-field cron expression (minute hour day-of-month month day-of-week), e.g. `0 6 * * 1` for Mondays at 06:00 in SYNC_TIMEZONE; unset: exports run only when asked',
-  pattern: '^\\s*[0-9A-Za-z*?,/-]+(\\s+[0-9A-Za-z*?,/-]+){4}\\s*$',
-  maxLength: 100,
-} as const;
-
 interface Http {
   timeoutMs: number;
 }

@@ -1,14 +1,8 @@
 import { accountProvider, field, text, tokenConfigSchema } from '../account-connector';
+import { exportScheduleField } from '../writer';
 import type { ProviderModule } from '../provider';
 import { perSecond } from '../rate-limiter';
-import {
-  createDropboxSink,
-  DROPBOX_CONTENT_URL,
-  DROPBOX_DEFAULT_CHUNK,
-  DROPBOX_DEFAULT_FOLDER,
-  DROPBOX_MAX_CHUNK,
-  exportScheduleField,
-} from './dropbox.sink';
+import { createDropboxSink, DROPBOX_CONTENT_URL, DROPBOX_DEFAULT_CHUNK, DROPBOX_DEFAULT_FOLDER, DROPBOX_MAX_CHUNK } from './dropbox.sink';
 
 const DROPBOX_API = 'https://api.dropboxapi.com';
 

@@ -12,18 +12,6 @@ export const DRIVE_DEFAULT_CHUNK = 8 * 1024 * 1024;
 // A chunk of several MiB may take longer than one API call's timeout on a slow link.
 const MIN_CHUNK_TIMEOUT_MS = 60_000;
 
-/**
- * The config field scheduling exports: 5 cron fields (minute hour day month weekday), no
- * seconds; the job reads them in SYNC_TIMEZONE and checks them again with node-cron.
- */
-export const exportScheduleField = {
-  type: 'string',
-  title: 'Export schedule',
-  description:
-    'A 5-field cron expression (minute hour day-of-month month day-of-week), e.g. `0 6 * * 1` for Mondays at 06:00 in SYNC_TIMEZONE; unset: exports run only when asked',
-  pattern: '^\\s*[0-9A-Za-z*?,/-]+(\\s+[0-9A-Za-z*?,/-]+){4}\\s*$',
-  maxLength: 100,
-} as const;
 const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
 
 interface Http {

@@ -2,7 +2,8 @@ import { accountProvider, field, text, tokenConfigSchema } from '../account-conn
 import type { ProviderModule } from '../provider';
 import { perSecond } from '../rate-limiter';
 import { bearer, googleOAuth } from './google.oauth';
-import { createDriveSink, DRIVE_CHUNK_UNIT, DRIVE_DEFAULT_CHUNK, DRIVE_URL, exportScheduleField } from './google-drive.sink';
+import { exportScheduleField } from '../writer';
+import { createDriveSink, DRIVE_CHUNK_UNIT, DRIVE_DEFAULT_CHUNK, DRIVE_URL } from './google-drive.sink';
 
 /** Google Drive (seed 003's cloud storage): connected by OAuth; exports write files there. */
 const account = accountProvider({
