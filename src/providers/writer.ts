@@ -57,6 +57,17 @@ export type PushResult =
   | { userId: number; ok: true; externalId: string; action: 'created' | 'updated' | 'deleted' | 'archived' | 'unchanged' }
   | { userId: number; ok: false; error: string };
 
+/** A record the CRM took, with its id there. */
+export const pushed = (p: { userId: number }, externalId: string, action: 'created' | 'updated' | 'deleted' | 'archived'): PushResult => ({
+  userId: p.userId,
+  ok: true,
+  externalId,
+  action,
+});
+
+/** A record the CRM refused alone (parked with `error`). */
+export const failedAlone = (p: { userId: number }, error: string): PushResult => ({ userId: p.userId, ok: false, error });
+
 /**
  * Writes people to one CRM account. Errors of the whole call are thrown as the connector's
  * are (CrmAuthError, CrmUnavailableError after the HTTP client's retries, CrmBudgetError):

@@ -1,7 +1,15 @@
 import type { AxiosInstance, AxiosRequestConfig } from 'axios';
 import { isNetworkError } from 'axios-retry';
 import type { Logger } from 'winston';
-import type { CrmWriter, DeletePolicy, OutgoingPerson, OutgoingRemoval, PushResult } from '../writer';
+import {
+  failedAlone,
+  pushed,
+  type CrmWriter,
+  type DeletePolicy,
+  type OutgoingPerson,
+  type OutgoingRemoval,
+  type PushResult,
+} from '../writer';
 import { HUBSPOT_PROVIDER, hubspotId } from './hubspot.mapping';
 
 /** Every batch endpoint takes at most 100 inputs. */
@@ -87,14 +95,6 @@ function calls<T>(items: T[], key: (t: T) => string, size = BATCH_LIMIT): T[][] 
   return rounds.flatMap((r) => Array.from({ length: Math.ceil(r.length / size) }, (_, j) => r.slice(j * size, (j + 1) * size)));
 }
 
-const ok = (p: { userId: number }, externalId: string, action: 'created' | 'updated' | 'archived'): PushResult => ({
-  userId: p.userId,
-  ok: true,
-  externalId,
-  action,
-});
-const failed = (p: { userId: number }, error: string): PushResult => ({ userId: p.userId, ok: false, error });
-
 /**
  * Writes our users as HubSpot contacts (fake-crm/hubspot/README.md has the API facts).
  *
@@ -150,7 +150,7 @@ export class HubSpotWriter implements CrmWriter {
   async remove(people: OutgoingRemoval[], policy: Exclude<DeletePolicy, 'none'>): Promise<PushResult[]> {
     if (policy !== 'archive') {
       return people.map((p) =>
-        failed(p, `HubSpot contacts are archived, not deleted, through this API: set onUserDeleted to "archive" (policy "${policy}")`),
+        failedAlone(p, `HubSpot contacts are archived, not deleted, through this API: set onUserDeleted to "archive" (policy "${policy}")`),
       );
     }
     const results: PushResult[] = [];
@@ -158,7 +158,7 @@ export class HubSpotWriter implements CrmWriter {
     for (const p of people) {
       const id = hubspotId(p.externalId);
       // Not a HubSpot id: no contact of ours to archive.
-      if (!id) results.push(ok(p, p.externalId, 'archived'));
+      if (!id) results.push(pushed(p, p.externalId, 'archived'));
       else byId.set(id, [...(byId.get(id) ?? []), p]);
     }
     const ids = [...byId.keys()];
@@ -177,7 +177,7 @@ export class HubSpotWriter implements CrmWriter {
       }
       for (const id of chunk) {
         const error = refused?.message ?? failures.get(id);
-        for (const p of byId.get(id) ?? []) results.push(error ? failed(p, error) : ok(p, id, 'archived'));
+        for (const p of byId.get(id) ?? []) results.push(error ? failedAlone(p, error) : pushed(p, id, 'archived'));
       }
     }
     return results;
@@ -217,7 +217,7 @@ export class HubSpotWriter implements CrmWriter {
     gone: OutgoingPerson[],
   ): Promise<void> {
     const notFound = op === 'update' && refusal.category === 'OBJECT_NOT_FOUND';
-    const drop = (p: OutgoingPerson, message: string) => (notFound ? gone.push(p) : out.set(p.userId, failed(p, message)));
+    const drop = (p: OutgoingPerson, message: string) => (notFound ? gone.push(p) : out.set(p.userId, failedAlone(p, message)));
     if (people.length === 1) {
       drop(people[0], refusal.message);
       return;
@@ -265,7 +265,7 @@ export class HubSpotWriter implements CrmWriter {
       const p =
         (typeof result.objectWriteTraceId === 'string' ? byTrace.get(result.objectWriteTraceId) : undefined) ??
         [...pending].find((x) => (op === 'update' && x.externalId === id) || (op === 'upsert' && email !== null && x.email === email));
-      if (take(p)) out.set(p.userId, ok(p, id, this.action(op, result)));
+      if (take(p)) out.set(p.userId, pushed(p, id, this.action(op, result)));
       else leftovers.push({ id, result });
     }
     const unattributed: BatchError[] = [];
@@ -282,20 +282,20 @@ export class HubSpotWriter implements CrmWriter {
       for (const p of named) {
         pending.delete(p);
         if (op === 'update' && e.category === 'OBJECT_NOT_FOUND') gone.push(p);
-        else out.set(p.userId, failed(p, errorText(e)));
+        else out.set(p.userId, failedAlone(p, errorText(e)));
       }
     }
     const rest = [...pending];
     // Results HubSpot did not tie to an input: paired in order where that cannot mislead (a
     // batch create answers in input order as far as public captures show; unconfirmed).
     if (rest.length > 0 && leftovers.length === rest.length && unattributed.length === 0 && (op === 'create' || rest.length === 1)) {
-      rest.forEach((p, i) => out.set(p.userId, ok(p, leftovers[i].id, this.action(op, leftovers[i].result))));
+      rest.forEach((p, i) => out.set(p.userId, pushed(p, leftovers[i].id, this.action(op, leftovers[i].result))));
       return;
     }
     const notFound = unattributed.some((e) => e?.category === 'OBJECT_NOT_FOUND');
     for (const p of rest) {
       if (op === 'update' && notFound) gone.push(p);
-      else if (rest.length === 1 && unattributed.length === 1) out.set(p.userId, failed(p, errorText(unattributed[0])));
+      else if (rest.length === 1 && unattributed.length === 1) out.set(p.userId, failedAlone(p, errorText(unattributed[0])));
     }
     if (rest.length > 0 && !(op === 'update' && notFound) && !(rest.length === 1 && unattributed.length === 1)) {
       this.logger.warn('hubspot: records without a result in a batch answer; they will be sent again', {

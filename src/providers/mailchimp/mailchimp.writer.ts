@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { mapLimit } from '../../lib/for-each-limit';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { Logger } from 'winston';
 import { CrmUnavailableError } from '../connector';
@@ -205,18 +206,4 @@ function problem(res: AxiosResponse): string {
     : [];
   const text = [d.title, d.detail].filter((x) => typeof x === 'string' && x).join(': ') || `HTTP ${res.status}`;
   return (fields.length ? `${text} (${fields.join('; ')})` : text).slice(0, 500);
-}
-
-/** `fn` over `items`, at most `limit` at a time; results in input order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -2,7 +2,15 @@ import type { AxiosInstance, AxiosRequestConfig, AxiosResponse, Method } from 'a
 import { isNetworkError } from 'axios-retry';
 import type { Logger } from 'winston';
 import { CrmAuthError } from '../connector';
-import type { CrmWriter, DeletePolicy, OutgoingPerson, OutgoingRemoval, PushResult } from '../writer';
+import {
+  failedAlone,
+  pushed,
+  type CrmWriter,
+  type DeletePolicy,
+  type OutgoingPerson,
+  type OutgoingRemoval,
+  type PushResult,
+} from '../writer';
 import { SalesforceBudget } from './salesforce.budget';
 import { errorOf, SalesforceApiError, soqlString, type SalesforceConfig } from './salesforce.connector';
 import { idKey, recordsOf, SALESFORCE_PROVIDER, salesforceId } from './salesforce.mapping';
@@ -99,13 +107,6 @@ function inLists(values: string[]): string[][] {
 }
 
 const accountKey = (name: string) => name.trim().toLowerCase();
-const ok = (p: { userId: number }, externalId: string, action: 'created' | 'updated' | 'deleted'): PushResult => ({
-  userId: p.userId,
-  ok: true,
-  externalId,
-  action,
-});
-const failed = (p: { userId: number }, error: string): PushResult => ({ userId: p.userId, ok: false, error });
 
 /**
  * Writes our users as Salesforce Contacts with sObject Collections (fake-crm/salesforce/README.md
@@ -180,7 +181,10 @@ export class SalesforceWriter implements CrmWriter {
   async remove(people: OutgoingRemoval[], policy: Exclude<DeletePolicy, 'none'>): Promise<PushResult[]> {
     if (policy !== 'delete') {
       return people.map((p) =>
-        failed(p, `Salesforce Contacts are deleted (to the recycle bin), not archived: set onUserDeleted to "delete" (policy "${policy}")`),
+        failedAlone(
+          p,
+          `Salesforce Contacts are deleted (to the recycle bin), not archived: set onUserDeleted to "delete" (policy "${policy}")`,
+        ),
       );
     }
     const results: PushResult[] = [];
@@ -188,7 +192,7 @@ export class SalesforceWriter implements CrmWriter {
     for (const p of people) {
       const id = salesforceId(p.externalId);
       // Not a Salesforce id: no Contact of ours to delete.
-      if (!id) results.push(ok(p, p.externalId, 'deleted'));
+      if (!id) results.push(pushed(p, p.externalId, 'deleted'));
       else byKey.set(idKey(id), { id, people: [...(byKey.get(idKey(id))?.people ?? []), p] });
     }
     for (const chunk of chunks([...byKey.values()])) {
@@ -200,10 +204,10 @@ export class SalesforceWriter implements CrmWriter {
       chunk.forEach((c, i) => {
         const r = answers[i];
         for (const p of c.people) {
-          if (refused) results.push(failed(p, refused));
+          if (refused) results.push(failedAlone(p, refused));
           else if (!r) continue;
-          else if (r.success === true || isGone(errorsOf(r))) results.push(ok(p, c.id, 'deleted'));
-          else results.push(failed(p, saveErrorText(errorsOf(r))));
+          else if (r.success === true || isGone(errorsOf(r))) results.push(pushed(p, c.id, 'deleted'));
+          else results.push(failedAlone(p, saveErrorText(errorsOf(r))));
         }
       });
     }
@@ -233,7 +237,7 @@ export class SalesforceWriter implements CrmWriter {
     const records: Record<string, unknown>[] = [];
     for (const p of people) {
       const r = this.record(p, mode === 'linked' ? 'clear' : 'keep', accounts);
-      if ('error' in r) out.set(p.userId, failed(p, r.error));
+      if ('error' in r) out.set(p.userId, failedAlone(p, r.error));
       else {
         ready.push(p);
         records.push({ ...r.record, id: p.externalId });
@@ -242,12 +246,12 @@ export class SalesforceWriter implements CrmWriter {
     if (records.length === 0) return;
     const saved = await this.save('PATCH', records);
     ready.forEach((p, i) => {
-      if ('refused' in saved) return out.set(p.userId, failed(p, saved.refused));
+      if ('refused' in saved) return out.set(p.userId, failedAlone(p, saved.refused));
       const r = saved.results[i];
       if (!r) return;
-      if (r.success === true) out.set(p.userId, ok(p, salesforceId(r.id) ?? (p.externalId as string), 'updated'));
+      if (r.success === true) out.set(p.userId, pushed(p, salesforceId(r.id) ?? (p.externalId as string), 'updated'));
       else if (isGone(errorsOf(r))) gone.push(p);
-      else out.set(p.userId, failed(p, saveErrorText(errorsOf(r))));
+      else out.set(p.userId, failedAlone(p, saveErrorText(errorsOf(r))));
     });
   }
 
@@ -257,7 +261,7 @@ export class SalesforceWriter implements CrmWriter {
     const records: Record<string, unknown>[] = [];
     for (const p of people) {
       const r = this.record(p, 'create', accounts);
-      if ('error' in r) out.set(p.userId, failed(p, r.error));
+      if ('error' in r) out.set(p.userId, failedAlone(p, r.error));
       else {
         ready.push(p);
         records.push(r.record);
@@ -266,11 +270,11 @@ export class SalesforceWriter implements CrmWriter {
     if (records.length === 0) return;
     const saved = await this.save('POST', records, CREATE_RETRY);
     ready.forEach((p, i) => {
-      if ('refused' in saved) return out.set(p.userId, failed(p, saved.refused));
+      if ('refused' in saved) return out.set(p.userId, failedAlone(p, saved.refused));
       const r = saved.results[i];
       const id = salesforceId(r?.id);
-      if (r?.success === true && id) out.set(p.userId, ok(p, id, 'created'));
-      else if (r) out.set(p.userId, failed(p, saveErrorText(errorsOf(r))));
+      if (r?.success === true && id) out.set(p.userId, pushed(p, id, 'created'));
+      else if (r) out.set(p.userId, failedAlone(p, saveErrorText(errorsOf(r))));
     });
   }
 
