@@ -31,6 +31,7 @@ import {
 } from './modules/oauth';
 import type { ProviderModule } from './providers/provider';
 import { LimiterRegistry } from './providers/rate-limiter';
+import { createBudgetStore } from './providers/budget-store';
 import { mountedAt, ok, type Operation } from './openapi/operation';
 import { openApiOperations, openApiRouter } from './openapi/openapi.routes';
 import { createApiKeyRepository } from './modules/auth/api-keys.repository';
@@ -164,7 +165,9 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const box = new SecretBox(config.encryption.key, config.encryption.previousKeys);
   const validator = new ConfigValidator();
   const templates = new TemplateService(createTemplateRepository(prisma), validator, () => providers.templates());
-  const connectorDeps = { logger, http: config.crmHttp, pageSize: config.sync.pageSize, limiters: new LimiterRegistry() };
+  // One request budget per CRM account across instances (crm_rate_budgets).
+  const limiters = new LimiterRegistry({ store: createBudgetStore(prisma), logger });
+  const connectorDeps = { logger, http: config.crmHttp, pageSize: config.sync.pageSize, limiters };
   const connectorFor = createConnectorFactory(providers, connectorDeps);
   const integrations: IntegrationService = new IntegrationService(
     createIntegrationRepository(prisma),
@@ -201,6 +204,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       timeoutMs: config.crmHttp.timeoutMs,
     },
   );
+  const syncJobQueue = createSyncJobRepository(prisma);
   const pull = new PullService(
     createPullRepository(prisma),
     createUnitOfWork(prisma, (db) => ({ pull: createPullRepository(db), people: createPeopleRepository(db), events: eventRecorder(db) })),
@@ -211,6 +215,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       overlapSeconds: config.sync.overlapSeconds,
       maxDeleteFraction: config.sync.maxDeleteFraction,
       metrics,
+      resumeLater: (job) => syncJobQueue.resumeLater(job),
     },
   );
   const syncRuns = createSyncRunRepository(prisma);
@@ -219,7 +224,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
     providers: providers.list().flatMap((m) => (m.definition.exports ? [m.definition.name] : [])),
   });
   const exportJobs = new ExportJobs(exportsService, logger, { enabled: config.sync.cronEnabled, timezone: config.sync.timezone });
-  const jobs = new SyncJobs(pull, createSyncJobRepository(prisma), syncRuns, logger, {
+  const jobs = new SyncJobs(pull, syncJobQueue, syncRuns, logger, {
     enabled: config.sync.cronEnabled,
     nightlyCron: config.sync.nightlyCron,
     incrementalCron: config.sync.incrementalCron,

@@ -43,6 +43,8 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
   readonly requests: Entry[] = [];
   /** How many requests arrived (refused ones included). */
   calls = 0;
+  /** Answers sent, by status code (how many 429s a client ran into, say). */
+  readonly answered: Record<number, number> = {};
   /** Runs before each request is served: lets a test change the data between two pages. */
   onRequest?: (req: { method: string; path: string; query: Record<string, unknown> }) => void;
 
@@ -74,8 +76,11 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
   async start(port = 0): Promise<this> {
     const app = express();
     if (this.serverOptions.textBodies) app.use(express.text({ type: () => true, limit: '5mb' }));
-    app.use((req, _res, next) => {
+    app.use((req, res, next) => {
       this.calls++;
+      res.on('finish', () => {
+        this.answered[res.statusCode] = (this.answered[res.statusCode] ?? 0) + 1;
+      });
       const entry = { method: req.method, path: req.path, query: { ...req.query }, ...this.requestDetails(req), at: Date.now() };
       this.requests.push(entry as Entry);
       this.onRequest?.({ method: req.method, path: req.path, query: { ...req.query } });

@@ -119,6 +119,9 @@ export const envSchema = z.object({
   CRM_MAX_RETRIES: int(0).max(10).default(4),
   // First backoff step; doubles per retry, with jitter.
   CRM_RETRY_BASE_MS: int(0).default(500),
+  // A CRM account's daily quota seen at its reserve stops calls this long before one call
+  // looks again (the CRMs do not say when their day resets); a stopped sync resumes then.
+  CRM_BUDGET_RECHECK_SECONDS: int(1).max(86_400).default(3600),
 
   // Retention (src/modules/retention): days kept per kind, 0 = forever; pruned hourly in
   // batches of RETENTION_BATCH rows, each its own short statement.
@@ -263,7 +266,7 @@ export interface Config {
   };
   /** Days kept (0 = forever) and the prune job's schedule; see src/modules/retention. */
   retention: { inboundPayloadDays: number; deliveriesDays: number; syncRunsDays: number; cron: string; batch: number };
-  crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean; budgetRecheckMs?: number };
   /** The SSRF guard's switch, for every URL called on a tenant's behalf. */
   allowPrivateUrls: boolean;
   metrics: { enabled: boolean; port?: number; host: string };
@@ -377,7 +380,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       cron: e.RETENTION_CRON,
       batch: e.RETENTION_BATCH,
     },
-    crmHttp: { timeoutMs: e.CRM_REQUEST_TIMEOUT_MS, maxRetries: e.CRM_MAX_RETRIES, retryBaseMs: e.CRM_RETRY_BASE_MS, allowPrivateUrls },
+    crmHttp: {
+      timeoutMs: e.CRM_REQUEST_TIMEOUT_MS,
+      maxRetries: e.CRM_MAX_RETRIES,
+      retryBaseMs: e.CRM_RETRY_BASE_MS,
+      allowPrivateUrls,
+      budgetRecheckMs: e.CRM_BUDGET_RECHECK_SECONDS * 1000,
+    },
     allowPrivateUrls,
     metrics: { enabled: e.METRICS_ENABLED, port: e.METRICS_PORT, host: e.METRICS_HOST },
     webhooks: {

@@ -95,6 +95,8 @@ export class CrmBudgetError extends Error {
     /** What the CRM reported: calls used and the limit, when it said. */
     public readonly used: number | null = null,
     public readonly limit: number | null = null,
+    /** When a call may look again (the shared quota's recheck); null: the next scheduled run. */
+    public readonly resumeAfter: Date | null = null,
   ) {
     super(message);
     this.name = 'CrmBudgetError';

@@ -5,8 +5,8 @@ import https from 'node:https';
 import net from 'node:net';
 import type { Logger } from 'winston';
 import { assertPublicHost, BlockedAddressError, publicOnlyLookup } from '../lib/url-guard';
-import { CrmAuthError, CrmUnavailableError } from './connector';
-import type { RequestLimiter } from './rate-limiter';
+import { CrmAuthError, CrmBudgetError, CrmUnavailableError } from './connector';
+import type { DailyUsage, RequestLimiter } from './rate-limiter';
 
 export interface CrmHttpOptions {
   provider: string;
@@ -23,6 +23,25 @@ export interface CrmHttpOptions {
    */
   rateLimitHeaders?: { remaining: string; intervalMs?: string; defaultIntervalMs: number };
   /**
+   * The account's daily quota (Salesforce's calls per 24 h, HighLevel's per day, Zoho's
+   * credits), read from every answer and shared through the limiter. Bulk work (sync pages,
+   * push batches) asks `checkDailyQuota()` first: at or below the reserve it stops with
+   * CrmBudgetError, resumable after `budgetRecheckMs`, whichever instance asks. Single reads
+   * (a webhook's record, a connection test) still go: the reserve is for the account's other
+   * tools, and they are a handful.
+   */
+  dailyQuota?: {
+    read(headers: Record<string, unknown>): DailyUsage | null;
+    /** The reserve as a share of the day's limit, or as a number of calls (Zoho's credits, whose limit is not told). */
+    reserve: { percent: number } | { calls: number };
+    account: string;
+  };
+  /**
+   * How long a quota seen spent holds before one call may look again (the CRM does not say
+   * when its day resets): a stopped run is resumed then. Default one hour (CRM_BUDGET_RECHECK_SECONDS).
+   */
+  budgetRecheckMs?: number;
+  /**
    * A 401 is retried once with the headers this gives (a refreshed OAuth token), when it
    * gives any; a pasted token's 401 stays an authentication failure.
    */
@@ -34,13 +53,19 @@ export interface CrmHttpOptions {
 
 // A Retry-After longer than this fails the request instead of parking a sync for hours.
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
+const DEFAULT_BUDGET_RECHECK_MS = 3600_000;
 
 /**
  * axios with retries (network errors, timeouts, 5xx, 429) using exponential backoff with
  * jitter, honouring Retry-After, plus a per-client rate limit. Errors come out as
  * CrmAuthError (401/403) or CrmUnavailableError; their messages never carry credentials.
  */
-export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
+export interface CrmHttpClient extends AxiosInstance {
+  /** Throws CrmBudgetError when the account's daily quota (dailyQuota) is at or below its reserve. */
+  checkDailyQuota(): Promise<void>;
+}
+
+export function createCrmHttpClient(opts: CrmHttpOptions): CrmHttpClient {
   const baseURL = opts.baseURL.replace(/\/+$/, '');
   // A tenant chooses the base URL: the guard checks each address actually connected to
   // (names through the agents' lookup, IP literals before the request), and a redirect may
@@ -69,7 +94,36 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
     return config;
   });
   const budget = opts.rateLimitHeaders;
+  const quota = opts.dailyQuota;
+  const recheckMs = opts.budgetRecheckMs ?? DEFAULT_BUDGET_RECHECK_MS;
+  /** The daily quota's state when it is at or below the reserve (and recent enough to trust), else null. */
+  const spent = async (): Promise<(DailyUsage & { reserve: number; ageMs: number }) | null> => {
+    const daily = quota ? await opts.limiter.daily() : null;
+    if (!quota || !daily || daily.ageMs >= recheckMs) return null;
+    const r = quota.reserve;
+    const reserve = 'calls' in r ? r.calls : daily.limit ? Math.ceil((daily.limit * r.percent) / 100) : null;
+    return reserve !== null && daily.remaining <= reserve ? { ...daily, reserve } : null;
+  };
+  const budgetError = (s: DailyUsage & { reserve: number; ageMs: number }) => {
+    const account = quota?.account ?? opts.provider;
+    const left = Math.max(0, s.remaining);
+    const r = quota?.reserve;
+    const message =
+      s.limit !== null
+        ? `${account} has used ${s.limit - s.remaining} of its ${s.limit} daily API calls; ${left} left is at or below the reserve of ${s.reserve}${r && 'percent' in r ? ` (${r.percent}%)` : ''} kept for its other tools`
+        : `${account} reports ${left} API credits left, at or below the reserve of ${s.reserve} kept for its other tools`;
+    return new CrmBudgetError(
+      message,
+      s.limit !== null ? s.limit - s.remaining : null,
+      s.limit,
+      new Date(Date.now() + Math.max(0, recheckMs - s.ageMs)),
+    );
+  };
   const observe = (headers: Record<string, unknown> | undefined) => {
+    if (quota && headers) {
+      const usage = quota.read(headers);
+      if (usage) opts.limiter.reportDaily(usage);
+    }
     if (!budget || !headers) return;
     if (Number(headers[budget.remaining.toLowerCase()]) === 0 && headers[budget.remaining.toLowerCase()] !== undefined) {
       const interval = Number(budget.intervalMs ? headers[budget.intervalMs.toLowerCase()] : NaN);
@@ -108,11 +162,12 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
   axiosRetry(client, {
     retries: opts.maxRetries,
     shouldResetTimeout: true,
-    retryCondition: (err) => {
+    retryCondition: async (err) => {
       // A refused address or redirect stays refused: no retry.
       if (refusal(err)) return false;
       const status = err.response?.status;
-      if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS;
+      // A 429 because the day's quota is spent (HighLevel) is not retried: the run stops at the budget.
+      if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS && !(await spent());
       return isNetworkError(err) || err.code === 'ECONNABORTED' || (status !== undefined && status >= 500);
     },
     retryDelay: (retryCount, err) => {
@@ -130,11 +185,20 @@ export function createCrmHttpClient(opts: CrmHttpOptions): AxiosInstance {
       });
     },
   });
-  client.interceptors.response.use(undefined, (err: unknown) => Promise.reject(toCrmError(opts.provider, err)));
-  return client;
+  client.interceptors.response.use(undefined, async (err: unknown) => {
+    const s = err instanceof AxiosError && err.response?.status === 429 ? await spent() : null;
+    return Promise.reject(s ? budgetError(s) : toCrmError(opts.provider, err));
+  });
+  return Object.assign(client, {
+    async checkDailyQuota() {
+      const s = await spent();
+      if (s) throw budgetError(s);
+    },
+  });
 }
 
 function toCrmError(provider: string, err: unknown): Error {
+  if (err instanceof CrmBudgetError) return err;
   const refused = refusal(err);
   if (refused instanceof BlockedAddressError) return new CrmUnavailableError(`${provider} not called: ${refused.message}`);
   if (refused) return refused;
@@ -147,6 +211,25 @@ function toCrmError(provider: string, err: unknown): Error {
   if (status !== undefined)
     return new CrmUnavailableError(`${provider} answered ${status} on ${where}: ${describeBody(err.response?.data)}`, status);
   return new CrmUnavailableError(`${provider} unreachable on ${where}: ${err.code ?? err.message}`);
+}
+
+/**
+ * Bulk work's check before its next call: CrmBudgetError when the account's daily quota is at
+ * its reserve (a client made without dailyQuota, or a plain axios in a test, never refuses).
+ */
+export function checkDailyQuota(http: AxiosInstance): Promise<void> {
+  return (http as Partial<CrmHttpClient>).checkDailyQuota?.() ?? Promise.resolve();
+}
+
+/** A daily quota told as "limit" and "remaining" headers (HighLevel, HubSpot's private apps), as calls used of the limit. */
+export function dailyFromHeaders(limitHeader: string, remainingHeader: string): (headers: Record<string, unknown>) => DailyUsage | null {
+  const [l, r] = [limitHeader.toLowerCase(), remainingHeader.toLowerCase()];
+  return (headers) => {
+    if (headers[l] === undefined || headers[r] === undefined) return null;
+    const limit = Number(headers[l]);
+    const remaining = Number(headers[r]);
+    return Number.isFinite(limit) && Number.isFinite(remaining) && limit > 0 ? { remaining: Math.max(0, remaining), limit } : null;
+  };
 }
 
 /** For `reauthorize`: a refreshed OAuth access token as a bearer header, or null (nothing to refresh). */

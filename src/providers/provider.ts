@@ -120,7 +120,7 @@ export interface ConnectorContext {
   /** null for a connector not bound to a stored integration (a check before creating one). */
   integrationId: number | null;
   logger: Logger;
-  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean; budgetRecheckMs?: number };
   pageSize: number;
   /**
    * The integration's one limiter in this process at this rate (the provider picks it, from

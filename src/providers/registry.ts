@@ -76,7 +76,7 @@ function templateOf(d: ProviderDefinition): BuiltInTemplate {
 
 export interface ConnectorDeps {
   logger: Logger;
-  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean };
+  http: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean; budgetRecheckMs?: number };
   pageSize: number;
   limiters: LimiterRegistry;
 }

@@ -45,7 +45,8 @@ beforeAll(async () => {
   fake = await new FakeSalesforce({ contacts: 450, seed: 21 }).start();
   // Deletions are listed in whole minutes: the overlap lets an incremental run's window reach
   // a deletion made minutes before it, as the default overlap does in production.
-  ctx = await createTestContext({ SYNC_OVERLAP_SECONDS: '600' });
+  // A daily quota seen at its reserve holds 2 s here (an hour by default) before a call looks again.
+  ctx = await createTestContext({ SYNC_OVERLAP_SECONDS: '600', CRM_BUDGET_RECHECK_SECONDS: '2' });
 });
 afterAll(async () => {
   await ctx.close();
@@ -173,7 +174,7 @@ describe('Salesforce API budget: a run stops at the reserve and the next one res
   });
   afterAll(() => budget.stop());
 
-  it('when the calls left fall to the reserve mid-sync, then the run ends partial, resumable; with the budget back, the next run resumes and succeeds', async () => {
+  it('when the calls left fall to the reserve mid-sync, then the run ends partial, resumable; no call until the recheck; with the budget back, the next run resumes and succeeds', async () => {
     // 102 calls left: two pages (of 200) are read, then 100 left is the reserve (10% of 1,000).
     budget.setApiUsage(898);
     const first = await sync(integration, 'full');
@@ -182,14 +183,21 @@ describe('Salesforce API budget: a run stops at the reserve and the next one res
     expect(budget.apiUsed).toBe(900);
     const stopped = (await admin.get(`/api/sync/runs/${first.body.data.runId}`)).body.data;
     expect(stopped).toMatchObject({ status: 'partial', details: { stopped: 'api_budget', apiUsage: { used: 900, limit: 1000 } } });
+    expect(stopped.error).toMatch(/resumed from the checkpoint after /);
     expect((await admin.get(`/api/integrations/${integration}`)).body.data.status).toBe('active');
 
-    // A new day: the org's budget is back.
+    // The budget is back at Salesforce, but nobody calls until the recheck time: the quota was
+    // seen spent a moment ago (by any instance), and Salesforce does not say when it refills.
     budget.setApiUsage(0);
+    const early = await sync(integration, 'full');
+    expect(early.body.data).toMatchObject({ status: 'partial', created: 0 });
+    expect(budget.apiUsed).toBe(0);
+    await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(stopped.details.resumeAfter) - Date.now()) + 50));
+
     const second = await sync(integration, 'full');
     expect(second.body.data).toMatchObject({ status: 'succeeded', created: 50 });
     const resumed = (await admin.get(`/api/sync/runs/${second.body.data.runId}`)).body.data;
-    expect(resumed.details.resumedFromRunId).toBe(first.body.data.runId);
+    expect(resumed.details.resumedFromRunId).toBe(early.body.data.runId);
     const [counts] = await ctx.sql<{ n: number; distinct_ids: number }>(
       `SELECT count(*)::int AS n, count(DISTINCT external_id)::int AS distinct_ids FROM user_identities WHERE organization_id = $1 AND provider = 'salesforce'`,
       [budgetOrg],

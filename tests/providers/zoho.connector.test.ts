@@ -350,7 +350,7 @@ describe('ZohoConnector: the org’s daily API credits', () => {
         }
       })().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmBudgetError);
-      expect((err as Error).message).toBe('Zoho CRM reports 3 API credits left, at or below the reserve of 3; the sync resumes later');
+      expect((err as Error).message).toBe('Zoho CRM reports 3 API credits left, at or below the reserve of 3 kept for its other tools');
       expect(done).toEqual([200, 200, 200, 200, 200, 200, 200]);
       await expect(c.listDeletedSince(new Date(0))).rejects.toBeInstanceOf(CrmBudgetError);
       // Notified records are still read: the reserve is about syncs.
@@ -366,7 +366,7 @@ describe('ZohoConnector: answers the fake does not give', () => {
   /** A connector over a stub answering every GET with `data` (status 200). */
   function over(data: unknown) {
     const http = { get: async () => ({ status: 200, data }) } as unknown as AxiosInstance;
-    return new ZohoConnector(http, { accessToken: 'x', apiVersion: 'v8' }, 200, { remaining: null }, logger);
+    return new ZohoConnector(http, { accessToken: 'x', apiVersion: 'v8' }, 200, logger);
   }
 
   it('when Zoho says more records follow past page 10 but gives no next_page_token, then the listing fails instead of ending early', async () => {

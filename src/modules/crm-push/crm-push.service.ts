@@ -211,7 +211,10 @@ export class CrmPushSender {
       const message = err instanceof Error ? err.message : String(err);
       if (err instanceof CrmAuthError) await this.authFailed(row, err);
       this.logger.warn('push: call failed, will retry', { integrationId: row.id, provider: row.provider, error: message.slice(0, 300) });
-      return { ok: false, error: message, retryMs: err instanceof CrmBudgetError ? this.opts.budgetWaitMs : null };
+      if (!(err instanceof CrmBudgetError)) return { ok: false, error: message, retryMs: null };
+      // The shared quota says when a call may look again; else the configured wait.
+      const until = err.resumeAfter ? err.resumeAfter.getTime() - Date.now() : 0;
+      return { ok: false, error: message, retryMs: Math.max(until, this.opts.budgetWaitMs) };
     }
   }
 

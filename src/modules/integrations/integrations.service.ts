@@ -7,7 +7,7 @@ import type { OrganizationLookup } from '../auth';
 import type { EventRecorder } from '../outbox';
 import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
 import { assertAllowedUrl } from '../../lib/url-guard';
-import { CrmAuthError, type CrmConnector } from '../../providers/connector';
+import { CrmAuthError, CrmBudgetError, type CrmConnector } from '../../providers/connector';
 import type { ConnectorBinding, ConnectorFactory, WriterFactory } from '../../providers/registry';
 import type { CrmWriter, FileSink } from '../../providers/writer';
 import { assertTransition, type IntegrationStatus } from './integration-status';
@@ -197,6 +197,9 @@ export class IntegrationService {
       );
     }
     const result = await this.tryConnection(row);
+    // A test not made because the CRM's daily quota is at its reserve says nothing of the
+    // connection: the status stays as it is.
+    if (result.notTested) return { success: false, message: result.message, data: null };
     const next: IntegrationStatus = result.success ? 'active' : 'error';
     assertTransition(row.status as IntegrationStatus, next);
     await this.updateFields(id, { status: next, errorMessage: result.success ? null : result.message, lastTestedAt: new Date() });
@@ -220,6 +223,7 @@ export class IntegrationService {
       );
     }
     const result = await this.tryConnection(row);
+    if (result.notTested) return { success: false, message: result.message, data: null };
     await this.updateFields(id, {
       ...(result.success ? { status: 'active' } : {}),
       errorMessage: result.success ? null : result.message,
@@ -355,12 +359,16 @@ export class IntegrationService {
     return this.connector(await this.freshened(row));
   }
 
-  private async tryConnection(row: IntegrationRow): Promise<TestResult> {
+  private async tryConnection(row: IntegrationRow): Promise<TestResult & { notTested?: boolean }> {
     try {
       const connector = await this.freshConnector(row);
       const info = await connector.testConnection();
       return { success: true, message: `Connected to ${row.provider}${info.account ? ` (${info.account})` : ''}`, data: { ...info } };
     } catch (err) {
+      if (err instanceof CrmBudgetError) {
+        const when = err.resumeAfter ? `; try again after ${err.resumeAfter.toISOString()}` : '';
+        return { success: false, notTested: true, message: `Not tested: ${err.message}${when}`, data: null };
+      }
       const message =
         err instanceof CrmAuthError ? `Authentication failed: ${err.message}` : `Connection failed: ${(err as Error).message}`;
       this.logger.warn('integration test failed', { integrationId: row.id, provider: row.provider, error: message });

@@ -66,6 +66,8 @@ export class PullService {
       /** The largest share of the people held that one run may delete (SYNC_MAX_DELETE_FRACTION). */
       maxDeleteFraction?: number;
       metrics?: Metrics;
+      /** Queues the run's resumption for when the CRM's quota may be back (sync_jobs). */
+      resumeLater?: (job: { integrationId: number; organizationId: number; mode: PullMode; at: Date }) => Promise<void>;
     },
   ) {}
 
@@ -394,19 +396,32 @@ export class PullService {
   ): Promise<RunOutcome> {
     const { row, runId } = a;
     const durationMs = Date.now() - at.started;
-    const message = `stopped at the API budget's reserve: ${err.message}; the next run resumes from the checkpoint`;
+    const resumeAfter = err.resumeAfter && this.opts.resumeLater ? err.resumeAfter : null;
+    const message = `stopped at the API budget's reserve: ${err.message}; ${
+      resumeAfter ? `resumed from the checkpoint after ${resumeAfter.toISOString()}` : 'the next run resumes from the checkpoint'
+    }`;
     await this.finishRun(runId, {
       status: 'partial',
       deleted: at.deleted,
       error: message,
-      details: { ...at.details, stopped: 'api_budget', apiUsage: { used: err.used, limit: err.limit }, durationMs },
+      details: {
+        ...at.details,
+        stopped: 'api_budget',
+        apiUsage: { used: err.used, limit: err.limit },
+        ...(resumeAfter ? { resumeAfter: resumeAfter.toISOString() } : {}),
+        durationMs,
+      },
     });
+    if (resumeAfter) {
+      await this.opts.resumeLater?.({ integrationId: row.id, organizationId: row.organizationId, mode: a.mode, at: resumeAfter });
+    }
     await this.integrations.updateFields(row.id, { lastSyncAt: new Date() });
     this.logger.warn('sync stopped at the API budget', {
       runId,
       integrationId: row.id,
       used: err.used,
       limit: err.limit,
+      resumeAfter,
       records: at.records,
     });
     const counts = await this.repo.runCounts(runId);

@@ -120,6 +120,20 @@ const PRUNE = `
     SELECT id FROM sync_jobs WHERE finished_at < now() - make_interval(secs => $1) ORDER BY finished_at LIMIT $2
   )`;
 
+/**
+ * A run stopped at the CRM's daily quota is resumed at $4: its integration's waiting job of
+ * that mode (if any) is brought forward to then, otherwise one is queued (trigger 'budget').
+ */
+const RESUME_LATER = `
+  WITH moved AS (
+    UPDATE sync_jobs SET not_before = LEAST(not_before, $4::timestamptz)
+    WHERE integration_id = $1 AND mode = $3 AND status = 'pending'
+    RETURNING 1
+  )
+  INSERT INTO sync_jobs (integration_id, organization_id, mode, trigger, scheduled_for, not_before)
+  SELECT $1, $2, $3, 'budget', $4::timestamptz, $4::timestamptz WHERE NOT EXISTS (SELECT 1 FROM moved)
+  ON CONFLICT (integration_id, mode, scheduled_for) DO NOTHING`;
+
 export interface SyncJobRepository {
   /** Jobs for the tick of `mode` at `scheduledFor`, each not before it plus up to `jitterSeconds`. */
   enqueue(mode: PullMode, scheduledFor: Date, jitterSeconds: number): Promise<{ active: number; enqueued: number }>;
@@ -132,6 +146,8 @@ export interface SyncJobRepository {
   queue(organizationId?: number): Promise<SyncJobQueue[]>;
   /** Deletes up to `limit` jobs finished more than `olderThanSeconds` ago; returns how many. */
   prune(olderThanSeconds: number, limit: number): Promise<number>;
+  /** The integration's `mode` sync is due again at `at` (after a stop at the CRM's quota). */
+  resumeLater(job: { integrationId: number; organizationId: number; mode: PullMode; at: Date }): Promise<void>;
 }
 
 export function createSyncJobRepository(db: Db): SyncJobRepository {
@@ -161,5 +177,8 @@ export function createSyncJobRepository(db: Db): SyncJobRepository {
         ? db.$queryRawUnsafe<SyncJobQueue[]>(QUEUE_ALL)
         : db.$queryRawUnsafe<SyncJobQueue[]>(QUEUE_OF_ORGANIZATION, organizationId),
     prune: (olderThanSeconds, limit) => db.$executeRawUnsafe(PRUNE, olderThanSeconds, limit),
+    async resumeLater(job) {
+      await db.$executeRawUnsafe(RESUME_LATER, job.integrationId, job.organizationId, job.mode, job.at);
+    },
   };
 }

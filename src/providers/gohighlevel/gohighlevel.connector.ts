@@ -2,6 +2,7 @@ import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError, type ConnectionInfo, type CrmConnector, type PersonPage } from '../connector';
 import { CONTACT_PROVIDER, mapContact, type GhlContact } from './gohighlevel.mapping';
 import { forEachLimit } from '../../lib/for-each-limit';
+import { checkDailyQuota } from '../http-client';
 
 export interface GoHighLevelConfig {
   /** A location's private integration token, or an OAuth access token for the location. */
@@ -92,6 +93,7 @@ export class GoHighLevelConnector implements CrmConnector {
 
   async listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage> {
     if (stream !== 'contacts') throw new Error(`gohighlevel has no stream ${stream}`);
+    await checkDailyQuota(this.http);
     const after = opts.cursor ? parseCursor(opts.cursor) : null;
     const body: Record<string, unknown> = {
       locationId: this.config.locationId,

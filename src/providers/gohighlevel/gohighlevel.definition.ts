@@ -10,6 +10,9 @@ export const GOHIGHLEVEL_API_VERSIONS = ['2021-07-28', '2021-04-15', '2023-02-21
  * text, except `tags` (comma-separated; replaces the contact's tags) and `dnd` (true/false).
  * HighLevel has no job title field; custom fields (customFields [{id, value}]) are not mapped.
  */
+/** The share of the location's daily calls left for its other apps (apiReservePercent). */
+export const GOHIGHLEVEL_DEFAULT_API_RESERVE_PERCENT = 10;
+
 export const GOHIGHLEVEL_WRITABLE_FIELDS = [
   'firstName',
   'lastName',
@@ -123,6 +126,15 @@ export const goHighLevelDefinition: ProviderDefinition = {
         // PEM, or its body on one line (the base64 SPKI form HighLevel also prints).
         pattern: '^\\s*(-----BEGIN PUBLIC KEY-----[A-Za-z0-9+/=\\s]+-----END PUBLIC KEY-----|[A-Za-z0-9+/]{40,}={0,2})\\s*$',
       },
+      apiReservePercent: {
+        type: 'number',
+        title: 'API budget reserve (%)',
+        description:
+          'Share of the location’s daily API calls (X-RateLimit-Daily-Remaining) left for its other apps: at or below it a sync stops cleanly and is resumed later',
+        minimum: 0,
+        maximum: 90,
+        default: GOHIGHLEVEL_DEFAULT_API_RESERVE_PERCENT,
+      },
       requestsPerSecond: {
         type: 'number',
         title: 'Requests per second',
@@ -148,7 +160,7 @@ export const goHighLevelDefinition: ProviderDefinition = {
     '3. Create the integration with `{ "apiKey": "<token>", "locationId": "<location id>" }`. Every request sends `Version: 2021-07-28` (field `apiVersion`).',
     '4. Test it: `POST /api/integrations/:id/test` calls `GET /locations/{locationId}`.',
     '5. Webhooks: HighLevel delivers ContactCreate/ContactUpdate/ContactDelete only to a **marketplace app’s** webhook URL, set in the app’s settings (there is no API to register one). Point it at `/api/webhooks/gohighlevel`; events are routed by their `locationId` and checked against HighLevel’s Ed25519 key.',
-    '6. HighLevel allows 100 requests per 10 seconds per location; syncs stay under it. It lists no deleted contacts: a full sync (or a ContactDelete webhook) removes them.',
+    '6. HighLevel allows 100 requests per 10 seconds and 200,000 a day per location; syncs stay under the first, shared by every instance, and stop cleanly (status `partial`, resumed an hour later) when the day’s calls left fall to `apiReservePercent` (default 10%). It lists no deleted contacts: a full sync (or a ContactDelete webhook) removes them.',
     '7. Pushing users (`direction` push or both): one call per person (HighLevel has no batch write): `PUT /contacts/{id}` for a linked contact, else `POST /contacts/upsert`, which matches by email or phone as the location’s “Allow Duplicate Contact” setting says. A user with neither is not sent. Default mapping: firstName, lastName, email, phone, company → companyName (no `name`: HighLevel builds it from the two). `onUserDeleted: delete` deletes the contact.',
   ].join('\n'),
 };

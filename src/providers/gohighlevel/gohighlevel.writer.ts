@@ -3,6 +3,7 @@ import { CrmUnavailableError } from '../connector';
 import type { CrmWriter, DeletePolicy, OutgoingPerson, OutgoingRemoval, PushResult } from '../writer';
 import type { GoHighLevelConfig } from './gohighlevel.connector';
 import { CONTACT_PROVIDER } from './gohighlevel.mapping';
+import { checkDailyQuota } from '../http-client';
 
 /** HighLevel has no batch write: records are written one call each, in this many per upsert. */
 export const GOHIGHLEVEL_PUSH_BATCH = 10;
@@ -61,7 +62,11 @@ export class GoHighLevelWriter implements CrmWriter {
 
   async upsert(people: OutgoingPerson[]): Promise<PushResult[]> {
     const results: PushResult[] = [];
-    for (const p of people) results.push(await this.upsertOne(p));
+    // One call per person: the daily reserve is checked before each.
+    for (const p of people) {
+      await checkDailyQuota(this.http);
+      results.push(await this.upsertOne(p));
+    }
     return results;
   }
 
@@ -98,6 +103,7 @@ export class GoHighLevelWriter implements CrmWriter {
   async remove(people: OutgoingRemoval[], policy: Exclude<DeletePolicy, 'none'>): Promise<PushResult[]> {
     const results: PushResult[] = [];
     for (const p of people) {
+      await checkDailyQuota(this.http);
       if (policy !== 'delete') {
         results.push({ userId: p.userId, ok: false, error: 'HighLevel contacts can be deleted, not archived' });
         continue;

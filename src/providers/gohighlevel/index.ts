@@ -1,9 +1,9 @@
 import type { AxiosInstance } from 'axios';
-import { bearerReauthorize, createCrmHttpClient } from '../http-client';
+import { bearerReauthorize, createCrmHttpClient, dailyFromHeaders } from '../http-client';
 import type { ConnectorContext, ProviderModule } from '../provider';
 import { perSecond } from '../rate-limiter';
 import { GOHIGHLEVEL_DEFAULT_URL, GoHighLevelConnector, goHighLevelHeaders, type GoHighLevelConfig } from './gohighlevel.connector';
-import { goHighLevelDefinition } from './gohighlevel.definition';
+import { GOHIGHLEVEL_DEFAULT_API_RESERVE_PERCENT, goHighLevelDefinition } from './gohighlevel.definition';
 import { goHighLevelWebhook } from './gohighlevel.webhook';
 import { GoHighLevelWriter } from './gohighlevel.writer';
 
@@ -23,6 +23,12 @@ function goHighLevelClient(raw: Record<string, unknown>, ctx: ConnectorContext):
     headers: goHighLevelHeaders(config),
     limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : GOHIGHLEVEL_REQUESTS_PER_SECOND),
     rateLimitHeaders: { remaining: 'X-RateLimit-Remaining', intervalMs: 'X-RateLimit-Interval-Milliseconds', defaultIntervalMs: 10_000 },
+    // 200,000 calls a day per location, told by every answer; the reserve is left for the location's other apps.
+    dailyQuota: {
+      read: dailyFromHeaders('X-RateLimit-Limit-Daily', 'X-RateLimit-Daily-Remaining'),
+      reserve: { percent: typeof raw.apiReservePercent === 'number' ? raw.apiReservePercent : GOHIGHLEVEL_DEFAULT_API_RESERVE_PERCENT },
+      account: 'the HighLevel location',
+    },
     logger: ctx.logger,
     reauthorize: bearerReauthorize(ctx.reauthorize),
     ...ctx.http,

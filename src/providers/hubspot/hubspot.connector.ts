@@ -12,6 +12,7 @@ import {
   parseHubSpotTime,
   type HubSpotObject,
 } from './hubspot.mapping';
+import { checkDailyQuota } from '../http-client';
 
 export interface HubSpotConfig {
   accessToken: string;
@@ -125,6 +126,7 @@ export class HubSpotConnector implements CrmConnector {
 
   async listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage> {
     if (stream !== 'contacts') throw new Error(`HubSpot has no stream ${stream}`);
+    await checkDailyQuota(this.http);
     const cursor = opts.cursor ? decodeCursor(opts.cursor) : null;
     if (cursor?.m === 'list' || (!cursor && !opts.updatedSince)) return this.listPage(cursor?.m === 'list' ? cursor.after : null);
     const at: Cursor = cursor ?? { m: 'search', since: Math.max(0, (opts.updatedSince as Date).getTime()), seen: [] };

@@ -2,6 +2,8 @@ import type { ProviderDefinition } from '../provider';
 import type { PushFacts } from '../writer';
 
 export const HUBSPOT_DEFAULT_URL = 'https://api.hubapi.com';
+/** The share of a private app's daily calls left for the account's other tools (apiReservePercent). */
+export const HUBSPOT_DEFAULT_API_RESERVE_PERCENT = 10;
 
 /** HubSpot allows 5 search requests per second per account, apart from the ten-secondly budget. */
 export const DEFAULT_SEARCH_PER_SECOND = 4;
@@ -103,6 +105,15 @@ export const hubspotDefinition: ProviderDefinition = {
         minimum: 1,
       },
       baseUrl: { type: 'string', title: 'API base URL', format: 'uri', default: HUBSPOT_DEFAULT_URL },
+      apiReservePercent: {
+        type: 'number',
+        title: 'API budget reserve (%)',
+        description:
+          'Share of a private app’s daily API calls (X-HubSpot-RateLimit-Daily-Remaining) left for the account’s other tools: at or below it a sync stops cleanly and is resumed later',
+        minimum: 0,
+        maximum: 90,
+        default: HUBSPOT_DEFAULT_API_RESERVE_PERCENT,
+      },
       requestsPerSecond: {
         type: 'number',
         title: 'Requests per second',

@@ -1,8 +1,8 @@
 import type { AxiosInstance } from 'axios';
-import { bearerReauthorize, createCrmHttpClient } from '../http-client';
+import { bearerReauthorize, createCrmHttpClient, dailyFromHeaders } from '../http-client';
 import type { ConnectorContext } from '../provider';
 import { perSecond } from '../rate-limiter';
-import { HUBSPOT_DEFAULT_URL, hubspotDefinition } from './hubspot.definition';
+import { HUBSPOT_DEFAULT_API_RESERVE_PERCENT, HUBSPOT_DEFAULT_URL, hubspotDefinition } from './hubspot.definition';
 
 /**
  * The HTTP client of one HubSpot integration, for its connector and its writer alike: one
@@ -20,6 +20,12 @@ export function createHubSpotHttp(raw: Record<string, unknown>, ctx: ConnectorCo
       remaining: 'X-HubSpot-RateLimit-Remaining',
       intervalMs: 'X-HubSpot-RateLimit-Interval-Milliseconds',
       defaultIntervalMs: 10_000,
+    },
+    // A private app's daily calls (250,000 and up per account; OAuth apps get no daily headers).
+    dailyQuota: {
+      read: dailyFromHeaders('X-HubSpot-RateLimit-Daily', 'X-HubSpot-RateLimit-Daily-Remaining'),
+      reserve: { percent: typeof raw.apiReservePercent === 'number' ? raw.apiReservePercent : HUBSPOT_DEFAULT_API_RESERVE_PERCENT },
+      account: 'the HubSpot account',
     },
     logger,
     reauthorize: bearerReauthorize(ctx.reauthorize),

@@ -11,6 +11,7 @@ import {
   type PushResult,
 } from '../writer';
 import { HUBSPOT_PROVIDER, hubspotId } from './hubspot.mapping';
+import { checkDailyQuota } from '../http-client';
 
 /** Every batch endpoint takes at most 100 inputs. */
 const BATCH_LIMIT = 100;
@@ -164,6 +165,7 @@ export class HubSpotWriter implements CrmWriter {
     const ids = [...byId.keys()];
     for (let i = 0; i < ids.length; i += BATCH_LIMIT) {
       const chunk = ids.slice(i, i + BATCH_LIMIT);
+      await checkDailyQuota(this.http);
       const res = await this.http.post<{ errors?: unknown }>(
         PATHS.archive,
         { inputs: chunk.map((id) => ({ id })) },
@@ -185,6 +187,7 @@ export class HubSpotWriter implements CrmWriter {
 
   /** One call's records, to the end: answered, failed alone, or (updates) gone from HubSpot. */
   private async send(op: Op, people: OutgoingPerson[], out: Map<number, PushResult>, gone: OutgoingPerson[]): Promise<void> {
+    await checkDailyQuota(this.http);
     const refusal = await this.attempt(op, people, out, gone);
     if (refusal) await this.settle(op, people, refusal, out, gone);
   }

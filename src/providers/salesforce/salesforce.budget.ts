@@ -11,9 +11,9 @@ export function parseLimitInfo(value: unknown): { used: number; limit: number } 
 }
 
 /**
- * The org's daily API calls as Salesforce's answers tell them (Sforce-Limit-Info), and the
- * reserve left for the customer's other tools: the connector and the writer each keep one,
- * fed by every answer of their client, and stop (CrmBudgetError) at the reserve.
+ * The org's daily API calls as Salesforce's answers tell them (Sforce-Limit-Info), for the log
+ * and the run's details. The reserve itself is kept by the HTTP client (its dailyQuota), shared
+ * by every instance through the integration's rate budget.
  */
 export class SalesforceBudget {
   /** The org's daily API use as the last answer told it. */
@@ -41,20 +41,6 @@ export class SalesforceBudget {
         reservePercent: this.reservePercent,
       });
     }
-  }
-
-  /** Throws CrmBudgetError when the calls left are at or below the reserve. */
-  check(): void {
-    const usage = this.usage;
-    if (!usage) return;
-    const remaining = usage.limit - usage.used;
-    const reserve = Math.ceil((usage.limit * this.reservePercent) / 100);
-    if (remaining > reserve) return;
-    throw new CrmBudgetError(
-      `the Salesforce org has used ${usage.used} of its ${usage.limit} daily API calls; ${Math.max(0, remaining)} left is at or below the reserve of ${reserve} (${this.reservePercent}%) kept for its other tools`,
-      usage.used,
-      usage.limit,
-    );
   }
 
   /** Salesforce's 403 REQUEST_LIMIT_EXCEEDED: the day's calls are spent. */

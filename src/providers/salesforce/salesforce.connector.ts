@@ -21,6 +21,7 @@ import {
   salesforceId,
   type SalesforceRecord,
 } from './salesforce.mapping';
+import { checkDailyQuota } from '../http-client';
 
 export interface SalesforceConfig {
   instanceUrl: string;
@@ -144,8 +145,8 @@ const deletedParam = (t: number) => new Date(floorMinute(t)).toISOString().repla
  * Full and incremental listings are one SOQL query each, ordered by LastModifiedDate and Id,
  * paged by Salesforce's nextRecordsUrl. A locator that died (idle timeout, a refreshed session,
  * a resume hours later) is replaced by a keyset query from the last record returned. Every
- * answer's Sforce-Limit-Info tells the org's daily API use: at the reserve the listing stops
- * with CrmBudgetError, and the next run resumes it.
+ * answer's Sforce-Limit-Info tells the org's daily API use: at the reserve the HTTP client
+ * stops every call with CrmBudgetError (whichever instance makes it), and the run is resumed.
  */
 export class SalesforceConnector implements CrmConnector {
   readonly provider = SALESFORCE_PROVIDER;
@@ -224,7 +225,7 @@ export class SalesforceConnector implements CrmConnector {
 
   async listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage> {
     if (stream !== 'contacts') throw new Error(`Salesforce has no stream ${stream}`);
-    this.checkBudget();
+    await checkDailyQuota(this.http);
     if (!opts.cursor) {
       const since = opts.updatedSince ? soqlDateTime(opts.updatedSince) : null;
       const data = await this.query(contactQuery(since ? `LastModifiedDate >= ${since}` : null), true);
@@ -352,10 +353,6 @@ export class SalesforceConnector implements CrmConnector {
   }
 
   // ---- internals ----
-
-  private checkBudget(): void {
-    this.budget.check();
-  }
 
   /** The same query again, from just after the last record returned (or from its start). */
   private async restart(cursor: Cursor): Promise<PersonPage> {

@@ -1,6 +1,7 @@
 import type { AxiosInstance } from 'axios';
 import { bearerReauthorize, createCrmHttpClient } from '../http-client';
 import type { ConnectorContext } from '../provider';
+import { parseLimitInfo } from './salesforce.budget';
 import { normalizeErrorBody, type SalesforceConfig } from './salesforce.connector';
 import { DEFAULT_API_RESERVE_PERCENT, DEFAULT_REQUESTS_PER_SECOND, SALESFORCE_DEFAULT_API_VERSION } from './salesforce.definition';
 
@@ -35,6 +36,15 @@ export function createSalesforceHttp(
     baseURL: config.instanceUrl,
     headers: { Accept: 'application/json', Authorization: `Bearer ${config.accessToken}` },
     limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : DEFAULT_REQUESTS_PER_SECOND),
+    // The org's daily calls, shared by every instance's connector and writer of this integration.
+    dailyQuota: {
+      read: (headers) => {
+        const usage = parseLimitInfo(headers['sforce-limit-info']);
+        return usage && usage.limit > 0 ? { remaining: usage.limit - usage.used, limit: usage.limit } : null;
+      },
+      reserve: { percent: config.apiReservePercent },
+      account: 'the Salesforce org',
+    },
     logger: ctx.logger,
     // The shared client carries the new token on every later call.
     reauthorize: async () => {

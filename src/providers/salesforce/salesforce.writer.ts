@@ -14,6 +14,7 @@ import {
 import { SalesforceBudget } from './salesforce.budget';
 import { errorOf, SalesforceApiError, soqlString, type SalesforceConfig } from './salesforce.connector';
 import { idKey, recordsOf, SALESFORCE_PROVIDER, salesforceId } from './salesforce.mapping';
+import { checkDailyQuota } from '../http-client';
 
 /** sObject Collections take at most 200 records (or ids) a call. */
 const COLLECTION_LIMIT = 200;
@@ -125,8 +126,8 @@ const accountKey = (name: string) => name.trim().toLowerCase();
  * without one is sent with their name, else the local part of their email (with neither,
  * Salesforce's REQUIRED_FIELD_MISSING fails that record alone).
  *
- * Every answer's Sforce-Limit-Info feeds the same budget check as the connector's: at the
- * reserve the writer stops with CrmBudgetError before calling again.
+ * Every answer's Sforce-Limit-Info feeds the integration's shared daily budget: at the
+ * reserve the HTTP client stops the writer (CrmBudgetError) before calling again.
  */
 export class SalesforceWriter implements CrmWriter {
   readonly identityProvider = SALESFORCE_PROVIDER;
@@ -385,7 +386,7 @@ export class SalesforceWriter implements CrmWriter {
   }
 
   /**
-   * One request, after the budget check. A 400 comes back to the caller (it is about the
+   * One request (the HTTP client refuses it at the daily reserve). A 400 comes back to the caller (it is about the
    * request's records); 403 REQUEST_LIMIT_EXCEEDED is the budget, another 403 a permission a
    * person must grant, a 404 an API version or resource the org lacks.
    */
@@ -394,7 +395,7 @@ export class SalesforceWriter implements CrmWriter {
     url: string,
     o: { params?: Record<string, string>; data?: unknown; retry?: AxiosRequestConfig['axios-retry'] },
   ): Promise<AxiosResponse> {
-    this.budget.check();
+    await checkDailyQuota(this.http);
     const res = await this.http.request({
       method,
       url,

@@ -2,7 +2,7 @@ import type { AxiosInstance } from 'axios';
 import { createCrmHttpClient } from '../http-client';
 import type { ConnectorContext, ProviderModule } from '../provider';
 import { perSecond } from '../rate-limiter';
-import { ZohoConnector, type CreditWatch, type ZohoConfig } from './zoho.connector';
+import { ZohoConnector, type ZohoConfig } from './zoho.connector';
 import { DEFAULT_CREDIT_RESERVE, ZOHO_DEFAULT_API_DOMAIN, ZOHO_DEFAULT_VERSION, zohoDefinition } from './zoho.definition';
 import { zohoWebhook } from './zoho.webhook';
 import { ZohoWriter } from './zoho.writer';
@@ -11,6 +11,8 @@ import { ZohoWriter } from './zoho.writer';
 export const zohoAuthorization = (token: string) => `Zoho-oauthtoken ${token}`;
 
 const CREDITS_HEADER = 'x-api-credits-remaining';
+const reserveOf = (config: ZohoConfig) =>
+  typeof config.creditReserve === 'number' && config.creditReserve >= 0 ? config.creditReserve : DEFAULT_CREDIT_RESERVE;
 
 /**
  * The HTTP client the connector and the writer share the setup of: Zoho's auth scheme, the
@@ -20,7 +22,7 @@ const CREDITS_HEADER = 'x-api-credits-remaining';
 function zohoClient(
   raw: Record<string, unknown>,
   ctx: ConnectorContext,
-): { http: AxiosInstance; config: ZohoConfig; credits: CreditWatch } {
+): { http: AxiosInstance; config: ZohoConfig } {
   const config = raw as unknown as ZohoConfig;
   const logger = ctx.logger;
   const http = createCrmHttpClient({
@@ -28,6 +30,16 @@ function zohoClient(
     baseURL: typeof config.apiDomain === 'string' && config.apiDomain ? config.apiDomain : ZOHO_DEFAULT_API_DOMAIN,
     headers: { Accept: 'application/json', Authorization: zohoAuthorization(config.accessToken) },
     limiter: ctx.limiter(typeof raw.requestsPerSecond === 'number' ? raw.requestsPerSecond : perSecond(zohoDefinition.rateLimit)),
+    // The org's credits left today (told once half are spent), shared by every instance's
+    // connector and writer: syncs and pushes stop at the reserve, a count of credits.
+    dailyQuota: {
+      read: (headers) => {
+        const left = Number(headers[CREDITS_HEADER]);
+        return headers[CREDITS_HEADER] !== undefined && Number.isFinite(left) ? { remaining: left, limit: null } : null;
+      },
+      reserve: { calls: reserveOf(config) },
+      account: 'Zoho CRM',
+    },
     logger,
     // A refreshed OAuth token, in Zoho's own scheme.
     reauthorize: async () => {
@@ -37,7 +49,7 @@ function zohoClient(
     ...ctx.http,
   });
   // A 429 says which limit it was (concurrency or credits), and the log keeps it.
-  const credits: CreditWatch = { remaining: null };
+  const credits = { remaining: null as number | null };
   const transforms = http.defaults.transformResponse;
   http.defaults.transformResponse = [
     ...(Array.isArray(transforms) ? transforms : transforms ? [transforms] : []),
@@ -61,9 +73,8 @@ function zohoClient(
     config: {
       ...config,
       apiVersion: config.apiVersion ?? ZOHO_DEFAULT_VERSION,
-      creditReserve: config.creditReserve ?? DEFAULT_CREDIT_RESERVE,
+      creditReserve: reserveOf(config),
     },
-    credits,
   };
 }
 
@@ -72,11 +83,11 @@ export const zoho: ProviderModule = {
   definition: zohoDefinition,
   webhook: zohoWebhook,
   createConnector(raw, ctx) {
-    const { http, config, credits } = zohoClient(raw, ctx);
-    return new ZohoConnector(http, config, ctx.pageSize, credits, ctx.logger);
+    const { http, config } = zohoClient(raw, ctx);
+    return new ZohoConnector(http, config, ctx.pageSize, ctx.logger);
   },
   createWriter(raw, ctx) {
-    const { http, config, credits } = zohoClient(raw, ctx);
-    return new ZohoWriter(http, config, credits, ctx.logger);
+    const { http, config } = zohoClient(raw, ctx);
+    return new ZohoWriter(http, config, ctx.logger);
   },
 };

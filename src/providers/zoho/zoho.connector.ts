@@ -2,7 +2,6 @@ import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { Logger } from 'winston';
 import { z } from 'zod';
 import {
-  CrmBudgetError,
   CrmUnavailableError,
   type ConnectionInfo,
   type CrmConnector,
@@ -20,7 +19,8 @@ import {
   zohoId,
   type ZohoContact,
 } from './zoho.mapping';
-import { DEFAULT_CREDIT_RESERVE, ZOHO_DEFAULT_VERSION } from './zoho.definition';
+import { ZOHO_DEFAULT_VERSION } from './zoho.definition';
+import { checkDailyQuota } from '../http-client';
 import { decodeCursor } from '../cursor';
 
 export interface ZohoConfig {
@@ -30,11 +30,6 @@ export interface ZohoConfig {
   webhookToken?: string;
   requestsPerSecond?: number;
   creditReserve?: number;
-}
-
-/** What Zoho last said about the org's API credits (X-API-CREDITS-REMAINING, sent once half are spent). */
-export interface CreditWatch {
-  remaining: number | null;
 }
 
 /** per_page's maximum (and default) on list calls. */
@@ -105,18 +100,15 @@ export class ZohoConnector implements CrmConnector {
   readonly identityProviders: readonly string[] = [ZOHO_PROVIDER];
   private readonly base: string;
   private readonly perPage: number;
-  private readonly reserve: number;
 
   constructor(
     private readonly http: AxiosInstance,
     config: ZohoConfig,
     pageSize: number,
-    private readonly credits: CreditWatch,
     private readonly logger: Logger,
   ) {
     this.base = `/crm/${config.apiVersion ?? ZOHO_DEFAULT_VERSION}`;
     this.perPage = Math.max(1, Math.min(Math.floor(pageSize) || ZOHO_MAX_PER_PAGE, ZOHO_MAX_PER_PAGE));
-    this.reserve = typeof config.creditReserve === 'number' && config.creditReserve >= 0 ? config.creditReserve : DEFAULT_CREDIT_RESERVE;
   }
 
   /**
@@ -155,7 +147,7 @@ export class ZohoConnector implements CrmConnector {
 
   async listPeople(stream: string, opts: { cursor: string | null; updatedSince: Date | null }): Promise<PersonPage> {
     if (stream !== 'contacts') throw new Error(`Zoho has no stream ${stream}`);
-    this.checkBudget();
+    await checkDailyQuota(this.http);
     const at: Cursor = opts.cursor ? decodeCursor(cursorSchema, opts.cursor, 'Zoho') : { m: 'page', page: 1, n: this.perPage, r: 0 };
     return this.listPage(at, opts.updatedSince);
   }
@@ -224,7 +216,7 @@ export class ZohoConnector implements CrmConnector {
    * Paged until `more_records` is false; Zoho answers 204 when none qualify.
    */
   async listDeletedSince(since: Date): Promise<{ provider: string; externalId: string }[]> {
-    this.checkBudget();
+    await checkDailyQuota(this.http);
     const ids = new Set<string>();
     let at: Cursor | null = { m: 'page', page: 1, n: ZOHO_MAX_PER_PAGE, r: 0 };
     for (let pages = 0; at; pages++) {
@@ -253,7 +245,7 @@ export class ZohoConnector implements CrmConnector {
    * (which cannot be checked), count as existing.
    */
   async stillExisting(people: { provider: string; externalId: string }[]): Promise<{ provider: string; externalId: string }[]> {
-    this.checkBudget();
+    await checkDailyQuota(this.http);
     const ids = people.filter((p) => p.provider === ZOHO_PROVIDER).map((p) => p.externalId);
     const found = await this.readByIds(ids, ['Last_Name']);
     return people.filter((p) => p.provider !== ZOHO_PROVIDER || found.has(p.externalId) || !isZohoId(p.externalId));
@@ -288,20 +280,6 @@ export class ZohoConnector implements CrmConnector {
       for (const r of status === 200 ? recordsOf(data) : []) if (asked.has(r.id)) found.set(r.id, r);
     }
     return found;
-  }
-
-  /**
-   * Zoho reports the org's remaining credits once half the day's are spent; below the reserve
-   * a sync stops cleanly (the pull keeps its checkpoint and the next run resumes), leaving the
-   * rest to the organization's other tools.
-   */
-  private checkBudget(): void {
-    const left = this.credits.remaining;
-    if (left !== null && left <= this.reserve) {
-      throw new CrmBudgetError(
-        `Zoho CRM reports ${left} API credits left, at or below the reserve of ${this.reserve}; the sync resumes later`,
-      );
-    }
   }
 }
 

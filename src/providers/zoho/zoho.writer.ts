@@ -1,9 +1,10 @@
 import type { AxiosInstance } from 'axios';
 import type { Logger } from 'winston';
-import { CrmBudgetError, CrmUnavailableError } from '../connector';
+import { CrmUnavailableError } from '../connector';
+import { checkDailyQuota } from '../http-client';
 import type { CrmWriter, DeletePolicy, OutgoingPerson, OutgoingRemoval, PushResult } from '../writer';
-import type { CreditWatch, ZohoConfig } from './zoho.connector';
-import { DEFAULT_CREDIT_RESERVE, ZOHO_DEFAULT_VERSION } from './zoho.definition';
+import type { ZohoConfig } from './zoho.connector';
+import { ZOHO_DEFAULT_VERSION } from './zoho.definition';
 import { CONTACTS_MODULE, ZOHO_PROVIDER, zohoId } from './zoho.mapping';
 
 /** Records one upsert, update or delete call takes (Zoho's limit for each). */
@@ -44,16 +45,13 @@ export class ZohoWriter implements CrmWriter {
   readonly identityProvider = ZOHO_PROVIDER;
   readonly maxBatch = ZOHO_WRITE_BATCH;
   private readonly base: string;
-  private readonly reserve: number;
 
   constructor(
     private readonly http: AxiosInstance,
-    config: Pick<ZohoConfig, 'apiVersion' | 'creditReserve'>,
-    private readonly credits: CreditWatch,
+    config: Pick<ZohoConfig, 'apiVersion'>,
     private readonly logger: Logger,
   ) {
     this.base = `/crm/${config.apiVersion ?? ZOHO_DEFAULT_VERSION}/${CONTACTS_MODULE}`;
-    this.reserve = typeof config.creditReserve === 'number' && config.creditReserve >= 0 ? config.creditReserve : DEFAULT_CREDIT_RESERVE;
   }
 
   async upsert(people: OutgoingPerson[]): Promise<PushResult[]> {
@@ -129,7 +127,7 @@ export class ZohoWriter implements CrmWriter {
     params?: Record<string, string>,
     expected?: number,
   ): Promise<Outcome[]> {
-    this.checkBudget();
+    await checkDailyQuota(this.http);
     const count = expected ?? (data as { data: unknown[] }).data.length;
     const res = await this.http.request<{ data?: unknown; code?: unknown; message?: unknown }>({
       method,
@@ -145,16 +143,6 @@ export class ZohoWriter implements CrmWriter {
       `zoho answered ${res.status} on ${method} ${url} without a result per record: ${text(res.data?.code, 60) || 'no code'}: ${text(res.data?.message) || 'no details'}`,
       res.status,
     );
-  }
-
-  /** The connector's credit stop, for writes too: below the reserve the push waits for the next day's credits. */
-  private checkBudget(): void {
-    const left = this.credits.remaining;
-    if (left !== null && left <= this.reserve) {
-      throw new CrmBudgetError(
-        `Zoho CRM reports ${left} API credits left, at or below the reserve of ${this.reserve}; the push resumes later`,
-      );
-    }
   }
 }
 
