@@ -26,13 +26,15 @@ export type PersonOutcome = 'created' | 'updated' | 'unchanged' | 'stale';
 
 /**
  * Links users to their records in other systems, set-based: $1 organization id, $2 a jsonb
- * array of { userId, provider, externalId, data }. Links already exactly as stored are
- * filtered out first: ON CONFLICT DO UPDATE would lock (and so write) every conflicting row
- * even when its WHERE then skips the update. Returns the links it wrote.
+ * array of { userId, provider, externalId, data }, $3 the full pull pass reading them (or
+ * null). Links already exactly as stored are filtered out first: ON CONFLICT DO UPDATE would
+ * lock (and so write) every conflicting row even when its WHERE then skips the update.
+ * Returns the links it wrote. The pass is written with the rows written anyway, so the pull's
+ * marking of what it read (PullRepository.markSeen) has no second write to make for them.
  */
 const UPSERT_IDENTITIES = `
-  INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data)
-  SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', NULLIF(d->'data', 'null'::jsonb)
+  INSERT INTO user_identities AS ui (organization_id, user_id, provider, external_id, data, seen_pass)
+  SELECT $1, (d->>'userId')::int, d->>'provider', d->>'externalId', NULLIF(d->'data', 'null'::jsonb), $3::int
   FROM jsonb_array_elements($2::jsonb) AS i(d)
   WHERE NOT EXISTS (
     SELECT 1 FROM user_identities x
@@ -40,7 +42,8 @@ const UPSERT_IDENTITIES = `
       AND x.user_id = (d->>'userId')::int AND x.data IS NOT DISTINCT FROM NULLIF(d->'data', 'null'::jsonb))
   ORDER BY d->>'provider', d->>'externalId'
   ON CONFLICT (organization_id, provider, external_id) DO UPDATE
-    SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, updated_at = now()
+    SET user_id = EXCLUDED.user_id, data = EXCLUDED.data, seen_pass = COALESCE(EXCLUDED.seen_pass, ui.seen_pass),
+        updated_at = now()
     WHERE (ui.user_id, ui.data) IS DISTINCT FROM (EXCLUDED.user_id, EXCLUDED.data)
   RETURNING ui.user_id, ui.provider, ui.external_id`;
 
@@ -185,10 +188,10 @@ const ADD_ACTIVITY = `
   RETURNING id`;
 
 /**
- * The people of the CRM's providers we hold on live users, and either those of them not
- * among the keys $3 (what a full sync did not read) or how many are among them. Users
- * already deleted are left out: there is nothing to delete there (and identities from before
- * tombstones stayed on them).
+ * The people of the CRM's providers we hold on live users, and how many of them are among the
+ * keys $3. Users already deleted are left out: there is nothing to delete there (and
+ * identities from before tombstones stayed on them). A full pull's reconciliation counts
+ * "held" the same way (src/modules/sync/pull.repository.ts, COUNT_UNSEEN).
  */
 const HELD = `
   WITH keys AS (SELECT jsonb_array_elements_text($3::jsonb) AS k),
@@ -198,11 +201,7 @@ const HELD = `
     WHERE ui.organization_id = $1 AND ui.provider IN (SELECT jsonb_array_elements_text($2::jsonb))
   )
   SELECT (SELECT count(*) FROM held)::int AS held,
-    CASE WHEN $4::boolean THEN COALESCE((SELECT jsonb_agg(jsonb_build_object('provider', h.provider, 'externalId', h.external_id))
-              FROM held h WHERE NOT EXISTS (SELECT 1 FROM keys WHERE keys.k = h.provider || ':' || h.external_id)), '[]'::jsonb)
-         ELSE '[]'::jsonb END AS unseen,
-    CASE WHEN $4::boolean THEN 0 ELSE (SELECT count(*) FROM held h WHERE EXISTS (SELECT 1 FROM keys WHERE keys.k = h.provider || ':' || h.external_id))::int
-         END AS among`;
+    (SELECT count(*) FROM held h WHERE EXISTS (SELECT 1 FROM keys WHERE keys.k = h.provider || ':' || h.external_id))::int AS among`;
 
 export interface AppliedPeople {
   /** By record index. */
@@ -226,7 +225,13 @@ function isEcho(pushed: Record<string, unknown>, record: PersonRecord): boolean 
 }
 
 /** Creates, updates and links the users of `records`; call inside a transaction. */
-async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople> {
+async function applyPeople(
+  tx: Db,
+  organizationId: number,
+  crm: PeopleSource,
+  records: PersonRecord[],
+  seenPass: number | null = null,
+): Promise<AppliedPeople> {
   const outcomes: PersonOutcome[] = new Array(records.length).fill('unchanged');
   const userIds: (number | null)[] = new Array(records.length).fill(null);
   if (records.length === 0) return { outcomes, userIds };
@@ -300,7 +305,9 @@ async function applyPeople(tx: Db, organizationId: number, crm: PeopleSource, re
     userId: userOf.get(d.ord) as number,
     data: { ...d.data, sourceUpdatedAt: d.updatedAt },
   }));
-  const relinked = new Set((await upsertIdentities(tx, organizationId, identities)).map((r) => seenKey(r.provider, r.externalId)));
+  const relinked = new Set(
+    (await upsertIdentities(tx, organizationId, identities, seenPass)).map((r) => seenKey(r.provider, r.externalId)),
+  );
   const tombstoned = new Set(matched.filter((m) => m.tomb).map((m) => m.ord));
   const revived = docs.filter((d) => tombstoned.has(d.ord)).map((d) => ({ provider: d.provider, externalId: d.externalId }));
   if (revived.length) await tx.$executeRawUnsafe(CLEAR_TOMBSTONES, organizationId, JSON.stringify(revived));
@@ -367,23 +374,18 @@ async function removePeople(
   return { deleted: deletedIds.length, unlinked: rows.filter((r) => r.outcome === 'unlinked').length, outcomes };
 }
 
-/**
- * How many of the CRM's people we hold (on live users), and of them: `unseen`, those not
- * among `keys` (mode 'unseen'), or `among`, how many are among them (mode 'among').
- */
+/** How many of the CRM's people we hold (on live users), and how many of them are among `keys`. */
 async function heldPeople(
   db: Db,
   organizationId: number,
   providers: readonly string[],
   keys: Iterable<string>,
-  mode: 'unseen' | 'among',
-): Promise<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }> {
-  const [row] = await db.$queryRawUnsafe<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }[]>(
+): Promise<{ held: number; among: number }> {
+  const [row] = await db.$queryRawUnsafe<{ held: number; among: number }[]>(
     HELD,
     organizationId,
     JSON.stringify(providers),
     JSON.stringify([...keys]),
-    mode === 'unseen',
   );
   return row;
 }
@@ -401,12 +403,14 @@ async function upsertIdentities(
   db: Db,
   organizationId: number,
   links: IdentityLink[],
+  seenPass: number | null = null,
 ): Promise<{ userId: number; provider: string; externalId: string }[]> {
   if (links.length === 0) return [];
   const rows = await db.$queryRawUnsafe<{ user_id: number; provider: string; external_id: string }[]>(
     UPSERT_IDENTITIES,
     organizationId,
     JSON.stringify(links),
+    seenPass,
   );
   return rows.map((r) => ({ userId: r.user_id, provider: r.provider, externalId: r.external_id }));
 }
@@ -425,21 +429,16 @@ export interface Activity {
 }
 
 export interface PeopleRepository {
-  /** Creates, updates and links the users of `records`. */
-  apply(organizationId: number, crm: PeopleSource, records: PersonRecord[]): Promise<AppliedPeople>;
+  /** Creates, updates and links the users of `records`; `seenPass`: the full pull pass reading them (see UPSERT_IDENTITIES). */
+  apply(organizationId: number, crm: PeopleSource, records: PersonRecord[], seenPass?: number | null): Promise<AppliedPeople>;
   /** Deletions at the source; each leaves a tombstone. */
   remove(
     organizationId: number,
     crm: PeopleSource,
     removals: Removal[],
   ): Promise<{ deleted: number; unlinked: number; outcomes: Map<string, RemovalOutcome> }>;
-  /** See HELD: the CRM's people we hold, and those not among `keys` or how many are. */
-  held(
-    organizationId: number,
-    providers: readonly string[],
-    keys: Iterable<string>,
-    mode: 'unseen' | 'among',
-  ): Promise<{ held: number; among: number; unseen: { provider: string; externalId: string }[] }>;
+  /** See HELD: how many of the CRM's people we hold, and how many of them are among `keys`. */
+  held(organizationId: number, providers: readonly string[], keys: Iterable<string>): Promise<{ held: number; among: number }>;
   upsertIdentities(organizationId: number, links: IdentityLink[]): Promise<{ userId: number; provider: string; externalId: string }[]>;
   /** false: no user is linked to the record yet. */
   addActivity(a: Activity): Promise<boolean>;
@@ -448,9 +447,9 @@ export interface PeopleRepository {
 /** Bound to `db`: the root client, or the transaction the caller's writes belong to. */
 export function createPeopleRepository(db: Db): PeopleRepository {
   return {
-    apply: (organizationId, crm, records) => applyPeople(db, organizationId, crm, records),
+    apply: (organizationId, crm, records, seenPass) => applyPeople(db, organizationId, crm, records, seenPass ?? null),
     remove: (organizationId, crm, removals) => removePeople(db, organizationId, crm, removals),
-    held: (organizationId, providers, keys, mode) => heldPeople(db, organizationId, providers, keys, mode),
+    held: (organizationId, providers, keys) => heldPeople(db, organizationId, providers, keys),
     upsertIdentities: (organizationId, links) => upsertIdentities(db, organizationId, links),
     async addActivity(a) {
       const rows = await db.$queryRawUnsafe<{ id: number }[]>(

@@ -14,7 +14,59 @@ export interface Checkpoint {
   maxUpdatedAt: string | null;
   /** When the run (or the run it resumes) started (ISO): the next deleted_since. */
   startedAt: string;
+  /**
+   * Full runs: the pass marked on every identity read (user_identities.seen_pass), the id of
+   * the run that started it; a resumed run continues it, so reconciliation still sees every page.
+   */
+  pass?: number;
 }
+
+/** A record of a CRM, as identities key it. */
+export interface RecordKey {
+  provider: string;
+  externalId: string;
+}
+
+/**
+ * Marks the identities of a page's records ($3, $4: providers and external ids) as read by
+ * the full pass $2. Rows already marked (those the page's own upsert wrote) are not written
+ * again. The organization's row lock comes first, as in every people write (MATCH, REMOVE), so
+ * this never takes identity locks in another order than a concurrent webhook's: the EXISTS is
+ * uncorrelated, so PostgreSQL runs it once before reading any row (a one-time filter).
+ */
+const MARK_SEEN = `
+  UPDATE user_identities ui SET seen_pass = $2
+  FROM unnest($3::text[], $4::text[]) AS k(provider, external_id)
+  WHERE EXISTS (SELECT 1 FROM organizations WHERE id = $1 FOR UPDATE)
+    AND ui.organization_id = $1 AND ui.provider = k.provider AND ui.external_id = k.external_id
+    AND ui.seen_pass IS DISTINCT FROM $2`;
+
+/**
+ * The people of the CRM's providers ($2) held on live users, as HELD counts them
+ * (src/modules/people), and how many of them the pass $3 did not see.
+ */
+const COUNT_UNSEEN = `
+  SELECT count(*)::int AS held, count(*) FILTER (WHERE ui.seen_pass IS DISTINCT FROM $3)::int AS unseen
+  FROM user_identities ui JOIN users u ON u.id = ui.user_id AND u.deleted_at IS NULL
+  WHERE ui.organization_id = $1 AND ui.provider = ANY($2::text[])`;
+
+/**
+ * One window of the walk over the identities of provider $2: the next $4 in key order (after
+ * the external id $5, when given), along the unique (organization_id, provider, external_id)
+ * index; the last key of the window, and those of it on live users the pass $3 did not see.
+ * A fixed window, not "the next N unseen": with few unseen the planner reads every row after
+ * the cursor for each chunk (seen: a bitmap scan and a sort), while windows read each row once.
+ */
+const unseenWindow = (after: boolean) => `
+  WITH win AS MATERIALIZED (
+    SELECT ui.external_id, ui.user_id, ui.seen_pass FROM user_identities ui
+    WHERE ui.organization_id = $1 AND ui.provider = $2${after ? ' AND ui.external_id > $5' : ''}
+    ORDER BY ui.external_id
+    LIMIT $4)
+  SELECT (SELECT max(external_id) FROM win) AS last,
+    COALESCE((SELECT jsonb_agg(w.external_id ORDER BY w.external_id) FROM win w
+              JOIN users u ON u.id = w.user_id AND u.deleted_at IS NULL
+              WHERE w.seen_pass IS DISTINCT FROM $3), '[]'::jsonb) AS unseen`;
 
 /** Another instance took this run's lease (it judged this process dead): stop, write nothing more. */
 export class LeaseLostError extends Error {
@@ -76,12 +128,21 @@ export interface PullRepository {
     failures: { externalId: string; reason: string }[];
     counts: PageCounts;
   }): Promise<boolean>;
-  /** How many of the CRM's people we hold, and which of them are not in `seen` (keys). */
-  unseenPeople(
+  /** Marks `records` as read by the full pass `pass`. Call in the page's transaction. */
+  markSeen(organizationId: number, pass: number, records: RecordKey[]): Promise<void>;
+  /** How many of the CRM's people we hold, and how many of them the pass did not see. */
+  countUnseen(organizationId: number, providers: readonly string[], pass: number): Promise<{ held: number; unseen: number }>;
+  /**
+   * The next `size` identities of `provider` after the external id `after` (null: from the
+   * first), in key order: the last one's id (null: none left) and those the pass did not see.
+   */
+  unseenWindow(
     organizationId: number,
-    providers: readonly string[],
-    seen: Set<string>,
-  ): Promise<{ held: number; unseen: { provider: string; externalId: string }[] }>;
+    provider: string,
+    pass: number,
+    after: string | null,
+    size: number,
+  ): Promise<{ last: string | null; unseen: string[] }>;
   /** How many of the CRM's people we hold, and how many of them are among `ids`. */
   countHeld(
     organizationId: number,
@@ -193,14 +254,28 @@ export function createPullRepository(db: Db): PullRepository {
       );
       return renewed === 1;
     },
-    async unseenPeople(organizationId, providers, seen) {
-      const { held, unseen } = await people.held(organizationId, providers, seen, 'unseen');
-      return { held, unseen };
+    async markSeen(organizationId, pass, records) {
+      if (records.length === 0) return;
+      await db.$executeRawUnsafe(
+        MARK_SEEN,
+        organizationId,
+        pass,
+        records.map((r) => r.provider),
+        records.map((r) => r.externalId),
+      );
+    },
+    async countUnseen(organizationId, providers, pass) {
+      const [row] = await db.$queryRawUnsafe<{ held: number; unseen: number }[]>(COUNT_UNSEEN, organizationId, [...providers], pass);
+      return row;
+    },
+    async unseenWindow(organizationId, provider, pass, after, size) {
+      const params = [organizationId, provider, pass, size, ...(after === null ? [] : [after])];
+      const [row] = await db.$queryRawUnsafe<{ last: string | null; unseen: string[] }[]>(unseenWindow(after !== null), ...params);
+      return row;
     },
     async countHeld(organizationId, providers, ids) {
       const keys = ids.map((i) => seenKey(i.provider, i.externalId));
-      const { held, among } = await people.held(organizationId, providers, keys, 'among');
-      return { held, among };
+      return people.held(organizationId, providers, keys);
     },
     async finishRun(runId, data) {
       const [run] = await db.$queryRawUnsafe<RunEventRow[]>(

@@ -7,8 +7,8 @@ import type { UnitOfWork } from '../../db/unit-of-work';
 import { CrmAuthError, CrmBudgetError, type CrmConnector, type PersonRecord } from '../../providers/connector';
 import { canTransition, type IntegrationRow, type IntegrationService, type IntegrationStatus } from '../integrations';
 import { syncRunEvent, type EventRecorder } from '../outbox';
-import { seenKey, type PeopleRepository, type PeopleSource, type Removal } from '../people';
-import { LeaseLostError, type Checkpoint, type PageCounts, type PullRepository } from './pull.repository';
+import { type PeopleRepository, type PeopleSource, type Removal } from '../people';
+import { LeaseLostError, type Checkpoint, type PageCounts, type PullRepository, type RecordKey } from './pull.repository';
 import { isEmail } from '../../lib/email';
 
 /** What one pull transaction writes through. */
@@ -35,12 +35,14 @@ export interface RunOutcome {
 
 class Interrupted extends Error {}
 
-// A run this old is not resumed: the source has moved on, start over.
+// A run this old is not resumed: the source has moved on, start over (a full run's seen pass too).
 const RESUME_WINDOW_MS = 24 * 3600_000;
 const PROGRESS_EVERY_MS = 2000;
 const BULK_LOAD = 1000;
 // Unseen records are checked with the CRM this many at a time, the lease renewed in between.
 const LOOKUP_CHUNK = 100;
+// Reconciliation walks the identities held this many at a time (PullRepository.unseenWindow).
+const RECONCILE_WINDOW = 2000;
 // In a small account one or two deletions are a large share; this many never trip the bound.
 const ALWAYS_DELETABLE = 10;
 
@@ -140,7 +142,6 @@ export class PullService {
         owner,
         mode,
         checkpoint,
-        resumed: Boolean(resume),
         deletedSince: cursor.deletedSince ?? null,
       })
         // Nobody may be waiting on a background run: its failure is logged, never an
@@ -188,13 +189,14 @@ export class PullService {
     owner: string;
     mode: PullMode;
     checkpoint: Checkpoint;
-    resumed: boolean;
     deletedSince: string | null;
   }): Promise<RunOutcome> {
     const { row, connector, runId } = a;
     const started = Date.now();
-    const seen = new Set<string>();
-    let cp = a.checkpoint;
+    // A full run marks what it reads with its pass; a resumed run continues the pass it
+    // resumes. A checkpoint without one (nothing read yet, or written before passes) starts
+    // one: pages read before are then unseen, asked of the CRM, and never deleted unasked.
+    let cp: Checkpoint = a.mode === 'full' ? { ...a.checkpoint, pass: a.checkpoint.pass ?? runId } : a.checkpoint;
     let pagesInStream = 0;
     // Some CRMs tell the total on a stream's first page only (Salesforce's totalSize): the ETA keeps it.
     let streamTotal: number | null = null;
@@ -221,7 +223,6 @@ export class PullService {
         const { valid, failures } = screen(page.records);
         let maxUpdatedAt = cp.maxUpdatedAt ? Date.parse(cp.maxUpdatedAt) : 0;
         for (const r of page.records) {
-          seen.add(seenKey(r.provider, r.externalId));
           if (r.updatedAt && r.updatedAt.getTime() > maxUpdatedAt) maxUpdatedAt = r.updatedAt.getTime();
         }
         const next: Checkpoint = {
@@ -238,6 +239,8 @@ export class PullService {
           organizationId: row.organizationId,
           crm,
           records: valid,
+          // Every record read counts as seen, refused ones too: the CRM has them.
+          seen: cp.pass === undefined ? null : { pass: cp.pass, records: page.records },
           runId,
           integrationId: row.id,
           leaseOwner: a.owner,
@@ -270,30 +273,9 @@ export class PullService {
       }
 
       if (a.mode === 'full') {
-        if (a.resumed) {
-          // Pages read by the run we resume are not in `seen`; deleting from it would be wrong.
-          details.reconciliation = 'skipped: this run resumed another, so it did not read every page itself';
-        } else {
-          // Unseen is not gone: paging by page number skips records when others are deleted
-          // meanwhile, and records created after their page was read are unseen too. Only
-          // those the CRM says it no longer has are deleted; the others are read next time.
-          const { held, unseen } = await this.repo.unseenPeople(row.organizationId, connector.identityProviders, seen);
-          const refusal = this.refusal(unseen.length, held);
-          if (refusal) {
-            refused = true;
-            details.reconciliation = { deleted: 0, unlinked: 0, unseen: unseen.length, held, refused: refusal };
-          } else {
-            const existing = await this.stillExisting(connector, unseen, row.id, a.owner);
-            const gone = unseen.filter((p) => !existing.has(seenKey(p.provider, p.externalId)));
-            const r = await this.removeDeleted(
-              row.organizationId,
-              crm,
-              gone.map((p) => ({ ...p, at: null })),
-            );
-            deleted = r.deleted;
-            details.reconciliation = { ...r, unseen: unseen.length, stillExisting: existing.size };
-          }
-        }
+        const r = await this.reconcile(row, connector, a.owner, cp.pass as number, (n) => (deleted += n));
+        refused = 'refused' in r;
+        details.reconciliation = r;
       } else {
         const since = a.deletedSince ?? cp.startedAt;
         const gone = await connector.listDeletedSince(new Date(since));
@@ -437,6 +419,8 @@ export class PullService {
     organizationId: number;
     crm: PeopleSource;
     records: PersonRecord[];
+    /** A full run's pass and every record the page read. */
+    seen: { pass: number; records: RecordKey[] } | null;
     runId: number;
     integrationId: number;
     leaseOwner: string;
@@ -447,9 +431,10 @@ export class PullService {
   }): Promise<PageCounts> {
     return this.uow.transactional(async ({ pull, people }) => {
       const counts: PageCounts = { created: 0, updated: 0, unchanged: 0, failed: a.failures.length };
-      const { outcomes } = await people.apply(a.organizationId, a.crm, a.records);
+      const { outcomes } = await people.apply(a.organizationId, a.crm, a.records, a.seen?.pass);
       // A stale record (older than what a webhook already brought) counts as unchanged.
       for (const o of outcomes) counts[o === 'stale' ? 'unchanged' : o]++;
+      if (a.seen) await pull.markSeen(a.organizationId, a.seen.pass, a.seen.records);
       const renewed = await pull.recordPage({
         runId: a.runId,
         integrationId: a.integrationId,
@@ -496,20 +481,60 @@ export class PullService {
     return `would delete ${count} of the ${held} people held, more than SYNC_MAX_DELETE_FRACTION (${this.maxDeleteFraction}); nothing deleted`;
   }
 
-  /** Which of `people` the CRM still has, asked a chunk at a time; the lease is renewed before each. */
-  private async stillExisting(
+  /**
+   * The end of a complete full pass: the people of this CRM we hold that the pass did not see.
+   * Unseen is not gone: paging by page number skips records when others are deleted meanwhile,
+   * and records created after their page was read are unseen too. So the bound is applied to
+   * the count first (nothing deleted past it); then the identities are walked in key order a
+   * window at a time (never all ids in memory), the CRM asked which of the window's unseen it
+   * still has, a chunk at a time (the lease renewed before each), and only those it no longer
+   * has are deleted; the others are read by the next pass. Cut short, the run is resumed here,
+   * with the same pass.
+   */
+  private async reconcile(
+    row: IntegrationRow,
     connector: CrmConnector,
-    people: { provider: string; externalId: string }[],
-    integrationId: number,
     owner: string,
-  ): Promise<Set<string>> {
-    const existing = new Set<string>();
-    for (let i = 0; i < people.length; i += LOOKUP_CHUNK) {
+    pass: number,
+    onDeleted: (n: number) => void,
+  ): Promise<Record<string, unknown>> {
+    const providers = connector.identityProviders;
+    const { held, unseen } = await this.repo.countUnseen(row.organizationId, providers, pass);
+    const refusal = this.refusal(unseen, held);
+    if (refusal) return { pass, deleted: 0, unlinked: 0, unseen, held, refused: refusal };
+    const crm = { source: row.provider, providers };
+    let deleted = 0;
+    let unlinked = 0;
+    let stillExisting = 0;
+    const carryOn = async () => {
       if (this.stopping) throw new Interrupted('interrupted by shutdown; the next run resumes from the checkpoint');
-      if (!(await this.repo.acquireLease(integrationId, owner, this.opts.leaseSeconds))) throw new LeaseLostError(integrationId);
-      for (const p of await connector.stillExisting(people.slice(i, i + LOOKUP_CHUNK))) existing.add(seenKey(p.provider, p.externalId));
+      if (!(await this.repo.acquireLease(row.id, owner, this.opts.leaseSeconds))) throw new LeaseLostError(row.id);
+    };
+    for (const provider of unseen > 0 ? providers : []) {
+      for (let after: string | null = null; ;) {
+        await carryOn();
+        const window = await this.repo.unseenWindow(row.organizationId, provider, pass, after, RECONCILE_WINDOW);
+        for (let i = 0; i < window.unseen.length; i += LOOKUP_CHUNK) {
+          if (i > 0) await carryOn();
+          const chunk: RecordKey[] = window.unseen.slice(i, i + LOOKUP_CHUNK).map((externalId) => ({ provider, externalId }));
+          const existing = new Set((await connector.stillExisting(chunk)).map((p) => p.externalId));
+          const gone = chunk.filter((p) => !existing.has(p.externalId));
+          stillExisting += chunk.length - gone.length;
+          if (gone.length === 0) continue;
+          const r = await this.removeDeleted(
+            row.organizationId,
+            crm,
+            gone.map((p) => ({ ...p, at: null })),
+          );
+          deleted += r.deleted;
+          unlinked += r.unlinked;
+          onDeleted(r.deleted);
+        }
+        if (window.last === null) break;
+        after = window.last;
+      }
     }
-    return existing;
+    return { pass, deleted, unlinked, unseen, held, stillExisting };
   }
 
   private observe(
