@@ -145,6 +145,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const organizations = new OrganizationService(
     createOrganizationRepository(prisma),
     createUnitOfWork(prisma, (db) => ({ organizations: createOrganizationRepository(db), events: eventRecorder(db) })),
+    config.lists,
   );
   const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
   const users = new UserService(
@@ -155,6 +156,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       erasure: createErasureRepository(db),
     })),
     organizations,
+    config.lists,
   );
   const push = new PushService(createUnitOfWork(prisma, createPushRepository), logger, {
     maxUsers: config.push.maxUsers,

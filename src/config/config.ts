@@ -42,6 +42,8 @@ export const envSchema = z.object({
     .default('10mb'),
   PUSH_MAX_USERS: int(1).default(10_000),
   PUSH_BATCH_SIZE: int(1).default(2_000),
+  // List totals are counted exactly up to this many rows; past it they say "at least" (totalRelation gte).
+  LIST_EXACT_COUNT_LIMIT: int(1).max(1_000_000).default(1_000),
   // Pushing our users to CRMs and marketing lists (the crm_push_queue worker).
   CRM_PUSH_CONCURRENCY: int(1).max(100).default(4),
   CRM_PUSH_POLL_MS: int(10).default(1000),
@@ -243,6 +245,7 @@ export interface Config {
     rateLimit: { windowMs: number; max: number; syncMax: number; webhookMax: number; authFailureMax: number; authFailureWindowMs: number };
   };
   push: { maxBody: string; maxUsers: number; batchSize: number };
+  lists: { exactCountLimit: number };
   crmPush: { concurrency: number; pollMs: number; lockSeconds: number; retryBaseMs: number; retryMaxMs: number; budgetWaitMs: number };
   encryption: { key?: Buffer; previousKeys: Buffer[] };
   publicBaseUrl?: string;
@@ -334,6 +337,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
     },
     push: { maxBody: e.PUSH_MAX_BODY, maxUsers: e.PUSH_MAX_USERS, batchSize: e.PUSH_BATCH_SIZE },
+    lists: { exactCountLimit: e.LIST_EXACT_COUNT_LIMIT },
     crmPush: {
       concurrency: e.CRM_PUSH_CONCURRENCY,
       pollMs: e.CRM_PUSH_POLL_MS,

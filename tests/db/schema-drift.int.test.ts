@@ -14,6 +14,7 @@ import { createTestDatabase } from '../helpers/test-app';
 const MIGRATION_ONLY_INDEXES = [
   'crm_push_queue_open_idx',
   'inbound_events_prunable_idx',
+  'users_live_organization_id_id_idx',
   'users_search_trgm_idx',
   'webhook_deliveries_succeeded_idx',
 ];

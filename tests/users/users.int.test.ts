@@ -88,7 +88,14 @@ describe('/api/users', () => {
       const res = await get(`/api/users?organizationId=${orgId}`);
       expect(res.status).toBe(200);
       expect(res.body.data).toHaveLength(10);
-      expect(res.body.pagination).toEqual({ page: 1, limit: 10, total: 25, totalPages: 3 });
+      expect(res.body.pagination).toEqual({
+        page: 1,
+        limit: 10,
+        total: 25,
+        totalPages: 3,
+        totalRelation: 'eq',
+        nextCursor: expect.any(String),
+      });
     });
 
     it('when the last page is asked for, then it holds the remainder; past the end is empty', async () => {
@@ -97,7 +104,7 @@ describe('/api/users', () => {
       const past = await get(`/api/users?organizationId=${orgId}&page=4`);
       expect(past.status).toBe(200);
       expect(past.body.data).toEqual([]);
-      expect(past.body.pagination).toEqual({ page: 4, limit: 10, total: 25, totalPages: 3 });
+      expect(past.body.pagination).toEqual({ page: 4, limit: 10, total: 25, totalPages: 3, totalRelation: 'eq', nextCursor: null });
     });
 
     it('when limit is 1 or 100, then those page sizes are used', async () => {

@@ -22,8 +22,21 @@ export interface OrganizationStats {
   oldestUser: { id: number; name: string; email: string | null; createdAt: Date } | null;
 }
 
+export interface OrganizationListFilter {
+  search?: string;
+  onlyId?: number;
+  page: number;
+  limit: number;
+  /** Resume after this id (a keyset cursor) instead of skipping (page - 1) * limit rows. */
+  afterId?: number;
+  /** Count exactly up to this many; past it `total` is this figure and not exact. Unset: always exact. */
+  countLimit?: number;
+}
+
 export interface OrganizationRepository {
-  list(filter: { search?: string; onlyId?: number; page: number; limit: number }): Promise<{ rows: OrganizationRecord[]; total: number }>;
+  list(
+    filter: OrganizationListFilter,
+  ): Promise<{ rows: OrganizationRecord[]; total: number; totalExact: boolean; nextAfterId: number | null }>;
   get(id: number): Promise<OrganizationRecord | null>;
   findBySlug(slug: string): Promise<OrganizationRecord | null>;
   exists(id: number): Promise<boolean>;
@@ -55,7 +68,7 @@ const userSummary = { id: true, name: true, email: true, createdAt: true } as co
 
 export function createOrganizationRepository(db: Db): OrganizationRepository {
   return {
-    async list({ search, onlyId, page, limit }) {
+    async list({ search, onlyId, page, limit, afterId, countLimit }) {
       const where: Prisma.OrganizationWhereInput = {
         deletedAt: null,
         ...(onlyId !== undefined ? { id: onlyId } : {}),
@@ -69,11 +82,58 @@ export function createOrganizationRepository(db: Db): OrganizationRepository {
             }
           : {}),
       };
-      const [rows, total] = await Promise.all([
-        db.organization.findMany({ where, select, orderBy: { id: 'asc' }, skip: (page - 1) * limit, take: limit }),
-        db.organization.count({ where }),
+      const skip = afterId === undefined ? (page - 1) * limit : 0;
+      const toResult = (found: OrganizationRecord[], total: number, totalExact: boolean) => {
+        const rows = found.slice(0, limit);
+        return { rows, total, totalExact, nextAfterId: found.length > limit ? (rows[rows.length - 1]?.id ?? null) : null };
+      };
+      // By id (the primary key), one row more than the page to know whether another follows.
+      const walk = () =>
+        db.organization.findMany({
+          where: afterId === undefined ? where : { AND: [where, { id: { gt: afterId } }] },
+          select,
+          orderBy: { id: 'asc' },
+          skip,
+          take: limit + 1,
+        });
+
+      if (search && countLimit !== undefined) {
+        // As the users list does: up to countLimit + 1 matches through the trigram indexes,
+        // counted, and the page sorted out of them when they are all. Walking the primary key
+        // for a rare term reads most of the table (seen: 30 ms for 11 of 50,000).
+        const params: unknown[] = [`%${escapeLike(search)}%`, `%${escapeLike(search.toLowerCase())}%`, search, countLimit + 1];
+        const p = (v: unknown) => `$${params.push(v)}`;
+        const scope = onlyId === undefined ? '' : `AND id = ${p(onlyId)}`;
+        const after = afterId === undefined ? '' : `AND m.id > ${p(afterId)}`;
+        const found = await db.$queryRawUnsafe<(OrganizationRecord & { total: number })[]>(
+          `WITH m AS MATERIALIZED (
+                 SELECT id FROM organizations
+                 WHERE deleted_at IS NULL ${scope} AND (name ILIKE $1 OR slug LIKE $2 OR external_id = $3) LIMIT $4),
+                c AS (SELECT count(*)::int AS total FROM m),
+                p AS (SELECT m.id FROM m, c WHERE c.total < $4 ${after} ORDER BY m.id LIMIT ${p(limit + 1)} OFFSET ${p(skip)})
+           SELECT c.total, o.id, o.name, o.slug, o.external_id AS "externalId", o.subdomain, o.metadata,
+                  o.created_at AS "createdAt", o.updated_at AS "updatedAt"
+           FROM c LEFT JOIN (p JOIN organizations o ON o.id = p.id) ON true ORDER BY o.id`,
+          ...params,
+        );
+        const total = found[0]?.total ?? 0;
+        if (total <= countLimit)
+          return toResult(
+            found.filter((o) => o.id !== null).map(({ total: _t, ...o }) => o),
+            total,
+            true,
+          );
+        // A common term: the primary key meets its matches soon.
+        return toResult(await walk(), countLimit, false);
+      }
+
+      // The count stops at countLimit + 1 rows.
+      const [found, counted] = await Promise.all([
+        walk(),
+        db.organization.count({ where, ...(countLimit === undefined ? {} : { take: countLimit + 1 }) }),
       ]);
-      return { rows, total };
+      const exact = countLimit === undefined || counted <= countLimit;
+      return toResult(found, exact ? counted : countLimit, exact);
     },
     get: (id) => db.organization.findFirst({ where: { id, deletedAt: null }, select }),
     findBySlug: (slug) => db.organization.findFirst({ where: { slug, deletedAt: null }, select }),

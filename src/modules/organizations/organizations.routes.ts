@@ -1,8 +1,8 @@
 import { Router } from 'express';
-import { idParams, paginated, parse } from '../../lib/http';
-import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
+import { idParams, parse } from '../../lib/http';
+import { byId, created, noContent, ok, type Operation } from '../../openapi/operation';
 import { assertCanSeeOrganization, principalOf, requireAdminPrincipal } from '../auth';
-import { listUsersQuery, type UserService } from '../users';
+import { cursorList, listUsersQuery, sendListPage, type UserService } from '../users';
 import { createOrganizationBody, listOrganizationsQuery, updateOrganizationBody } from './organizations.schemas';
 import type { OrganizationService } from './organizations.service';
 
@@ -14,7 +14,7 @@ export const organizationOperations: Operation[] = [
     summary: 'List organizations',
     auth: 'apiKey',
     query: listOrganizationsQuery,
-    responses: list('Organization'),
+    responses: cursorList('Organization'),
   },
   {
     method: 'post',
@@ -53,7 +53,7 @@ export const organizationOperations: Operation[] = [
     auth: 'apiKey',
     ...byId,
     query: listUsersQuery.omit({ organizationId: true }),
-    responses: list('User'),
+    responses: cursorList('User'),
   },
   {
     method: 'get',
@@ -72,8 +72,7 @@ export function organizationsRouter(service: OrganizationService, users: UserSer
   router.get('/', async (req, res) => {
     const q = parse(listOrganizationsQuery, req.query, 'query');
     const p = principalOf(res);
-    const { rows, total } = await service.list({ ...q, onlyId: p.kind === 'organization' ? p.organizationId : undefined });
-    paginated(res, rows, q.page, q.limit, total);
+    sendListPage(res, await service.list({ ...q, onlyId: p.kind === 'organization' ? p.organizationId : undefined }), q);
   });
 
   router.post('/', async (req, res) => {
@@ -102,8 +101,7 @@ export function organizationsRouter(service: OrganizationService, users: UserSer
     const id = visibleId(req.params, res);
     const { organizationId: _ignored, ...q } = parse(listUsersQuery, req.query, 'query');
     await service.get(id);
-    const { rows, total } = await users.list({ ...q, organizationId: id });
-    paginated(res, rows, q.page, q.limit, total);
+    sendListPage(res, await users.list({ ...q, organizationId: id }), q);
   });
 
   router.get('/:id/stats', async (req, res) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { paginationQuery } from '../../lib/http';
+import { cursorQuery } from '../users';
 
 const slug = z
   .string()
@@ -38,7 +39,10 @@ export const updateOrganizationBody = z
   .strict()
   .refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
-export const listOrganizationsQuery = z.object({ ...paginationQuery, search: z.string().trim().max(200).optional() }).strict();
+/** `page` or `cursor` (the `nextCursor` of the page before), by id. */
+export const listOrganizationsQuery = z
+  .object({ ...paginationQuery, ...cursorQuery, search: z.string().trim().max(200).optional() })
+  .strict();
 
 export type CreateOrganizationInput = z.infer<typeof createOrganizationBody>;
 export type UpdateOrganizationInput = z.infer<typeof updateOrganizationBody>;

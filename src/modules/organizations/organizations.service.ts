@@ -2,6 +2,7 @@ import { AppError } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
 import type { UnitOfWork } from '../../db/unit-of-work';
 import type { EventRecorder } from '../outbox';
+import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from '../users';
 import type { OrganizationRecord, OrganizationRepository, OrganizationStats } from './organizations.repository';
 import { slugify, type CreateOrganizationInput, type UpdateOrganizationInput } from './organizations.schemas';
 
@@ -15,10 +16,35 @@ export class OrganizationService {
   constructor(
     private readonly repo: OrganizationRepository,
     private readonly uow: UnitOfWork<OrganizationRepositories>,
+    /** Totals are exact up to exactCountLimit organizations (LIST_EXACT_COUNT_LIMIT). */
+    private readonly lists: { exactCountLimit: number } = { exactCountLimit: 1_000 },
   ) {}
 
-  list(filter: { search?: string; onlyId?: number; page: number; limit: number }) {
-    return this.repo.list(filter);
+  /** A page of organizations, by `page` or by `cursor` (bound to the search and the key's scope). */
+  async list(q: {
+    search?: string;
+    onlyId?: number;
+    page?: number;
+    cursor?: string;
+    limit: number;
+  }): Promise<ListPage<OrganizationRecord>> {
+    assertOnePosition(q);
+    const fingerprint = listFingerprint('organizations', { search: q.search, onlyId: q.onlyId });
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, (v) => v === null);
+    const result = await this.repo.list({
+      search: q.search,
+      onlyId: q.onlyId,
+      limit: q.limit,
+      page: q.page ?? 1,
+      afterId: after?.id,
+      countLimit: this.lists.exactCountLimit,
+    });
+    return {
+      rows: result.rows,
+      total: result.total,
+      totalExact: result.totalExact,
+      nextCursor: result.nextAfterId === null ? null : encodeCursor(fingerprint, { value: null, id: result.nextAfterId }),
+    };
   }
 
   async get(id: number): Promise<OrganizationRecord> {

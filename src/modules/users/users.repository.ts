@@ -1,5 +1,6 @@
 import type { Db, Prisma } from '../../db/prisma';
 import { escapeLike } from '../../lib/http';
+import type { CursorPosition } from './cursor';
 import type { SortField } from './users.schemas';
 
 export const userSelect = {
@@ -40,6 +41,18 @@ const SORT_COLUMNS: Record<SortField, string> = {
 };
 
 const NULLABLE_SORT = new Set<SortField>(['email', 'lastActiveAt', 'lastSyncedAt']);
+/** Rows of the sort index a common search term walks before it takes the trigram path instead. */
+const WALK_ROWS = 2000;
+const TIME_SORT = new Set<SortField>(['createdAt', 'updatedAt', 'lastActiveAt', 'lastSyncedAt']);
+
+/** Whether a cursor's sort value can belong to a sort on this field (its type, null only where the column allows it). */
+export function validSortValue(field: SortField, v: string | number | null): boolean {
+  if (field === 'id') return v === null;
+  if (v === null) return NULLABLE_SORT.has(field);
+  if (typeof v !== 'string') return false;
+  // A time must be one toISOString made (2026-02-30 is not).
+  return TIME_SORT.has(field) ? /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && new Date(v).toISOString() === v : true;
+}
 
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const USER_COLUMNS = Object.keys(userSelect)
@@ -59,10 +72,22 @@ export interface UserListFilter {
   sort: { field: SortField; direction: 'asc' | 'desc' };
   page: number;
   limit: number;
+  /** Resume after this row (a keyset cursor) instead of skipping (page - 1) * limit rows. */
+  after?: CursorPosition;
+  /** Count exactly up to this many matches; past it `total` is this figure and not exact. Unset: always exact. */
+  countLimit?: number;
+}
+
+export interface UserListResult {
+  rows: UserRecord[];
+  total: number;
+  totalExact: boolean;
+  /** The last row's position when more rows follow; null on the last page. */
+  next: CursorPosition | null;
 }
 
 export interface UserRepository {
-  list(filter: UserListFilter): Promise<{ rows: UserRecord[]; total: number }>;
+  list(filter: UserListFilter): Promise<UserListResult>;
   get(id: number): Promise<UserWithIdentities | null>;
   emailTaken(organizationId: number, email: string, exceptId?: number): Promise<boolean>;
   findDeletedByEmail(organizationId: number, email: string): Promise<number | null>;
@@ -77,42 +102,7 @@ export interface UserRepository {
 
 export function createUserRepository(db: Db): UserRepository {
   return {
-    async list(f) {
-      // Plain SQL so the search can use users_search_trgm_idx, an expression index that
-      // Prisma's query builder cannot target. Values are always bound parameters.
-      const params: unknown[] = [];
-      const bind = (v: unknown) => `$${params.push(v)}`;
-      // Users of soft-deleted organizations are gone with them.
-      const where = ['u.deleted_at IS NULL', 'u.organization_id IN (SELECT id FROM organizations WHERE deleted_at IS NULL)'];
-      if (f.organizationId !== undefined) where.push(`u.organization_id = ${bind(f.organizationId)}`);
-      if (f.isActive !== undefined) where.push(`u.is_active = ${bind(f.isActive)}`);
-      if (f.isAdmin !== undefined) where.push(`u.is_admin = ${bind(f.isAdmin)}`);
-      if (f.source !== undefined) where.push(`u.source = ${bind(f.source)}`);
-      if (f.department !== undefined) where.push(`u.department = ${bind(f.department)}`);
-      if (f.search) where.push(`${SEARCH_EXPRESSION} ILIKE ${bind(`%${escapeLike(f.search)}%`)}`);
-      const from = `FROM users u WHERE ${where.join(' AND ')}`;
-      const dir = f.sort.direction === 'asc' ? 'ASC' : 'DESC';
-      // id breaks ties so pages are stable.
-      // NULLS LAST only where a column can be null: on NOT NULL columns it would stop the
-      // planner from reading (organization_id, created_at, id) backwards for "-createdAt".
-      const nulls = NULLABLE_SORT.has(f.sort.field) ? ' NULLS LAST' : '';
-      // With a search term, the sort key is hidden from the b-tree indexes (a no-op
-      // expression). Otherwise the planner may walk (organization_id, created_at) backwards
-      // hoping to meet matches soon, and read most of a large organization when the matches
-      // are old (seen: 490 ms on 1M users instead of 11 ms). The trigram bitmap plus a top-N
-      // sort costs no more than the count, which scans every match anyway.
-      const key = (column: string) =>
-        f.search ? `(${column} ${column === 'u.id' ? '+ 0' : column.endsWith('_at') ? "+ interval '0'" : "|| ''"})` : column;
-      const order =
-        f.sort.field === 'id' ? `${key('u.id')} ${dir}` : `${key(SORT_COLUMNS[f.sort.field])} ${dir}${nulls}, ${key('u.id')} ${dir}`;
-      const countParams = [...params];
-      const page = `LIMIT ${bind(f.limit)} OFFSET ${bind((f.page - 1) * f.limit)}`;
-      const [rows, [{ total }]] = await Promise.all([
-        db.$queryRawUnsafe<UserRecord[]>(`SELECT ${USER_COLUMNS} ${from} ORDER BY ${order} ${page}`, ...params),
-        db.$queryRawUnsafe<{ total: number }[]>(`SELECT count(*)::int AS total ${from}`, ...countParams),
-      ]);
-      return { rows, total };
-    },
+    list: (f) => listUsers(db, f),
     get: (id) =>
       db.user.findFirst({
         where: { id, deletedAt: null, organization: { deletedAt: null } },
@@ -148,4 +138,171 @@ export function createUserRepository(db: Db): UserRepository {
     findIncludingDeleted: (id) =>
       db.user.findFirst({ where: { id, organization: { deletedAt: null } }, select: { id: true, organizationId: true, deletedAt: true } }),
   };
+}
+
+/*
+ * The users list. Plain SQL so the search can use users_search_trgm_idx, an expression index
+ * that Prisma's query builder cannot target. Values are always bound parameters.
+ *
+ * Without a search term every sort reads an index in order: (organization_id, <column>, id)
+ * within an organization, (<column>, id) across all of them (migration
+ * 20261123050000_list_indexes). A nullable column is read in two segments, its values and
+ * then its nulls (by id), because NULLS LAST in both directions is not one index order; each
+ * segment is a plain index range.
+ *
+ * With a search term and a count limit, one statement collects up to countLimit + 1 matches
+ * through the trigram index, counts them and, when they are all the matches, sorts the page
+ * out of them. When there are more, the term is common and walking the sort index usually
+ * meets enough matches within WALK_ROWS rows; when it does not, the trigram bitmap and a sort
+ * of every match do. An unbounded walk for a rarer term is what to avoid (seen: 490 ms on 1M
+ * users when the matches are old).
+ */
+async function listUsers(db: Db, f: UserListFilter): Promise<UserListResult> {
+  const params: unknown[] = [];
+  const bind = (v: unknown) => `$${params.push(v)}`;
+  // Users of soft-deleted organizations are gone with them. Within one organization that is
+  // one check made once (an uncorrelated EXISTS), not a join probed for every row counted.
+  const where = ['u.deleted_at IS NULL'];
+  if (f.organizationId === undefined) where.push('u.organization_id IN (SELECT id FROM organizations WHERE deleted_at IS NULL)');
+  else {
+    const org = bind(f.organizationId);
+    where.push(`u.organization_id = ${org}`, `EXISTS (SELECT 1 FROM organizations WHERE id = ${org} AND deleted_at IS NULL)`);
+  }
+  if (f.isActive !== undefined) where.push(`u.is_active = ${bind(f.isActive)}`);
+  if (f.isAdmin !== undefined) where.push(`u.is_admin = ${bind(f.isAdmin)}`);
+  if (f.source !== undefined) where.push(`u.source = ${bind(f.source)}`);
+  if (f.department !== undefined) where.push(`u.department = ${bind(f.department)}`);
+  const unsearched = where.join(' AND ');
+  const pattern = f.search ? bind(`%${escapeLike(f.search)}%`) : undefined;
+  if (pattern) where.push(`${SEARCH_EXPRESSION} ILIKE ${pattern}`);
+  const base = where.join(' AND ');
+  /** Runs SQL on the filter's parameters plus `extra`; `p(extra)` names the next extra one. */
+  const statement = () => {
+    const extra: unknown[] = [];
+    return {
+      p: (v: unknown) => `$${params.length + extra.push(v)}`,
+      run: <T>(sql: string) => db.$queryRawUnsafe<T[]>(sql, ...params, ...extra),
+    };
+  };
+
+  const field = f.sort.field;
+  const column = SORT_COLUMNS[field];
+  const nullable = NULLABLE_SORT.has(field);
+  const dir = f.sort.direction === 'asc' ? 'ASC' : 'DESC';
+  const cmp = f.sort.direction === 'asc' ? '>' : '<';
+  const cast = TIME_SORT.has(field) ? 'timestamptz' : 'text';
+  const want = f.limit + 1; // one row more than the page says whether another page follows
+  const offset = f.after ? 0 : (f.page - 1) * f.limit;
+  const finish = (page: UserRecord[], total: number, totalExact: boolean): UserListResult => {
+    const rows = page.slice(0, f.limit);
+    const last = rows[rows.length - 1];
+    const next =
+      page.length > f.limit && last ? { value: field === 'id' ? null : positionValue(last[field as keyof UserRecord]), id: last.id } : null;
+    return { rows, total, totalExact, next };
+  };
+
+  // How a page is read: "index" walks the sort index; "bounded" walks at most WALK_ROWS rows
+  // of it and filters them by the search term; "trigram" hides the sort key from the b-tree
+  // indexes (a no-op expression), so the planner takes the trigram bitmap and sorts the matches.
+  type Mode = 'index' | 'bounded' | 'trigram';
+  const key = (c: string, mode: Mode) =>
+    mode === 'trigram' ? `(${c} ${c === 'u.id' ? '+ 0' : c.endsWith('_at') ? "+ interval '0'" : "|| ''"})` : c;
+
+  if (f.search && f.countLimit !== undefined) {
+    const s = statement();
+    const cap = s.p(f.countLimit + 1);
+    // The position among at most countLimit rows in memory: no index to keep, NULLS LAST as usual.
+    let position = '';
+    if (f.after && field === 'id') position = `AND m.id ${cmp} ${s.p(f.after.id)}`;
+    else if (f.after && f.after.value === null) position = `AND m.k IS NULL AND m.id ${cmp} ${s.p(f.after.id)}`;
+    else if (f.after)
+      position = `AND (${nullable ? 'm.k IS NULL OR ' : ''}(m.k, m.id) ${cmp} (${s.p(f.after.value)}::${cast}, ${s.p(f.after.id)}))`;
+    const order = (t: string) => `${t}.k ${dir}${nullable ? ' NULLS LAST' : ''}, ${t}.id ${dir}`;
+    const found = await s.run<UserRecord & { total: number }>(
+      `WITH m AS MATERIALIZED (SELECT u.id, ${column} AS k FROM users u WHERE ${base} LIMIT ${cap}),
+            c AS (SELECT count(*)::int AS total FROM m),
+            p AS (SELECT m.id, m.k FROM m, c WHERE c.total < ${cap} ${position} ORDER BY ${order('m')} LIMIT ${s.p(want)} OFFSET ${s.p(offset)})
+       SELECT c.total, ${USER_COLUMNS} FROM c LEFT JOIN (p JOIN users u ON u.id = p.id) ON true ORDER BY ${order('p')}`,
+    );
+    const total = found[0]?.total ?? 0;
+    if (total <= f.countLimit) {
+      return finish(
+        found.filter((r) => r.id !== null).map(({ total: _t, ...user }) => user),
+        total,
+        true,
+      );
+    }
+    // More matches than countLimit: the term is common, so walking the sort index meets them
+    // soon, unless they cluster far down the sort order (a name searched in a list sorted by
+    // name). The walk is bounded; when it falls short, the trigram bitmap and a sort of the
+    // matches give the page.
+    const walked = await readSorted('bounded');
+    return finish(walked.length === want ? walked : await readSorted('trigram'), f.countLimit, false);
+  }
+
+  /** One index range: a segment's rows after a position, in sort order. */
+  function read(mode: Mode, segment: 'all' | 'values' | 'nulls', after: CursorPosition | undefined, skip: number, limit: number) {
+    const s = statement();
+    const conditions = [mode === 'bounded' ? unsearched : base];
+    if (segment === 'values') conditions.push(`${column} IS NOT NULL`);
+    if (segment === 'nulls') conditions.push(`${column} IS NULL`);
+    // id breaks ties so pages are stable.
+    const byId = field === 'id' || segment === 'nulls';
+    if (after) {
+      conditions.push(
+        byId
+          ? `${key('u.id', mode)} ${cmp} ${s.p(after.id)}`
+          : `(${key(column, mode)}, ${key('u.id', mode)}) ${cmp} (${s.p(after.value)}::${cast}, ${s.p(after.id)})`,
+      );
+    }
+    const order = byId ? `${key('u.id', mode)} ${dir}` : `${key(column, mode)} ${dir}, ${key('u.id', mode)} ${dir}`;
+    const rows = `SELECT ${USER_COLUMNS} FROM users u WHERE ${conditions.join(' AND ')} ORDER BY ${order}`;
+    if (mode !== 'bounded') return s.run<UserRecord>(`${rows} LIMIT ${s.p(limit)} OFFSET ${s.p(skip)}`);
+    const outer = byId ? `w.id ${dir}` : `w."${field}" ${dir}, w.id ${dir}`;
+    return s.run<UserRecord>(
+      `SELECT w.* FROM (${rows} LIMIT ${WALK_ROWS}) w
+       WHERE (coalesce(w.name, '') || ' ' || coalesce(w.email, '')) ILIKE ${pattern}
+       ORDER BY ${outer} LIMIT ${s.p(limit)} OFFSET ${s.p(skip)}`,
+    );
+  }
+  async function readSorted(mode: Mode): Promise<UserRecord[]> {
+    if (!nullable) return read(mode, 'all', f.after, offset, want);
+    if (f.after?.value === null) return read(mode, 'nulls', f.after, 0, want);
+    const values = await read(mode, 'values', f.after, offset, want);
+    // A bounded walk that fell short may have stopped inside the values: its caller takes the
+    // trigram path instead.
+    if (values.length === want || mode === 'bounded') return values;
+    // The page reaches into the nulls: skip what the offset has left after the values.
+    let skip = 0;
+    if (values.length === 0 && offset > 0) {
+      const s = statement();
+      const [{ n }] = await s.run<{ n: number }>(
+        `SELECT count(*)::int AS n FROM (SELECT 1 FROM users u WHERE ${base} AND ${column} IS NOT NULL LIMIT ${s.p(offset)}) v`,
+      );
+      skip = offset - n;
+    }
+    return [...values, ...(await read(mode, 'nulls', undefined, skip, want - values.length))];
+  }
+  // Exact up to countLimit: counting stops at countLimit + 1 rows.
+  async function count(): Promise<{ total: number; totalExact: boolean }> {
+    const s = statement();
+    if (f.countLimit === undefined) {
+      const [{ total }] = await s.run<{ total: number }>(`SELECT count(*)::int AS total FROM users u WHERE ${base}`);
+      return { total, totalExact: true };
+    }
+    const [{ total }] = await s.run<{ total: number }>(
+      `SELECT count(*)::int AS total FROM (SELECT 1 FROM users u WHERE ${base} LIMIT ${s.p(f.countLimit + 1)}) s`,
+    );
+    return total > f.countLimit ? { total: f.countLimit, totalExact: false } : { total, totalExact: true };
+  }
+
+  // With a search term but no count limit (the exact count every page used to make), the
+  // trigram path, for the reason above.
+  const [page, { total, totalExact }] = await Promise.all([readSorted(f.search ? 'trigram' : 'index'), count()]);
+  return finish(page, total, totalExact);
+}
+
+function positionValue(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return v instanceof Date ? v.toISOString() : String(v);
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
 import { byId, created, list, ok, type Operation } from '../../openapi/operation';
+import { cursorList, sendListPage } from './cursor';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import { activitiesQuery, createUserBody, deleteUserQuery, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';
@@ -14,7 +15,7 @@ export const userOperations: Operation[] = [
     summary: 'List and search users',
     auth: 'apiKey',
     query: listUsersQuery,
-    responses: list('User'),
+    responses: cursorList('User'),
   },
   {
     method: 'post',
@@ -75,8 +76,7 @@ export function usersRouter(service: UserService): Router {
   router.get('/', async (req, res) => {
     const q = parse(listUsersQuery, req.query, 'query');
     const organizationId = scopeOrganization(principalOf(res), q.organizationId);
-    const { rows, total } = await service.list({ ...q, organizationId });
-    paginated(res, rows, q.page, q.limit, total);
+    sendListPage(res, await service.list({ ...q, organizationId }), q);
   });
 
   router.get('/:id', async (req, res) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { booleanQuery, paginationQuery, dbId, dbIdText } from '../../lib/http';
+import { cursorQuery } from './cursor';
 
 const stringList = z.array(z.string().trim().min(1).max(100)).max(200);
 const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();
@@ -38,9 +39,11 @@ export const updateUserBody = z
 const SORTABLE = ['id', 'name', 'email', 'createdAt', 'updatedAt', 'lastActiveAt', 'lastSyncedAt'] as const;
 export type SortField = (typeof SORTABLE)[number];
 
+/** `page` (offset paging, as before) or `cursor` (the `nextCursor` of the page before: keyset paging, as fast at any depth). */
 export const listUsersQuery = z
   .object({
     ...paginationQuery,
+    ...cursorQuery,
     search: z.string().trim().min(1).max(200).optional(),
     organizationId: dbIdText.optional(),
     isActive: booleanQuery.optional(),

@@ -2,7 +2,8 @@ import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
 import type { OrganizationLookup } from '../auth';
 import type { EventRecorder, UserEventType } from '../outbox';
-import type { UserListFilter, UserRecord, UserRepository, UserWithIdentities } from './users.repository';
+import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from './cursor';
+import { validSortValue, type UserListFilter, type UserRecord, type UserRepository, type UserWithIdentities } from './users.repository';
 import type { CreateUserInput, UpdateUserInput } from './users.schemas';
 
 /** A user write and its outbound event commit together. */
@@ -12,6 +13,13 @@ export interface UserRepositories {
   /** Removes a user's personal data from stored payloads and its own row (src/modules/retention). */
   erasure: PersonalDataEraser;
 }
+
+export interface ListSettings {
+  exactCountLimit: number;
+}
+
+/** A list request as the routes parse it; organizationId is the scope already applied. */
+export type UserListQuery = Omit<UserListFilter, 'page' | 'after' | 'countLimit'> & { page?: number; cursor?: string };
 
 export interface PersonalDataEraser {
   eraseUser(userId: number): Promise<Record<string, number>>;
@@ -23,10 +31,26 @@ export class UserService {
     private readonly repo: UserRepository,
     private readonly uow: UnitOfWork<UserRepositories>,
     private readonly organizations: OrganizationLookup,
+    /** Totals are exact up to exactCountLimit matches (LIST_EXACT_COUNT_LIMIT). */
+    private readonly lists: ListSettings = { exactCountLimit: 1_000 },
   ) {}
 
-  list(filter: UserListFilter) {
-    return this.repo.list(filter);
+  /**
+   * A page of the list, by `page` or by `cursor`. The cursor belongs to the list it came from:
+   * its scope (the organization), filters and sort are part of it, checked here.
+   */
+  async list(q: UserListQuery): Promise<ListPage<UserRecord>> {
+    assertOnePosition(q);
+    const { page, cursor, limit, sort, ...filters } = q;
+    const fingerprint = listFingerprint('users', { ...filters, sort: `${sort.direction === 'desc' ? '-' : ''}${sort.field}` });
+    const after = cursor === undefined ? undefined : decodeCursor(cursor, fingerprint, (v) => validSortValue(sort.field, v));
+    const result = await this.repo.list({ ...filters, sort, limit, page: page ?? 1, after, countLimit: this.lists.exactCountLimit });
+    return {
+      rows: result.rows,
+      total: result.total,
+      totalExact: result.totalExact,
+      nextCursor: result.next ? encodeCursor(fingerprint, result.next) : null,
+    };
   }
 
   async get(id: number): Promise<UserWithIdentities> {

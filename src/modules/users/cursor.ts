@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import type { Response } from 'express';
+import { z } from 'zod';
+import { AppError } from '../../lib/errors';
+import { DB_ID_MAX } from '../../lib/http';
+
+/** Where a keyset page resumes: the last row's sort value (null for a null one) and its id. */
+export interface CursorPosition {
+  value: string | number | null;
+  id: number;
+}
+
+/** One page of a list. `totalExact` false: `total` is the count limit and there are more. */
+export interface ListPage<T> {
+  rows: T[];
+  total: number;
+  totalExact: boolean;
+  /** The cursor of the page after this one; null on the last page. */
+  nextCursor: string | null;
+}
+
+/** The OpenAPI answer of a list with capped totals and cursors. */
+export const cursorList = (what: string) => ({
+  200:
+    `{ data: [${what}], pagination: { page, limit, total, totalPages, totalRelation, nextCursor } }. ` +
+    'totalRelation "eq": total is exact; "gte": counting stopped at LIST_EXACT_COUNT_LIMIT (default 1,000) and there are more. ' +
+    'nextCursor (null on the last page) is sent back as `cursor`, instead of `page`, for the next page; it is bound to the sort, ' +
+    'filters and organization it was made for (400 otherwise). A page read by cursor answers page: null.',
+});
+
+/** `cursor` in a list query. `page` has no default here: a request naming both is refused. */
+export const cursorQuery = {
+  page: z.coerce
+    .number()
+    .int()
+    .min(1, 'must be 1 or more')
+    .max(1_000_000)
+    .optional()
+    .describe('Page number (1 when absent); not with cursor'),
+  cursor: z
+    .string()
+    .min(1)
+    .max(8000)
+    .optional()
+    .describe("The previous page's pagination.nextCursor: the next page, as fast at any depth; not with page"),
+};
+
+/**
+ * The list a cursor belongs to: its kind, scope (the organization a key is limited to),
+ * filters and sort, hashed. A cursor is only accepted by the same list.
+ */
+export function listFingerprint(kind: string, filter: Record<string, unknown>): string {
+  const canonical = JSON.stringify([
+    kind,
+    Object.entries(filter)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url').slice(0, 16);
+}
+
+/*
+ * base64url JSON, not signed: a cursor holds only a position the holder has already seen,
+ * and every page is read with the list's own filters and scope, so an edited cursor can only
+ * move within that list, never into another organization's rows.
+ */
+export function encodeCursor(fingerprint: string, position: CursorPosition): string {
+  return Buffer.from(JSON.stringify({ l: fingerprint, v: position.value, i: position.id })).toString('base64url');
+}
+
+// Ids are int4 and text cannot hold NUL: either would be a database error, not a 400.
+const payload = z
+  .object({
+    l: z.string(),
+    v: z.union([
+      z
+        .string()
+        .max(5000)
+        .refine((v) => !v.includes('\u0000')),
+      z.number(),
+      z.null(),
+    ]),
+    i: z.number().int().positive().max(DB_ID_MAX),
+  })
+  .strict();
+
+/** The position in a cursor; 400 naming query.cursor when it is not one of this list's. */
+export function decodeCursor(cursor: string, fingerprint: string, valueIsValid: (v: string | number | null) => boolean): CursorPosition {
+  let decoded: unknown;
+  try {
+    decoded = /^[A-Za-z0-9_-]+$/.test(cursor) ? JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) : undefined;
+  } catch {
+    decoded = undefined;
+  }
+  const parsed = payload.safeParse(decoded);
+  if (!parsed.success || !valueIsValid(parsed.data.v)) {
+    throw new AppError('invalid_data', 'invalid_cursor', 'The cursor is not one this API made', [
+      { path: 'query.cursor', message: 'is not a cursor from a previous page of this list' },
+    ]);
+  }
+  if (parsed.data.l !== fingerprint) {
+    throw new AppError('invalid_data', 'cursor_mismatch', 'The cursor was made for another list', [
+      { path: 'query.cursor', message: 'was made for another sort, filter or organization; start again without it' },
+    ]);
+  }
+  return { value: parsed.data.v, id: parsed.data.i };
+}
+
+/** `page` and `cursor` are two ways to say where a list starts; one at a time. */
+export function assertOnePosition(q: { page?: number; cursor?: string }): void {
+  if (q.page !== undefined && q.cursor !== undefined) {
+    throw new AppError('invalid_data', 'validation_failed', 'Request validation failed', [
+      { path: 'query.cursor', message: 'cannot be combined with page; send one of them' },
+    ]);
+  }
+}
+
+/**
+ * `{ data, pagination }` as every list answers, plus `totalRelation` ("eq": total is exact;
+ * "gte": at least total, counting stopped there) and `nextCursor`. A page read by cursor has
+ * no page number (`page: null`).
+ */
+export function sendListPage<T>(res: Response, result: ListPage<T>, q: { page?: number; cursor?: string; limit: number }): void {
+  res.json({
+    data: result.rows,
+    pagination: {
+      page: q.cursor === undefined ? (q.page ?? 1) : null,
+      limit: q.limit,
+      total: result.total,
+      totalPages: Math.ceil(result.total / q.limit),
+      totalRelation: result.totalExact ? 'eq' : 'gte',
+      nextCursor: result.nextCursor,
+    },
+  });
+}
