@@ -4,16 +4,26 @@
  * Inbound: autocannon, in a second process, POSTs a new validly signed Wealthbox event per
  * request to POST /api/webhooks/wealthbox/:id for BENCH_SECONDS (20) over BENCH_CONNECTIONS
  * (10) connections, while the inbox worker processes them in this process. Baseline, same
- * run, same load: a bare Express handler that only parses JSON. Then, once the inbox is
- * empty: every accepted event must have been stored and processed exactly once.
+ * run, same load: a bare Express handler that only parses JSON. The two alternate in
+ * BENCH_ROUNDS (2) slices each (bare, ours, ours, bare), each of ours followed by emptying the
+ * inbox, so that other work on the machine weighs on both alike. Then every accepted event
+ * must have been stored and processed exactly once.
  *
- * Outbound: BENCH_OUTBOUND_EVENTS (10,000) user.created events (one push of that many
+ * BENCH_PROFILE=1 records a CPU profile of this process (the service) during our measured run,
+ * writes it to the temporary folder (open it in Chrome's DevTools) and prints where the time
+ * went by package and source file. The run also prints how many writing transactions (each a
+ * commit to wait for) PostgreSQL ran per accepted request, which shows the group commit at work.
+ *
+ * Outbound: BENCH_OUTBOUND_EVENTS (10,000; 0 skips this part) user.created events (one push of that many
  * users, with a subscription) delivered to a receiver in a third process; deliveries/s.
  * Baseline, same run: the same number of bare keep-alive POSTs to that receiver at the same
  * concurrency, without the database.
  */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import axios from 'axios';
@@ -26,6 +36,7 @@ import { scratchDatabase } from './scratch-database';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const OUTBOUND_N = Number(process.env.BENCH_OUTBOUND_EVENTS ?? 10_000);
 const SECRET = 'bench-webhook-secret';
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
@@ -41,6 +52,25 @@ interface LoadResult {
   errors: number;
   timeouts: number;
   statuses: Record<string, number>;
+}
+
+/** Slices of one side as one run: requests summed, the worst slice's latencies. */
+function combine(runs: LoadResult[]): LoadResult {
+  const statuses: Record<string, number> = {};
+  for (const r of runs) for (const [code, n] of Object.entries(r.statuses)) statuses[code] = (statuses[code] ?? 0) + n;
+  const sum = (f: (r: LoadResult) => number) => runs.reduce((n, r) => n + f(r), 0);
+  const most = (f: (r: LoadResult) => number) => Math.max(...runs.map(f));
+  return {
+    requests: sum((r) => r.requests),
+    rps: sum((r) => r.rps) / runs.length,
+    p50: most((r) => r.p50),
+    p99: most((r) => r.p99),
+    max: most((r) => r.max),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    statuses,
+  };
 }
 
 let nextContactId = 1_000_000;
@@ -92,6 +122,57 @@ function listen(app: express.Express): Promise<http.Server> {
   });
 }
 
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string };
+  children?: number[];
+}
+
+/** Starts a CPU profile of this process; the returned function stops it, saves it and prints a summary. */
+async function startProfile(): Promise<() => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = (await session.post('Profiler.stop')) as unknown as {
+      profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+    };
+    session.disconnect();
+    const file = path.join(os.tmpdir(), `webhooks-inbound-${Date.now()}.cpuprofile`);
+    fs.writeFileSync(file, JSON.stringify(profile));
+    // Self time by where the code lives: a package, one of our files, or Node's internals.
+    const where = (n: ProfileNode) => {
+      const url = n.callFrame.url;
+      if (!url) return n.callFrame.functionName ? `(${n.callFrame.functionName.replace(/[()]/g, '')})` : '(native)';
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+      if (pkg) return pkg[1];
+      if (url.startsWith('node:')) return url;
+      return path.relative(path.join(__dirname, '..'), url.replace(/^file:\/\//, ''));
+    };
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const key = where(byId.get(id) as ProfileNode);
+      self.set(key, (self.get(key) ?? 0) + profile.timeDeltas[i]);
+      total += profile.timeDeltas[i];
+    });
+    console.log(`\n  CPU profile of the service process during our run: ${file}`);
+    console.log('  self time by package / file (idle is time waiting for I/O):');
+    for (const [key, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+      console.log(`    ${((us / total) * 100).toFixed(1).padStart(5)}%  ${key}`);
+    }
+  };
+}
+
+/** The next transaction id: it advances once per transaction that writes (reading it writes nothing). */
+async function nextXid(prisma: { $queryRawUnsafe<T>(sql: string): Promise<T> }): Promise<number> {
+  const [row] = await prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text::float8 AS n`);
+  return row.n;
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -137,18 +218,56 @@ async function main(): Promise<void> {
   const bare = await listen(bareApp);
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/hook`;
 
-  console.log(`\nInbound: ${SECONDS} s per run, ${CONNECTIONS} connections, autocannon in a second process\n`);
-  await load(ours, 2, SECRET, 'warmup');
-  await load(bareUrl, 2, '-', 'warmup');
-  const baseline = await load(bareUrl, SECONDS, '-', 'bare');
-  const ourRun = await load(ours, SECONDS, SECRET, 'run');
-  services.inboxWorker.start(); // (already running unless BENCH_NO_WORKERS measured the request path alone)
-  const drainStart = performance.now();
+  const slice = SECONDS / ROUNDS;
+  console.log(
+    `\nInbound: ${SECONDS} s per side in ${ROUNDS} alternating slices, ${CONNECTIONS} connections, autocannon in a second process\n`,
+  );
   const pending = async () =>
     (await prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM inbound_events WHERE status = 'pending'`))[0].n;
-  const backlog = await pending();
-  await until('the inbox to empty', async () => (await pending()) === 0, 600_000);
-  const drainMs = performance.now() - drainStart;
+  // After each of our slices the inbox is emptied before anything else runs, so that no
+  // processing left over from ours falls on the bare slice.
+  let backlog = 0;
+  let drainMs = 0;
+  const drain = async () => {
+    const start = performance.now();
+    backlog += await pending();
+    if (process.env.BENCH_NO_WORKERS) await services.inboxWorker.drain();
+    else await until('the inbox to empty', async () => (await pending()) === 0, 600_000);
+    drainMs += performance.now() - start;
+  };
+  await load(ours, 2, SECRET, 'warmup');
+  await drain();
+  await load(bareUrl, 2, '-', 'warmup');
+  backlog = drainMs = 0;
+  const bareRuns: LoadResult[] = [];
+  const ourRuns: LoadResult[] = [];
+  let writes = 0;
+  // CPU time of this process (the service, with its worker, and the bare handler) per request.
+  const cpuMs = { bare: 0, ours: 0 };
+  const cpuOf = async (side: 'bare' | 'ours', run: () => Promise<LoadResult>) => {
+    const before = process.cpuUsage();
+    const result = await run();
+    const used = process.cpuUsage(before);
+    cpuMs[side] += (used.user + used.system) / 1000;
+    return result;
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    // Bare, ours, then ours, bare...: a drift in the machine's load falls on both sides alike.
+    for (const side of round % 2 === 0 ? ['bare', 'ours'] : ['ours', 'bare']) {
+      if (side === 'bare') {
+        bareRuns.push(await cpuOf('bare', () => load(bareUrl, slice, '-', `bare${round}`)));
+        continue;
+      }
+      const stopProfile = round === 0 && process.env.BENCH_PROFILE ? await startProfile() : null;
+      const xidBefore = await nextXid(prisma);
+      ourRuns.push(await cpuOf('ours', () => load(ours, slice, SECRET, `run${round}`)));
+      writes += (await nextXid(prisma)) - xidBefore;
+      await stopProfile?.();
+      await drain();
+    }
+  }
+  const baseline = combine(bareRuns);
+  const ourRun = combine(ourRuns);
   const [counts] = await prisma.$queryRawUnsafe<
     { stored: number; processed_once: number; created: number; other: number; users: number }[]
   >(
@@ -168,13 +287,31 @@ async function main(): Promise<void> {
 
   const row = (name: string, r: LoadResult) =>
     `  ${name.padEnd(34)} ${fmt(r.rps).padStart(7)} req/s   p50 ${String(r.p50).padStart(3)} ms   p99 ${String(r.p99).padStart(3)} ms   max ${String(r.max).padStart(4)} ms   non-2xx ${r.non2xx}   errors ${r.errors}`;
+  const slices = (runs: LoadResult[]) => runs.map((r) => fmt(r.rps)).join(' / ');
   console.log(row('bare Express, JSON parse only', baseline));
   console.log(row('POST /api/webhooks/wealthbox/:id', ourRun));
   console.log(`  ratio (ours / bare):               ${(ourRun.rps / baseline.rps).toFixed(2)}`);
+  console.log(`  req/s by slice: bare ${slices(bareRuns)}; ours ${slices(ourRuns)} (p50, p99, max: the highest slice's)`);
   console.log(
     `  accepted (202) ${fmt(accepted)} + warm-up ${fmt(warmupAccepted)}; stored ${fmt(counts.stored)}; processed exactly once ${fmt(counts.processed_once)}; users created ${fmt(counts.users)}; lost or repeated ${fmt(counts.stored - counts.processed_once + (counts.stored - counts.users))}`,
   );
-  console.log(`  backlog when the load stopped: ${fmt(backlog)} events, processed in ${fmt(drainMs)} ms after it`);
+  console.log(
+    `  CPU of the service process per request: bare ${(cpuMs.bare / baseline.requests).toFixed(3)} ms; ours ${(cpuMs.ours / ourRun.requests).toFixed(3)} ms (with the inbox worker's share)`,
+  );
+  console.log(
+    `  writing transactions during our run (requests and inbox worker): ${fmt(writes)}, ${(writes / Math.max(1, accepted)).toFixed(2)} per accepted request`,
+  );
+  console.log(`  backlog when our slices stopped: ${fmt(backlog)} events in all, processed in ${fmt(drainMs)} ms after them`);
+
+  if (OUTBOUND_N === 0) {
+    // BENCH_OUTBOUND_EVENTS=0: the inbound part alone.
+    await services.workers.stop();
+    server.close();
+    bare.close();
+    await prisma.$disconnect();
+    await db.dispose();
+    return;
+  }
 
   // Outbound.
   const receiver = await startReceiver();

@@ -18,13 +18,15 @@ export function randomToken(bytes = 32): string {
  * prefix is allowed). Every secret is tried and compared in constant time.
  */
 export function verifyHmacHex(raw: Buffer, signature: string, secrets: string[]): boolean {
-  const given = signature
-    .trim()
-    .replace(/^sha256=/i, '')
-    .toLowerCase();
+  const given = signature.trim().replace(/^sha256=/i, '');
+  // Anything but 64 hex digits matches no secret; its form is the sender's, not ours to hide.
+  if (!/^[0-9a-f]{64}$/i.test(given)) return false;
+  const expected = Buffer.from(given, 'hex');
   let ok = false;
   for (const secret of secrets) {
-    if (safeEqual(createHmac('sha256', secret).update(raw).digest('hex'), given)) ok = true;
+    // Two 32-byte digests compared directly (no hashing to equal lengths first): on every
+    // inbound request, and as constant-time as before.
+    if (timingSafeEqual(createHmac('sha256', secret).update(raw).digest(), expected)) ok = true;
   }
   return ok;
 }

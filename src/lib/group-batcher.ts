@@ -1,28 +1,34 @@
 /**
- * Group commit for a hot write path: while one batch is being written, new items queue;
- * when it finishes, everything queued goes in the next batch. Alone, an item is written at
- * once (no timer, no added latency); under load, one statement and one commit serve many
+ * Group commit for a hot write path: while a batch is being written, new items queue; when
+ * it finishes, everything queued goes in the next batch. Alone, an item is written at once
+ * (no timer, no added latency); under load, one statement and one commit serve many
  * requests. If a batch fails, its items are retried one by one, so one bad item fails only
  * its own caller.
+ *
+ * `concurrency` batches may be in flight at once (default 1). More than one suits a write
+ * whose time is mostly the wait for the disk (a commit): an item arriving while a batch
+ * commits starts the next one instead of waiting, and PostgreSQL flushes concurrent commits
+ * together.
  */
 export class GroupBatcher<I, O> {
   private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
-  private busy = false;
+  private inFlight = 0;
 
   constructor(
     private readonly write: (items: I[]) => Promise<O[]>,
     private readonly maxBatch = 500,
+    private readonly concurrency = 1,
   ) {}
 
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.busy) void this.flush();
+      if (this.inFlight < this.concurrency) void this.flush();
     });
   }
 
   private async flush(): Promise<void> {
-    this.busy = true;
+    this.inFlight++;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
@@ -40,6 +46,6 @@ export class GroupBatcher<I, O> {
           }
       }
     }
-    this.busy = false;
+    this.inFlight--;
   }
 }

@@ -22,6 +22,8 @@ export function requestContext(logger: Logger, metrics?: Metrics): RequestHandle
         metrics.httpRequests.inc(labels);
         metrics.httpDuration.observe(labels, durationMs / 1000);
       }
+      // At LOG_LEVEL=warn the line would be built and then dropped, on every request.
+      if (!logger.isInfoEnabled()) return;
       logger.info('request', {
         requestId,
         method: req.method,

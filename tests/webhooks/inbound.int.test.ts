@@ -124,6 +124,31 @@ describe('inbound webhooks', () => {
       expect(await events(bare.id)).toHaveLength(0);
     });
 
+    it('when the secret or the status changes through the API, then requests follow within the stated times (1 s, 5 s)', async () => {
+      const own = await createWealthboxIntegration(ctx, NO_FAKE, { webhookSecret: 'rotating-secret-1' });
+      const path = `/api/webhooks/wealthbox/${own.id}`;
+      const body = () => ({ id: uniq('evt-rot'), event: 'contact.created', contact: contact(106) });
+      const real = Date.now.bind(Date);
+      let offset = 0;
+      const clock = jest.spyOn(Date, 'now').mockImplementation(() => real() + offset);
+      try {
+        expect((await signed(body(), 'rotating-secret-1', path)).status).toBe(202);
+        const patch = (change: Record<string, unknown>) =>
+          ctx.http.patch(`/api/integrations/${own.id}`).set('x-api-key', ADMIN_KEY).send(change).expect(200);
+        await patch({ config: { webhookSecret: 'rotating-secret-2' } });
+        offset = 1_000;
+        expect((await signed(body(), 'rotating-secret-2', path)).status).toBe(202);
+        expect((await signed(body(), 'rotating-secret-1', path)).status).toBe(401);
+        await patch({ isActive: false });
+        offset = 6_000;
+        const off = await signed(body(), 'rotating-secret-2', path);
+        expect(off.status).toBe(409);
+        expect(off.body.code).toBe('integration_disconnected');
+      } finally {
+        clock.mockRestore();
+      }
+    });
+
     it('an unknown integration is a 404; an id that is not a number is a 400', async () => {
       expect((await signed({ event: 'contact.created', contact: contact(1) }, SECRET, '/api/webhooks/wealthbox/999999')).status).toBe(404);
       expect((await signed({ event: 'contact.created', contact: contact(1) }, SECRET, '/api/webhooks/wealthbox/abc')).status).toBe(400);
@@ -176,6 +201,17 @@ describe('inbound webhooks', () => {
       expect(rows[0].n).toBe(1);
       const users = await ctx.sql(`SELECT count(*)::int AS n FROM users WHERE email = 'kevin201@example.com'`);
       expect(users[0].n).toBe(1);
+    });
+
+    it('when the same event arrives many times at once (inserts in flight side by side), then one is stored and every answer names it', async () => {
+      const body = { id: 'evt-at-once', event: 'contact.created', contact: contact(203) };
+      const answers = await Promise.all(Array.from({ length: 12 }, () => signed(body)));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 202]);
+      const [row] = await ctx.sql<{ id: number; n: number }>(
+        `SELECT min(id)::int AS id, count(*)::int AS n FROM inbound_events WHERE dedupe_key = 'id:evt-at-once'`,
+      );
+      expect(row.n).toBe(1);
+      expect(new Set(answers.map((a) => a.body.eventId))).toEqual(new Set([row.id]));
     });
 
     it('without a sender id, the body hash deduplicates', async () => {

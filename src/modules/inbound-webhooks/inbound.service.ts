@@ -49,9 +49,17 @@ type Route =
   | { kind: 'key'; provider: string | null; preferred?: string };
 
 // Integrations and their decrypted configs, kept briefly: the request path then costs one
-// INSERT. A changed secret applies within this long.
+// INSERT. An old secret, a disconnection or a deactivation applies within SOURCE_TTL_MS on
+// every instance. A new secret within SOURCE_RECHECK_MS: a signature that fails against a
+// copy older than that is checked again against a fresh read (so bad signatures cost at most
+// one read per integration per SOURCE_RECHECK_MS).
 const SOURCE_TTL_MS = 5_000;
+const SOURCE_RECHECK_MS = 1_000;
 const SOURCE_CACHE_MAX = 1_000;
+// Inserts in flight at once. A batch's time is mostly its commit's wait for the disk; a
+// second batch in flight takes the requests that arrive meanwhile instead of holding them
+// until the first commits, and PostgreSQL flushes concurrent commits together.
+const STORE_CONCURRENCY = 2;
 
 /**
  * The request path of inbound webhooks: split the request into events, find each event's
@@ -60,7 +68,7 @@ const SOURCE_CACHE_MAX = 1_000;
  * inbox worker does those.
  */
 export class InboundWebhookService {
-  private readonly sources = new Map<string, { until: number; source: Promise<Source | null> }>();
+  private readonly sources = new Map<string, { loadedAt: number; source: Promise<Source | null> }>();
   private readonly store: GroupBatcher<NewInboundEvent, StoredEvent>;
 
   constructor(
@@ -74,7 +82,7 @@ export class InboundWebhookService {
       onStored: () => void;
     },
   ) {
-    this.store = new GroupBatcher((events) => this.repo.insertMany(events));
+    this.store = new GroupBatcher((events) => this.repo.insertMany(events), 500, STORE_CONCURRENCY);
   }
 
   /**
@@ -154,27 +162,40 @@ export class InboundWebhookService {
 
     // Which integration each event is for. Routing by the body needs a readable body; a
     // route by path is checked for its signature before the body's faults are told.
-    let byEvent: (Source | null)[];
-    try {
-      if (route.kind === 'key') {
-        if (problem) return reject('rejected_invalid', problem);
-        byEvent = await this.routeByKeys(events, route.provider, provider === null ? this.envelopeSource(json) : undefined);
-      } else {
-        const source = await this.pathSource(route);
-        byEvent = events.length ? events.map(() => source) : [source];
+    if (route.kind === 'key' && problem) return reject('rejected_invalid', problem);
+    const sourcesOf = async (maxAgeMs: number) => {
+      try {
+        if (route.kind === 'key') {
+          return await this.routeByKeys(events, route.provider, provider === null ? this.envelopeSource(json) : undefined, maxAgeMs);
+        }
+        const source = await this.pathSource(route, maxAgeMs);
+        return events.length ? events.map(() => source) : [source];
+      } catch (err) {
+        if (!(err instanceof AppError)) throw err; // the database, not the sender
+        return reject('rejected_unknown_integration', err);
       }
-    } catch (err) {
-      if (!(err instanceof AppError)) throw err; // the database, not the sender
-      return reject('rejected_unknown_integration', err);
+    };
+    const distinct = (sources: (Source | null)[]) => [
+      ...new Map(sources.filter((s): s is Source => s !== null).map((s) => [s.integrationId, s])).values(),
+    ];
+    let byEvent = await sourcesOf(SOURCE_TTL_MS);
+    let involved = distinct(byEvent);
+    const unsignedOf = (sources: Source[]) => sources.filter((source) => !this.signedBy(adapter, wreq, source));
+    let unsigned = unsignedOf(involved);
+    if (unsigned.length > 0) {
+      // A kept copy may hold a secret rotated since: judge by a recent read before refusing.
+      byEvent = await sourcesOf(SOURCE_RECHECK_MS);
+      involved = distinct(byEvent);
+      unsigned = unsignedOf(involved);
     }
-    const involved = [...new Map(byEvent.filter((s): s is Source => s !== null).map((s) => [s.integrationId, s])).values()];
     if (involved.length === 0) {
       return reject(
         'rejected_unknown_integration',
         new AppError('not_found', 'integration_not_found', 'No integration has the account id these events name'),
       );
     }
-    for (const source of involved) {
+    // Why a signature was refused, for the answer and the count.
+    for (const source of unsigned) {
       const credentials = { config: source.config, extraSecrets: source.extraSecrets };
       if (adapter.configured && !adapter.configured(credentials)) {
         reject(
@@ -253,14 +274,28 @@ export class InboundWebhookService {
     };
   }
 
+  /** Whether the request's signature is good for this integration (the verdict's details come later). */
+  private signedBy(adapter: WebhookAdapter, req: WebhookRequest, source: Source): boolean {
+    const credentials = { config: source.config, extraSecrets: source.extraSecrets };
+    try {
+      return (!adapter.configured || adapter.configured(credentials)) && adapter.verify(req, credentials);
+    } catch {
+      return false;
+    }
+  }
+
   /** The path's integration, or seed 000's default one of the provider. */
-  private async pathSource(route: Extract<Route, { kind: 'id' | 'default' }>): Promise<Source> {
+  private async pathSource(route: Extract<Route, { kind: 'id' | 'default' }>, maxAgeMs: number): Promise<Source> {
     const key = route.kind === 'id' ? `id:${route.integrationId}` : `default:${route.provider}`;
-    const source = await this.cached(key, async () => {
-      const row =
-        route.kind === 'id' ? await this.integrations.find(route.integrationId) : await this.integrations.defaultOf(route.provider);
-      return row ? this.toSource(row, route.kind === 'default') : null;
-    });
+    const source = await this.cached(
+      key,
+      async () => {
+        const row =
+          route.kind === 'id' ? await this.integrations.find(route.integrationId) : await this.integrations.defaultOf(route.provider);
+        return row ? this.toSource(row, route.kind === 'default') : null;
+      },
+      maxAgeMs,
+    );
     // The path's provider picks the verifier: another provider's integration is not found
     // here, or one CRM's adapter would judge requests with another's secrets.
     if (source && source.provider === route.provider) return source;
@@ -278,7 +313,12 @@ export class InboundWebhookService {
    * routing key). The envelope (no provider) may match integrations of several providers:
    * `preferred` (its `source`) picks one, else it is ambiguous (409).
    */
-  private async routeByKeys(events: WebhookEvent[], provider: string | null, preferred?: string): Promise<(Source | null)[]> {
+  private async routeByKeys(
+    events: WebhookEvent[],
+    provider: string | null,
+    preferred: string | undefined,
+    maxAgeMs: number,
+  ): Promise<(Source | null)[]> {
     const keys = [...new Set(events.map((e) => e.routingKey))];
     const found = new Map<string | null, Source | null>();
     for (const key of keys) {
@@ -291,19 +331,23 @@ export class InboundWebhookService {
       if (problem) throw new AppError('invalid_data', 'validation_failed', 'Webhook payload rejected', [problem]);
       found.set(
         key,
-        await this.cached(`key:${provider ?? '*'}:${preferred ?? ''}:${key}`, async () => {
-          const rows = await this.integrations.byRoutingKey(key, provider ?? undefined);
-          const mine = rows.filter((r) => r.provider === preferred);
-          const candidates = mine.length > 0 ? mine : rows;
-          if (candidates.length > 1) {
-            throw new AppError(
-              'conflict',
-              'ambiguous_routing_key',
-              `Integrations of several providers have the account id ${key}; name the provider in "source"`,
-            );
-          }
-          return candidates[0] ? this.toSource(candidates[0], false) : null;
-        }),
+        await this.cached(
+          `key:${provider ?? '*'}:${preferred ?? ''}:${key}`,
+          async () => {
+            const rows = await this.integrations.byRoutingKey(key, provider ?? undefined);
+            const mine = rows.filter((r) => r.provider === preferred);
+            const candidates = mine.length > 0 ? mine : rows;
+            if (candidates.length > 1) {
+              throw new AppError(
+                'conflict',
+                'ambiguous_routing_key',
+                `Integrations of several providers have the account id ${key}; name the provider in "source"`,
+              );
+            }
+            return candidates[0] ? this.toSource(candidates[0], false) : null;
+          },
+          maxAgeMs,
+        ),
       );
     }
     return events.map((e) => found.get(e.routingKey) ?? null);
@@ -315,13 +359,14 @@ export class InboundWebhookService {
     return typeof s === 'string' ? s : undefined;
   }
 
-  private cached(key: string, load: () => Promise<Source | null>): Promise<Source | null> {
+  /** The kept source if it was read less than `maxAgeMs` ago, else a new read (shared by the requests asking meanwhile). */
+  private cached(key: string, load: () => Promise<Source | null>, maxAgeMs: number): Promise<Source | null> {
     const hit = this.sources.get(key);
-    if (hit && hit.until > Date.now()) return hit.source;
+    if (hit && Date.now() - hit.loadedAt < maxAgeMs) return hit.source;
     const source = load();
     // Bounded: ids in URLs are the sender's choice, and each one would stay here otherwise.
     if (this.sources.size >= SOURCE_CACHE_MAX) this.sources.clear();
-    this.sources.set(key, { until: Date.now() + SOURCE_TTL_MS, source });
+    this.sources.set(key, { loadedAt: Date.now(), source });
     // A miss is not kept: an account id learned a moment later (HubSpot's portalId at the
     // connection test) must route the next event, and CRMs do not retry a 404.
     source.then(
