@@ -384,6 +384,9 @@ describe('FakeHubSpot: rate limits and faults', () => {
       expect(statuses).toEqual([200, 200, 429]);
       const res = await client(fake).post('/crm/v3/objects/contacts/search', {});
       expect(res.data.message).toBe('You have reached your secondly limit.');
+      // Another token (another account) has its own search budget.
+      fake.addToken('second');
+      expect((await client(fake, 'second').post('/crm/v3/objects/contacts/search', {})).status).toBe(200);
     } finally {
       await fake.stop();
     }

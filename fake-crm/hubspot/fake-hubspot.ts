@@ -322,7 +322,8 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
   searchIndexDelayMs: number;
   private readonly windows = new Map<string, number[]>();
   private readonly daily = new Map<string, number>();
-  private searchHits: number[] = [];
+  /** Search request times per token: each account has its own per-second search budget, as it has its own ten-secondly one. */
+  private readonly searchHits = new Map<string, number[]>();
 
   constructor(opts: FakeHubSpotOptions = {}) {
     super({ name: 'HubSpot', textBodies: true });
@@ -528,7 +529,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
   override clearFaults(): void {
     super.clearFaults();
     this.windows.clear();
-    this.searchHits = [];
+    this.searchHits.clear();
   }
 
   // ---- webhooks ----
@@ -602,8 +603,9 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
     }
     // Search is exempt from the ten-secondly limit and has its own per-second one (OpenAPI spec).
     if (req.method === 'POST' && req.path.endsWith('/search')) {
-      this.searchHits = this.searchHits.filter((t) => t > now - 1000);
-      if (this.searchPerSecond > 0 && this.searchHits.length >= this.searchPerSecond) {
+      const hits = (this.searchHits.get(token) ?? []).filter((t) => t > now - 1000);
+      this.searchHits.set(token, hits);
+      if (this.searchPerSecond > 0 && hits.length >= this.searchPerSecond) {
         this.rateLimitViolations++;
         this.rateHeaders(res, token, null);
         res.status(429).json({
@@ -614,7 +616,7 @@ export class FakeHubSpot extends FakeServer<RequestLogEntry> {
         });
         return;
       }
-      this.searchHits.push(now);
+      hits.push(now);
       this.daily.set(token, used);
       this.rateHeaders(res, token, null);
       return next();

@@ -1,84 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
-import { ADMIN_KEY, createTestContext, createTestDatabase, ENCRYPTION_KEY, type TestContext } from '../helpers/test-app';
 import { createWealthboxIntegration } from '../helpers/fixtures';
+import { cronAt, killAll, startBeforeSlot, syncScheduleEnv, until, type ServiceProcess } from '../helpers/service-process';
+import { createTestContext, createTestDatabase, type TestContext } from '../helpers/test-app';
 
 /**
  * Two real service processes (not two apps in one process) on one database, both firing the
  * same incremental ticks: each integration is synced once per scheduled time. Before the job
  * table, an instance whose timer fired after the other's run had ended ran the tick again.
  */
-const root = path.resolve(__dirname, '../..');
 const INTEGRATIONS = 5;
-// Three ticks, a few seconds apart, once the processes have had time to start.
+// Three ticks, a few seconds apart, once the processes have had time to start (more, when the machine is slow).
 const FIRST_TICK_AFTER_S = 18;
 const TICK_GAP_S = 4;
-
-interface Instance {
-  child: ChildProcess;
-  port: number;
-  /** The scheduled times this process's ticks named. */
-  ticks: { scheduledFor: string; enqueued: number }[];
-  exited: Promise<void>;
-}
 
 let fake: FakeWealthbox;
 let ctx: TestContext;
 let databaseUrl: string;
-const instances: Instance[] = [];
+const instances: ServiceProcess[] = [];
 
-function start(port: number, incrementalCron: string): Instance {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    // Node itself with tsx's loader: the tsx wrapper would leave its child running on a kill.
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'test',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      API_KEY: ADMIN_KEY,
-      ENCRYPTION_KEY,
-      LOG_LEVEL: 'info',
-      ALLOW_PRIVATE_URLS: 'true',
-      METRICS_ENABLED: 'false',
-      WEBHOOK_WORKERS_ENABLED: 'false',
-      CRON_ENABLED: 'true',
-      SYNC_INCREMENTAL_CRON: incrementalCron,
-      // Never during the test.
-      SYNC_NIGHTLY_CRON: '0 0 1 1 *',
-      OAUTH_KEEPALIVE_CRON: '0 0 1 1 *',
-      SYNC_JITTER_SECONDS: '0',
-      SYNC_CONCURRENCY: '2',
-      SYNC_OVERLAP_SECONDS: '0',
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const instance: Instance = { child, port, ticks: [], exited: new Promise((resolve) => child.once('exit', () => resolve())) };
-  let buffered = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    buffered += chunk.toString();
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      const tick = /sync tick (\{.*\})/.exec(line);
-      if (tick) instance.ticks.push(JSON.parse(tick[1]) as { scheduledFor: string; enqueued: number });
-    }
-  });
-  instances.push(instance);
-  return instance;
-}
+/** The three ticks' times, from the first. */
+const slotsFrom = (first: Date) => [0, 1, 2].map((k) => new Date(first.getTime() + k * TICK_GAP_S * 1000));
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** The scheduled times this process's ticks named, with what each enqueued. */
+const ticks = (i: ServiceProcess) =>
+  i.logs.filter((l) => l.message === 'sync tick').map((l) => l.meta as { scheduledFor: string; enqueued: number });
 
 beforeAll(async () => {
   databaseUrl = await createTestDatabase();
@@ -86,10 +31,7 @@ beforeAll(async () => {
   ctx = await createTestContext({ DATABASE_URL: databaseUrl });
 });
 afterAll(async () => {
-  for (const i of instances) {
-    if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
-  }
-  await Promise.all(instances.map((i) => i.exited));
+  await killAll(instances);
   await ctx.close();
   await fake.stop();
 });
@@ -98,18 +40,23 @@ it('when two service processes fire the same ticks, then each integration is syn
   const ids: number[] = [];
   for (let i = 0; i < INTEGRATIONS; i++) ids.push((await createWealthboxIntegration(ctx, fake)).id);
 
-  // A six-field cron (node-cron's seconds field) naming three seconds soon after the start.
-  const base = Math.ceil(Date.now() / 1000) + FIRST_TICK_AFTER_S;
-  const slots = [0, 1, 2].map((k) => new Date((base + k * TICK_GAP_S) * 1000));
-  const cron = `${slots.map((s) => s.getUTCSeconds()).join(',')} * * * * *`;
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const [a, b] = [start(port, cron), start(port + 1, cron)];
-  for (const i of [a, b])
-    await until(`port ${i.port}`, async () => ((await fetch(`http://127.0.0.1:${i.port}/health`)).ok ? true : undefined));
+  const { processes, slot } = await startBeforeSlot({
+    count: 2,
+    databaseUrl,
+    env: (first) => ({ ...syncScheduleEnv({ incremental: cronAt(...slotsFrom(first)), concurrency: 2 }), SYNC_OVERLAP_SECONDS: '0' }),
+    marginS: FIRST_TICK_AFTER_S,
+    started: (p) => instances.push(p),
+  });
+  const [a, b] = processes;
+  const slots = slotsFrom(slot);
 
   const wanted = slots.map((s) => s.toISOString());
-  const ticked = (i: Instance) => wanted.every((w) => i.ticks.some((t) => t.scheduledFor === w));
-  await until('both processes to fire the three ticks', async () => (ticked(a) && ticked(b) ? true : undefined), 40_000);
+  const ticked = (i: ServiceProcess) => wanted.every((w) => ticks(i).some((t) => t.scheduledFor === w));
+  await until(
+    'both processes to fire the three ticks',
+    async () => (ticked(a) && ticked(b) ? true : undefined),
+    slots[2].getTime() - Date.now() + 20_000,
+  );
   // Then every job of those ticks ends (the runs are short; nothing else is queued).
   await until(
     'the jobs to end',
@@ -124,7 +71,7 @@ it('when two service processes fire the same ticks, then each integration is syn
 
   // Both processes' ticks named each slot; between them they queued one job per integration.
   for (const w of wanted) {
-    const enqueued = [a, b].flatMap((i) => i.ticks.filter((t) => t.scheduledFor === w)).map((t) => t.enqueued);
+    const enqueued = [a, b].flatMap((i) => ticks(i).filter((t) => t.scheduledFor === w)).map((t) => t.enqueued);
     expect(enqueued.length).toBeGreaterThanOrEqual(2);
     expect(enqueued.reduce((x, y) => x + y, 0)).toBe(INTEGRATIONS);
   }
@@ -142,4 +89,4 @@ it('when two service processes fire the same ticks, then each integration is syn
   expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
   expect(runs.map((r) => r.id).sort((x, y) => x - y)).toEqual(jobs.map((j) => j.run_id).sort((x, y) => (x as number) - (y as number)));
   for (const id of ids) expect(runs.filter((r) => r.integration_id === id)).toHaveLength(slots.length);
-}, 90_000);
+}, 180_000);

@@ -1,84 +1,17 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createDeliveryRepository } from '../../src/modules/outbound-webhooks/deliveries.repository';
+import { deliveryStatuses as statuses, queueDeliveries as queue, subscribe } from '../helpers/deliveries';
 import { createOrganization } from '../helpers/fixtures';
+import { HangingEndpoint } from '../helpers/hanging-endpoint';
 import { Receiver, waitFor } from '../helpers/receiver';
-import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
+import { createTestContext, type TestContext } from '../helpers/test-app';
 
 /**
  * Issue 14: at most WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION deliveries of one subscription in
  * flight, counted in the table (so across instances), and claims that take turns across
  * subscriptions and organizations: a hanging endpoint cannot occupy the delivery pool.
  */
-const admin = { 'x-api-key': ADMIN_KEY };
 // A pool of 8, 2 per subscription; attempts that would hang for a minute without the cap.
 const env = { WEBHOOK_DELIVERY_CONCURRENCY: '8', WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '2', WEBHOOK_TIMEOUT_MS: '60000' };
-
-/** An endpoint that accepts requests and never answers; counts what it holds open, per subscription. */
-class HangingEndpoint {
-  readonly open = new Map<string, number>();
-  readonly peak = new Map<string, number>();
-  private readonly server = http.createServer((req, res) => {
-    const sub = String(req.headers['x-webhook-id']);
-    this.open.set(sub, (this.open.get(sub) ?? 0) + 1);
-    this.peak.set(sub, Math.max(this.peak.get(sub) ?? 0, this.open.get(sub) ?? 0));
-    res.on('close', () => this.open.set(sub, (this.open.get(sub) ?? 1) - 1));
-    req.resume();
-  });
-  url = '';
-
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-    return this;
-  }
-
-  held(subId: number): number {
-    return this.open.get(String(subId)) ?? 0;
-  }
-
-  /** Refuses new connections and drops the held ones: the attempts fail and are recorded. */
-  async stop(): Promise<void> {
-    const closed = new Promise((r) => this.server.close(r));
-    this.server.closeAllConnections();
-    await closed;
-  }
-}
-
-async function subscribe(ctx: TestContext, orgId: number, url: string): Promise<number> {
-  const res = await ctx.http
-    .post('/api/webhook-subscriptions')
-    .set(admin)
-    .send({ organizationId: orgId, url, events: ['user.created'] });
-  expect(res.status).toBe(201);
-  return res.body.data.id;
-}
-
-/** `n` due deliveries for a subscription, the first `ageSeconds` old and each next one a millisecond younger. */
-async function queue(ctx: TestContext, subId: number, n: number, ageSeconds: number): Promise<number[]> {
-  const rows = await ctx.sql<{ id: number }>(
-    `WITH ev AS (
-       INSERT INTO webhook_events (id, organization_id, type, data)
-       SELECT gen_random_uuid(), s.organization_id, 'user.created', jsonb_build_object('n', i)
-       FROM webhook_subscriptions s, generate_series(1, $2::int) i WHERE s.id = $1
-       RETURNING id, (data->>'n')::int AS n)
-     INSERT INTO webhook_deliveries (event_id, subscription_id, status, next_attempt_at)
-     SELECT ev.id, $1, 'pending', now() - make_interval(secs => $3::int) + ev.n * interval '1 millisecond' FROM ev ORDER BY ev.n
-     RETURNING id`,
-    [subId, n, ageSeconds],
-  );
-  return rows.map((r) => r.id).sort((a, b) => a - b);
-}
-
-const statuses = async (ctx: TestContext, subId: number) =>
-  Object.fromEntries(
-    (
-      await ctx.sql<{ status: string; n: number }>(
-        'SELECT status, count(*)::int AS n FROM webhook_deliveries WHERE subscription_id = $1 GROUP BY status',
-        [subId],
-      )
-    ).map((r) => [r.status, r.n]),
-  );
 
 describe('outbound delivery fairness', () => {
   let receiver: Receiver;
