@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { idParams, parse } from '../../lib/http';
 import { byId, created, noContent, ok, type Operation } from '../../openapi/operation';
 import { assertCanSeeOrganization, principalOf, requireAdminPrincipal } from '../auth';
-import { cursorList, listUsersQuery, sendListPage, type UserService } from '../users';
+import { cursorList, sendListPage } from '../../lib/list-cursor';
+import { listUsersQuery, type UserService } from '../users';
 import { createOrganizationBody, listOrganizationsQuery, updateOrganizationBody } from './organizations.schemas';
 import type { OrganizationService } from './organizations.service';
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { paginationQuery } from '../../lib/http';
-import { cursorQuery } from '../users';
+import { cursorQuery } from '../../lib/list-cursor';
 
 const slug = z
   .string()

@@ -2,7 +2,7 @@ import { AppError } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
 import type { UnitOfWork } from '../../db/unit-of-work';
 import type { EventRecorder } from '../outbox';
-import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from '../users';
+import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from '../../lib/list-cursor';
 import type { OrganizationRecord, OrganizationRepository, OrganizationStats } from './organizations.repository';
 import { slugify, type CreateOrganizationInput, type UpdateOrganizationInput } from './organizations.schemas';
 

@@ -1,6 +1,6 @@
 import type { Db, Prisma } from '../../db/prisma';
 import { escapeLike } from '../../lib/http';
-import type { CursorPosition } from './cursor';
+import type { CursorPosition } from '../../lib/list-cursor';
 import type { SortField } from './users.schemas';
 
 export const userSelect = {

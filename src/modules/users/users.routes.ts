@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
 import { byId, created, list, ok, type Operation } from '../../openapi/operation';
-import { cursorList, sendListPage } from './cursor';
+import { cursorList, sendListPage } from '../../lib/list-cursor';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import { activitiesQuery, createUserBody, deleteUserQuery, listUsersQuery, updateUserBody } from './users.schemas';
 import type { UserService } from './users.service';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { booleanQuery, paginationQuery, dbId, dbIdText } from '../../lib/http';
-import { cursorQuery } from './cursor';
+import { cursorQuery } from '../../lib/list-cursor';
 
 const stringList = z.array(z.string().trim().min(1).max(100)).max(200);
 const optionalText = (max: number) => z.string().trim().max(max).nullable().optional();

@@ -2,7 +2,7 @@ import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
 import type { OrganizationLookup } from '../auth';
 import type { EventRecorder, UserEventType } from '../outbox';
-import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from './cursor';
+import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from '../../lib/list-cursor';
 import { validSortValue, type UserListFilter, type UserRecord, type UserRepository, type UserWithIdentities } from './users.repository';
 import type { CreateUserInput, UpdateUserInput } from './users.schemas';
 

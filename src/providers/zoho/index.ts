@@ -11,6 +11,11 @@ import { ZohoWriter } from './zoho.writer';
 export const zohoAuthorization = (token: string) => `Zoho-oauthtoken ${token}`;
 
 const CREDITS_HEADER = 'x-api-credits-remaining';
+/** X-API-CREDITS-REMAINING of an answer (sent once half the day's credits are spent), or null. */
+const creditsLeft = (headers: Record<string, unknown> | undefined): number | null => {
+  const left = Number(headers?.[CREDITS_HEADER]);
+  return headers?.[CREDITS_HEADER] !== undefined && Number.isFinite(left) ? left : null;
+};
 const reserveOf = (config: ZohoConfig) =>
   typeof config.creditReserve === 'number' && config.creditReserve >= 0 ? config.creditReserve : DEFAULT_CREDIT_RESERVE;
 
@@ -34,8 +39,8 @@ function zohoClient(
     // connector and writer: syncs and pushes stop at the reserve, a count of credits.
     dailyQuota: {
       read: (headers) => {
-        const left = Number(headers[CREDITS_HEADER]);
-        return headers[CREDITS_HEADER] !== undefined && Number.isFinite(left) ? { remaining: left, limit: null } : null;
+        const left = creditsLeft(headers);
+        return left === null ? null : { remaining: left, limit: null };
       },
       reserve: { calls: reserveOf(config) },
       account: 'Zoho CRM',
@@ -54,8 +59,7 @@ function zohoClient(
   http.defaults.transformResponse = [
     ...(Array.isArray(transforms) ? transforms : transforms ? [transforms] : []),
     (data: unknown, headers: Record<string, unknown> | undefined, status?: number) => {
-      const left = Number(headers?.[CREDITS_HEADER]);
-      if (headers?.[CREDITS_HEADER] !== undefined && Number.isFinite(left)) credits.remaining = left;
+      credits.remaining = creditsLeft(headers) ?? credits.remaining;
       if (status === 429) {
         const body = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
         logger.warn('zoho: rate limited', {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 import { z } from 'zod';
-import { AppError } from '../../lib/errors';
-import { DB_ID_MAX } from '../../lib/http';
+import { AppError } from './errors';
+import { DB_ID_MAX } from './http';
 
 /** Where a keyset page resumes: the last row's sort value (null for a null one) and its id. */
 export interface CursorPosition {
