@@ -22,4 +22,37 @@ export default tseslint.config(
     },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
+  {
+    // The console's browser modules (no build step): ES modules with the browser's globals.
+    files: ['console/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'sessionStorage',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'FormData',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'addEventListener',
+          'removeEventListener',
+          'Intl',
+          'console',
+          'navigator',
+          'confirm',
+          'AbortController',
+          'requestAnimationFrame',
+          'Blob',
+        ].map((g) => [g, 'readonly']),
+      ),
+    },
+  },
 );

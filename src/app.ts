@@ -30,6 +30,18 @@ import {
   OAuthService,
 } from './modules/oauth';
 import type { ProviderModule } from './providers/provider';
+import {
+  consolePageOperations,
+  consoleRouter,
+  consoleSessionOperations,
+  consoleSessionsRouter,
+  consoleSignedInOperations,
+  consoleSignedInRouter,
+  createPortalRepository,
+  portalLinkOperations,
+  portalLinksRouter,
+  PortalService,
+} from './modules/console';
 import { LimiterRegistry } from './providers/rate-limiter';
 import { createBudgetStore } from './providers/budget-store';
 import { mountedAt, ok, type Operation } from './openapi/operation';
@@ -37,7 +49,7 @@ import { openApiOperations, openApiRouter } from './openapi/openapi.routes';
 import { createApiKeyRepository } from './modules/auth/api-keys.repository';
 import { apiKeyOperations, apiKeysRouter } from './modules/auth/api-keys.routes';
 import { ApiKeyService } from './modules/auth/api-keys.service';
-import { requireAdminKeyOrBearer, requireApiKey, requireInternalKey } from './modules/auth/auth.middleware';
+import { requireAdminKeyOrBearer, requireApiKey, requireInternalKey, type Authenticator } from './modules/auth/auth.middleware';
 import { createOrganizationRepository } from './modules/organizations/organizations.repository';
 import { organizationOperations, organizationsRouter } from './modules/organizations/organizations.routes';
 import { OrganizationService } from './modules/organizations/organizations.service';
@@ -102,6 +114,9 @@ export interface AppDeps {
 
 export interface Services {
   apiKeys: ApiKeyService;
+  /** API keys, then the console's portal sessions: who a presented credential is. */
+  authenticator: Authenticator;
+  portal: PortalService;
   organizations: OrganizationService;
   users: UserService;
   push: PushService;
@@ -148,6 +163,13 @@ export function createServices({ config, prisma, logger, providers: modules = al
     config.lists,
   );
   const apiKeys = new ApiKeyService(createApiKeyRepository(prisma), organizations, logger, config.auth.apiKey);
+  const portal = new PortalService(createPortalRepository(prisma), organizations, logger, {
+    linkTtlSeconds: config.console.portalLinkTtlSeconds,
+    sessionTtlSeconds: config.console.portalSessionTtlSeconds,
+  });
+  const authenticator: Authenticator = {
+    authenticate: async (presented) => (await portal.authenticate(presented)) ?? apiKeys.authenticate(presented),
+  };
   const users = new UserService(
     createUserRepository(prisma),
     createUnitOfWork(prisma, (db) => ({
@@ -334,6 +356,8 @@ export function createServices({ config, prisma, logger, providers: modules = al
     exclusively: (name, fn) => withAdvisoryLock(prisma, name, fn),
     providers,
     apiKeys,
+    authenticator,
+    portal,
     organizations,
     users,
     push,
@@ -448,6 +472,10 @@ function apiOperations(providers: ProviderRegistry): Operation[] {
   return [
     ...healthOperations,
     ...mountedAt('/api', openApiOperations),
+    ...consolePageOperations,
+    ...mountedAt('/api/console', consoleSessionOperations),
+    ...mountedAt('/api', consoleSignedInOperations),
+    ...mountedAt('/api/organizations', portalLinkOperations),
     ...mountedAt('/api/organizations', organizationOperations),
     ...mountedAt('/api/users', userOperations),
     ...mountedAt('/api/api-keys', apiKeyOperations),
@@ -542,7 +570,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
 
   // On the main port only when no METRICS_PORT is set; then it needs an admin key.
   if (config.metrics.enabled && config.metrics.port === undefined) {
-    app.get('/metrics', authFailures, requireAdminKeyOrBearer(services.apiKeys), metricsHandler(services.metrics));
+    app.get('/metrics', authFailures, requireAdminKeyOrBearer(services.authenticator), metricsHandler(services.metrics));
   }
 
   app.use('/api', openApiRouter(version, apiOperations(services.providers), outboundEventData));
@@ -551,6 +579,17 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   const callbackLimit = createRateLimit({ windowMs, limit: max, name: 'oauth-callback', keyOf: ipOf });
   // Seed 003's paths (/integrations/oauth/google/authorize, /callback) are the same flow.
   for (const at of ['/api/integrations/oauth', '/integrations/oauth']) app.use(at, callbackLimit, oauthCallbackRouter(services.oauth));
+  app.use('/console', consoleRouter({ frameAncestors: config.console.frameAncestors }));
+  // A portal link's token opens its session: keyless like the callback, and failed tries
+  // count against the address as failed keys do.
+  app.use(
+    '/api/console',
+    authFailures,
+    callbackLimit,
+    express.json({ limit: '4kb' }),
+    rejectUnstorableInput(),
+    consoleSessionsRouter(services.portal),
+  );
 
   const api = Router();
   // Requests are counted against the key they authenticated with, so only after the check;
@@ -564,10 +603,12 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     pushRouter(services.push, config.push.maxBody),
   );
   const apiLimit = createRateLimit({ windowMs, limit: max, name: 'api', keyOf: principalKeyOf });
-  api.use(authFailures, requireApiKey(services.apiKeys), apiLimit);
+  api.use(authFailures, requireApiKey(services.authenticator), apiLimit);
   api.use(express.json({ limit: config.http.jsonLimit }));
   api.use(rejectUnstorableInput());
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
+  api.use(consoleSignedInRouter(services.portal, services.organizations));
+  api.use('/organizations', portalLinksRouter(services.portal, config.publicBaseUrl));
   api.use('/organizations', organizationsRouter(services.organizations, services.users));
   // Before the users router: POST /users/sync is a sync, not a user.
   const schedules = {
@@ -611,7 +652,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   app.use(
     '/integrations/oauth',
     authFailures,
-    requireApiKey(services.apiKeys),
+    requireApiKey(services.authenticator),
     apiLimit,
     rejectUnstorableInput(),
     oauthRouter(services.oauth),

@@ -78,6 +78,19 @@ export const envSchema = z.object({
     .refine((v) => cron.validate(v), 'must be a cron expression')
     .default('30 3 * * *'),
   OAUTH_IDLE_DAYS: int(1).default(30),
+  // The console (/console): how long a tenant portal link may wait to be opened (it opens
+  // once), how long the session it opens lasts, and the origins allowed to frame the console
+  // (a product embedding its tenants' portal; unset: only the service's own pages).
+  CONSOLE_PORTAL_LINK_TTL_SECONDS: int(30).max(86_400).default(600),
+  CONSOLE_PORTAL_SESSION_TTL_SECONDS: int(60).max(7 * 86_400).default(3_600),
+  CONSOLE_FRAME_ANCESTORS: z
+    .string()
+    .refine(
+      // Each goes into the Content-Security-Policy header as it is: origins only, nothing that could end the directive.
+      (v) => v.split(/[\s,]+/).every((o) => o === '' || /^https?:\/\/[a-z0-9.-]+(:\d{1,5})?$/i.test(o)),
+      'must be origins such as https://app.example.com, separated by commas',
+    )
+    .optional(),
   PUBLIC_BASE_URL: z
     .url()
     .regex(/^https?:\/\//, 'must be an http(s) URL')
@@ -250,6 +263,8 @@ export interface Config {
   encryption: { key?: Buffer; previousKeys: Buffer[] };
   publicBaseUrl?: string;
   oauth: { allowedReturnUrls: string[]; refreshAheadMs: number; keepAliveCron: string; idleDays: number };
+  /** The browser console: portal links' and sessions' lifetimes, and who may frame it. */
+  console: { portalLinkTtlSeconds: number; portalSessionTtlSeconds: number; frameAncestors: string[] };
   /**
    * The environment as given, for providers' own settings (seed 000's WEALTHBOX_*): a
    * provider folder reads and checks them (ProviderModule.fromEnvironment).
@@ -363,6 +378,14 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       refreshAheadMs: e.OAUTH_REFRESH_AHEAD_SECONDS * 1000,
       keepAliveCron: e.OAUTH_KEEPALIVE_CRON,
       idleDays: e.OAUTH_IDLE_DAYS,
+    },
+    console: {
+      portalLinkTtlSeconds: e.CONSOLE_PORTAL_LINK_TTL_SECONDS,
+      portalSessionTtlSeconds: e.CONSOLE_PORTAL_SESSION_TTL_SECONDS,
+      frameAncestors: (e.CONSOLE_FRAME_ANCESTORS ?? '')
+        .split(/[\s,]+/)
+        .map((u) => u.trim())
+        .filter(Boolean),
     },
     providerEnv: Object.freeze({ ...cleaned }),
     sync: {

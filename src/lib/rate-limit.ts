@@ -11,8 +11,10 @@ export const ipOf = (req: Request) => `ip:${ipKeyGenerator(req.ip ?? '')}`;
  * a fresh budget.
  */
 export const principalKeyOf = (_req: Request, res: Response) => {
-  const p = res.locals.principal as { keyId?: number | null } | undefined;
+  const p = res.locals.principal as { keyId?: number | null; organizationId?: number; portalSessionId?: number } | undefined;
   if (!p) throw new Error('principalKeyOf needs an authenticated request: mount the limiter after the auth middleware');
+  // Portal sessions of one organization share its budget: opening more links buys none.
+  if (p.portalSessionId !== undefined) return `portal:${p.organizationId}`;
   return `key:${p.keyId ?? 'env-admin'}`;
 };
 

@@ -1,18 +1,22 @@
 import type { RequestHandler } from 'express';
 import { AppError } from '../../lib/errors';
 import { safeEqual } from '../../lib/crypto';
-import type { ApiKeyService } from './api-keys.service';
 import type { Principal } from './principal';
 
+/** Turns a presented credential into who is calling: API keys, and the console's portal sessions. */
+export interface Authenticator {
+  authenticate(presented: string): Promise<Principal | null>;
+}
+
 /** `x-api-key` → res.locals.principal, or 401. */
-export function requireApiKey(service: ApiKeyService): RequestHandler {
+export function requireApiKey(service: Authenticator): RequestHandler {
   return async (req, res, next) => {
     res.locals.principal = await principalFrom(service, req.get('x-api-key'), 'Missing x-api-key header');
     next();
   };
 }
 
-async function principalFrom(service: ApiKeyService, presented: string | undefined, missing: string): Promise<Principal> {
+async function principalFrom(service: Authenticator, presented: string | undefined, missing: string): Promise<Principal> {
   if (!presented) throw new AppError('unauthorized', 'missing_api_key', missing);
   const principal = await service.authenticate(presented);
   if (!principal) throw new AppError('unauthorized', 'invalid_api_key', 'Invalid or revoked API key');
@@ -36,7 +40,7 @@ export function requireInternalKey(expected: string | undefined): RequestHandler
  * An admin key in `x-api-key`, or as `Authorization: Bearer <key>` (what Prometheus's
  * scrape config sends): for GET /metrics on the main port.
  */
-export function requireAdminKeyOrBearer(service: ApiKeyService): RequestHandler {
+export function requireAdminKeyOrBearer(service: Authenticator): RequestHandler {
   return async (req, res, next) => {
     const bearer = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '')?.[1]?.trim();
     const principal = await principalFrom(service, req.get('x-api-key') ?? bearer, 'Missing x-api-key header or Authorization: Bearer');

@@ -1,8 +1,13 @@
 import type { Response } from 'express';
 import { AppError } from '../../lib/errors';
 
-/** Who is calling: an admin key sees every organization, an organization key only its own. */
-export type Principal = { kind: 'admin'; keyId: number | null } | { kind: 'organization'; keyId: number; organizationId: number };
+/**
+ * Who is calling: an admin key sees every organization, an organization key only its own. A
+ * console portal session (no key: keyId null) acts as an organization key of its organization.
+ */
+export type Principal =
+  | { kind: 'admin'; keyId: number | null }
+  | { kind: 'organization'; keyId: number | null; organizationId: number; portalSessionId?: number };
 
 export function principalOf(res: Response): Principal {
   const p = res.locals.principal as Principal | undefined;

@@ -86,7 +86,7 @@ export class OAuthService {
   ): Promise<{ url: string; state: string; expiresAt: string }> {
     const client = this.client(provider);
     provider = client.provider;
-    if (opts.returnTo !== undefined) this.assertReturnAllowed(opts.returnTo);
+    if (opts.returnTo !== undefined) this.assertReturnAllowed(opts.returnTo, opts.requestOrigin);
     const state = base64url(randomBytes(32));
     const verifier = client.facts.pkce ? base64url(randomBytes(32)) : null;
     const expiresAt = new Date(Date.now() + STATE_TTL_MS);
@@ -398,10 +398,14 @@ export class OAuthService {
     };
   }
 
-  /** Only listed destinations: an open redirect would hand the integration id to anyone. */
-  private assertReturnAllowed(returnTo: string): void {
+  /**
+   * Only listed destinations, and this service's own console: an open redirect would hand the
+   * integration id to anyone.
+   */
+  private assertReturnAllowed(returnTo: string, requestOrigin: string): void {
+    const ownConsole = `${(this.deps.publicBaseUrl ?? requestOrigin).replace(/\/+$/, '')}/console/`;
     if (
-      !this.deps.allowedReturnUrls.some(
+      ![...this.deps.allowedReturnUrls, ownConsole].some(
         (allowed) =>
           returnTo === allowed ||
           returnTo.startsWith(allowed.endsWith('/') ? allowed : `${allowed}/`) ||
