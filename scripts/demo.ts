@@ -138,6 +138,7 @@ async function main(): Promise<void> {
   say('6. Explore (the service keeps running; Ctrl-C stops everything)');
   process.stdout.write(
     [
+      `# In a browser: ${base}/console/ (sign in with either key)`,
       `export API_KEY=${orgKey}    # the organization's key; admin key: ${adminKey}`,
       `curl -s "${base}/api/users?limit=5&search=nguyen" -H "x-api-key: $API_KEY"`,
       `curl -s "${base}/api/organizations/${org.id}/stats" -H "x-api-key: $API_KEY"`,

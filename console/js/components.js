@@ -102,7 +102,7 @@ export function Table({ columns, rows, empty = 'Nothing yet.', caption, rowKey =
     <table>
       ${
         caption &&
-        html`<caption class="skip">
+        html`<caption class="sr-only">
           ${caption}
         </caption>`
       }

@@ -107,9 +107,9 @@ function OrgPicker({ api, orgId, onChange }) {
   }, [search]);
   const known = orgs.some((o) => String(o.id) === String(orgId));
   return html`<div class="row">
-    <label for="org-search" class="skip">Find an organization</label>
+    <label for="org-search" class="sr-only">Find an organization</label>
     <input id="org-search" type="search" placeholder="Find organization" value=${search} onInput=${(e) => setSearch(e.target.value)} />
-    <label for="org-scope" class="skip">Organization</label>
+    <label for="org-scope" class="sr-only">Organization</label>
     <select id="org-scope" value=${orgId ?? ''} onChange=${(e) => onChange(e.target.value || undefined)}>
       <option value="">All organizations</option>
       ${!known && orgId && html`<option value=${orgId}>Organization ${orgId}</option>`}

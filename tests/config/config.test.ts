@@ -62,3 +62,16 @@ describe('loadConfig: schedules and keys', () => {
     expect(loadConfig({ ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64') }).encryption.key?.length).toBe(32);
   });
 });
+
+describe('loadConfig: the console', () => {
+  it('when frame ancestors are origins, then they are listed; anything that could end the CSP directive is refused', () => {
+    expect(loadConfig({ CONSOLE_FRAME_ANCESTORS: 'https://app.example.com, http://localhost:8080' }).console.frameAncestors).toEqual([
+      'https://app.example.com',
+      'http://localhost:8080',
+    ]);
+    expect(loadConfig({}).console).toEqual({ portalLinkTtlSeconds: 600, portalSessionTtlSeconds: 3600, frameAncestors: [] });
+    for (const bad of ["https://a.example; script-src 'unsafe-inline'", '*', 'https://a.example/path', "'unsafe-inline'"]) {
+      expect(() => loadConfig({ CONSOLE_FRAME_ANCESTORS: bad })).toThrow(/CONSOLE_FRAME_ANCESTORS/);
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { ADMIN_KEY } from '../helpers/test-app';
+import { ADMIN_KEY, createTestContext } from '../helpers/test-app';
 import { startConsole, type ConsoleHarness } from '../helpers/console-browser';
 
 describe('the console: page, sign-in, policy', () => {
@@ -73,5 +73,22 @@ describe('the console: page, sign-in, policy', () => {
     await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe('Skip to content');
     expect(unexpectedErrors()).toEqual([]);
     await page.context().close();
+  });
+});
+
+describe('the console in a frame', () => {
+  it('when CONSOLE_FRAME_ANCESTORS lists an origin, then the policy allows it to frame the console, and only the console', async () => {
+    const ctx = await createTestContext({ CONSOLE_FRAME_ANCESTORS: 'https://app.example.com' });
+    try {
+      const res = await ctx.http.get('/console/').expect(200);
+      expect(res.headers['content-security-policy']).toContain("frame-ancestors 'self' https://app.example.com");
+      expect(res.headers['x-frame-options']).toBeUndefined();
+      // The API keeps helmet's defaults: nothing else of the service may be framed.
+      const api = await ctx.http.get('/health').expect(200);
+      expect(api.headers['x-frame-options']).toBe('SAMEORIGIN');
+      expect(api.headers['content-security-policy']).not.toContain('app.example.com');
+    } finally {
+      await ctx.close();
+    }
   });
 });
