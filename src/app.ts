@@ -642,7 +642,13 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   api.use(exportsRouter(services.exports, services.integrations));
   api.use(crmPushRouter(services.crmPush.queue, services.integrations, () => services.crmPush.worker.poke()));
   api.use('/users', usersRouter(services.users));
-  api.use('/integration-templates', templatesRouter(services.templates));
+  api.use(
+    '/integration-templates',
+    templatesRouter(services.templates, (name) => ({
+      modes: services.providers.get(name)?.definition.authModes ?? ['api_key'],
+      oauthReady: services.oauth.isConfigured(name),
+    })),
+  );
   // Before the integrations router: /integrations/oauth/... is not an integration id.
   api.use('/integrations/oauth', oauthRouter(services.oauth));
   api.use('/integrations', integrationsRouter(services.integrations));

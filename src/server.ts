@@ -68,7 +68,8 @@ async function main(): Promise<void> {
     logger.info(`metrics on http://${config.metrics.host}:${port}/metrics`);
   }
   if (config.role !== 'api') services.workers.start();
-  if (config.role !== 'worker') logger.info(`the console: http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/console/`);
+  if (config.role !== 'worker')
+    logger.info(`the console: http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/console/`);
   logger.info(`listening on http://${config.host}:${config.port}`, {
     env: config.env,
     role: config.role,

@@ -26,7 +26,7 @@ export function useAsync(fn, deps) {
   return { ...state, reload: run };
 }
 
-/** Calls `fn` every `ms` while `active` (live progress), and once more when it turns false. */
+/** Calls `fn` every `ms` while `active` (live progress); stops when it turns false. */
 export function useInterval(fn, ms, active) {
   const saved = useRef(fn);
   saved.current = fn;
@@ -170,6 +170,26 @@ export function BarChart({ title, points, series, height = 140 }) {
       <strong>${title}</strong>
       ${series.map((s) => html`<span><i class=${`c-${s.tone}`}></i>${s.label}</span>`)}
     </figcaption>
+    <table class="sr-only">
+      <caption>
+        ${title}
+      </caption>
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          ${series.map((s) => html`<th scope="col">${s.label}</th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${points.map(
+          (p) =>
+            html`<tr>
+              <th scope="row">${p.label}</th>
+              ${series.map((s) => html`<td>${fmtNumber(p.values[s.key] ?? 0)}</td>`)}
+            </tr>`,
+        )}
+      </tbody>
+    </table>
   </figure>`;
 }
 

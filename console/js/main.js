@@ -39,11 +39,16 @@ function useRoute() {
   return route;
 }
 
-/** What the OAuth callback appended on its way back (?integrationId=…&status=…), once. */
+/**
+ * What the OAuth callback appended on its way back, once: ?integrationId=…&status=… when it
+ * connected, ?error=…&error_description=… when the provider or the exchange refused.
+ */
 function takeOAuthReturn() {
   const q = new URLSearchParams(location.search);
-  if (!q.has('integrationId')) return null;
-  const back = { integrationId: q.get('integrationId'), status: q.get('status') };
+  if (!q.has('integrationId') && !q.has('error')) return null;
+  const back = q.has('error')
+    ? { error: q.get('error'), message: q.get('error_description') ?? q.get('error') }
+    : { integrationId: q.get('integrationId'), status: q.get('status') };
   history.replaceState(null, '', location.pathname + (location.hash || '#/integrations'));
   return back;
 }
@@ -223,4 +228,7 @@ function App() {
   return html`<${Shell} session=${session} onSignOut=${signOut} />`;
 }
 
-render(html`<${App} />`, document.getElementById('app'));
+const root = document.getElementById('app');
+// The "Loading…" text is the page's own, not Preact's: it goes before the first render.
+root.textContent = '';
+render(html`<${App} />`, root);

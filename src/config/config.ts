@@ -82,7 +82,9 @@ export const envSchema = z.object({
   // once), how long the session it opens lasts, and the origins allowed to frame the console
   // (a product embedding its tenants' portal; unset: only the service's own pages).
   CONSOLE_PORTAL_LINK_TTL_SECONDS: int(30).max(86_400).default(600),
-  CONSOLE_PORTAL_SESSION_TTL_SECONDS: int(60).max(7 * 86_400).default(3_600),
+  CONSOLE_PORTAL_SESSION_TTL_SECONDS: int(60)
+    .max(7 * 86_400)
+    .default(3_600),
   CONSOLE_FRAME_ANCESTORS: z
     .string()
     .refine(

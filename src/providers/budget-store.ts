@@ -34,7 +34,9 @@ const DAILY = `
 
 type DailyRow = { dailyRemaining: number | null; dailyLimit: number | null; dailyAgeMs: number | null };
 const dailyOf = (row: DailyRow | undefined) =>
-  row && row.dailyRemaining !== null && row.dailyAgeMs !== null ? { remaining: row.dailyRemaining, limit: row.dailyLimit, ageMs: row.dailyAgeMs } : null;
+  row && row.dailyRemaining !== null && row.dailyAgeMs !== null
+    ? { remaining: row.dailyRemaining, limit: row.dailyLimit, ageMs: row.dailyAgeMs }
+    : null;
 
 /** The rate budgets of CRM accounts in PostgreSQL (crm_rate_budgets), one row per integration. */
 export function createBudgetStore(db: Db): BudgetStore {
@@ -50,7 +52,12 @@ export function createBudgetStore(db: Db): BudgetStore {
       await db.$executeRawUnsafe(PAUSE, integrationId, forMs);
     },
     async recordDaily(integrationId, usage: DailyUsage) {
-      await db.$executeRawUnsafe(RECORD_DAILY, integrationId, clampInt(usage.remaining), usage.limit === null ? null : clampInt(usage.limit));
+      await db.$executeRawUnsafe(
+        RECORD_DAILY,
+        integrationId,
+        clampInt(usage.remaining),
+        usage.limit === null ? null : clampInt(usage.limit),
+      );
     },
   };
 }

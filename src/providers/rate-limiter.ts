@@ -70,12 +70,7 @@ const DAILY_LOCAL_FRESH_MS = 1000;
  * Retry-After, a spent window) moves the slot for all. Should the store fail, this process
  * keeps pacing on its own (and says so once a minute) rather than stopping its calls.
  */
-export function createSharedLimiter(
-  store: BudgetStore,
-  integrationId: number,
-  requestsPerSecond: number,
-  logger: Logger,
-): RequestLimiter {
+export function createSharedLimiter(store: BudgetStore, integrationId: number, requestsPerSecond: number, logger: Logger): RequestLimiter {
   const local = createLimiter(requestsPerSecond);
   const gap = requestsPerSecond > 0 ? 1000 / requestsPerSecond : 0;
   let pausedUntil = 0;

@@ -58,7 +58,11 @@ describe('the console: accessible basics on every page', () => {
     fake = await new FakeWealthbox({ contacts: 12, staff: 1 }).start();
     const admin = { 'x-api-key': ADMIN_KEY };
     orgId = (await h.ctx.http.post('/api/organizations').set(admin).send({ name: 'Audit Org' }).expect(201)).body.data.id;
-    await h.ctx.http.post('/api/users').set(admin).send({ organizationId: orgId, name: 'Ann Audit', email: 'ann@audit.example' }).expect(201);
+    await h.ctx.http
+      .post('/api/users')
+      .set(admin)
+      .send({ organizationId: orgId, name: 'Ann Audit', email: 'ann@audit.example' })
+      .expect(201);
     const integration = (
       await h.ctx.http
         .post('/api/integrations')

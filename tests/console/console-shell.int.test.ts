@@ -72,6 +72,8 @@ describe('the console: page, sign-in, policy', () => {
     await page.keyboard.press('Tab');
     await expect(page.evaluate('document.activeElement?.textContent')).resolves.toBe('Skip to content');
     expect(unexpectedErrors()).toEqual([]);
+    // The test browser reaches this machine only: a real provider's consent page would not load.
+    await expect(page.goto('http://example.com/')).rejects.toThrow(/ERR_NAME_NOT_RESOLVED/);
     await page.context().close();
   });
 });

@@ -45,6 +45,8 @@ export async function startConsole(env: Record<string, string> = {}): Promise<Co
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // Nothing but this machine: a wrong click on a real provider's consent URL goes nowhere.
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
     ],
   });
   async function open(path = '/console/'): Promise<ConsolePage> {

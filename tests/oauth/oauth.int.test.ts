@@ -127,6 +127,37 @@ describe('OAuth connect (HubSpot against a fake authorization server)', () => {
     expect(to.searchParams.get('status')).toBe('active');
   });
 
+  it('when consent is denied after a returnTo was given, then the person goes back there with the reason, and nothing is made', async () => {
+    auth.denyNext();
+    const { url } = await start({ returnTo: RETURN });
+    const back = await consent(url);
+    const res = await callback({ error: 'access_denied', error_description: 'The user said no', state: back.state as string });
+    expect(res.status).toBe(302);
+    const to = new URL(res.headers.location);
+    expect(`${to.origin}${to.pathname}`).toBe(RETURN);
+    expect(to.searchParams.get('error')).toBe('authorization_denied');
+    expect(to.searchParams.get('error_description')).toContain('access_denied (The user said no)');
+    expect(to.searchParams.get('integrationId')).toBeNull();
+    expect(await ctx.sql('SELECT count(*)::int AS n FROM integrations WHERE organization_id = $1', [orgId])).toEqual([{ n: 1 }]);
+    // An unknown state has no destination we checked: JSON, never a redirect.
+    const unknown = await callback({ error: 'access_denied', state: 'never-issued' });
+    expect(unknown.status).toBe(400);
+  });
+
+  it("when returnTo is the service's own console, then it is allowed without being listed; another path of the service is not", async () => {
+    const ok = await ctx.http
+      .post('/api/integrations/oauth/hubspot/authorize')
+      .query({ returnTo: `${BASE}/console/#/integrations` })
+      .set('x-api-key', key);
+    expect(ok.status).toBe(200);
+    const other = await ctx.http
+      .post('/api/integrations/oauth/hubspot/authorize')
+      .query({ returnTo: `${BASE}/api/users` })
+      .set('x-api-key', key);
+    expect(other.status).toBe(400);
+    expect(other.body.code).toBe('return_to_not_allowed');
+  });
+
   it('when a provider has no client id configured, then 409 naming the variables', async () => {
     const res = await ctx.http.post('/api/integrations/oauth/gohighlevel/authorize').set('x-api-key', key);
     expect(res.status).toBe(409);

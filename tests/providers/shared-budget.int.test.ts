@@ -154,7 +154,10 @@ describe("HighLevel's daily quota, shared: a run stops at the reserve, nobody ca
     expect(fake.calls).toBe(calls + 1);
     // Now HighLevel itself refuses (429, none left today): not retried, and a test not made says nothing of the connection.
     const refused = await as(b).post(`/api/integrations/${integrationId}/test`);
-    expect(refused.body).toMatchObject({ success: false, message: expect.stringMatching(/^Not tested: the HighLevel location has used 8 of its 8/) });
+    expect(refused.body).toMatchObject({
+      success: false,
+      message: expect.stringMatching(/^Not tested: the HighLevel location has used 8 of its 8/),
+    });
     expect(fake.calls).toBe(calls + 2);
     expect((await as(b).get(`/api/integrations/${integrationId}`)).body.data.status).toBe('active');
 

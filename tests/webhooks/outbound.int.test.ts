@@ -17,6 +17,7 @@ import {
   pushUser,
   uniq,
 } from '../helpers/fixtures';
+import { queueDeliveries } from '../helpers/deliveries';
 import { Receiver, waitFor } from '../helpers/receiver';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
@@ -76,6 +77,95 @@ describe('outbound webhooks', () => {
       expect(patched.body.data).toMatchObject({ events: ['user.deleted'], isActive: false });
       expect((await ctx.http.delete(`/api/webhook-subscriptions/${sub.id}`).set(admin)).status).toBe(204);
       expect((await ctx.http.get(`/api/webhook-subscriptions/${sub.id}`).set(admin)).status).toBe(404);
+    });
+
+    it('when a subscription has deliveries, then the list shows its newest one; before the first, null', async () => {
+      const org = await createOrganization(ctx);
+      const quiet = await subscribe(org.id, ['user.deleted']);
+      const sub = await subscribe(org.id, ['user.created']);
+      receiver.replies = [{ status: 500, body: 'no' }];
+      receiver.fallback = { status: 204 };
+      await createUser(ctx, org.id);
+      await ctx.services.deliveries.drain();
+      await createUser(ctx, org.id);
+      await ctx.services.deliveries.drain();
+      const [newest] = await deliveries(sub.id);
+      const list = await ctx.http.get('/api/webhook-subscriptions').query({ organizationId: org.id }).set(admin);
+      const byId = new Map(list.body.data.map((s: { id: number; lastDelivery: unknown }) => [s.id, s.lastDelivery]));
+      expect(byId.get(quiet.id)).toBeNull();
+      expect(byId.get(sub.id)).toEqual({
+        id: newest.id,
+        status: 'succeeded',
+        lastStatusCode: 204,
+        createdAt: expect.any(String),
+        deliveredAt: expect.any(String),
+      });
+      // The 500 left a retry due in seconds: gone with its subscription, so no later test's receiver gets it.
+      for (const id of [quiet.id, sub.id]) expect((await ctx.http.delete(`/api/webhook-subscriptions/${id}`).set(admin)).status).toBe(204);
+    });
+
+    it('when deliveries span hours, then outcomes count them per UTC hour or day, empty hours as zeros', async () => {
+      const org = await createOrganization(ctx);
+      const sub = await subscribe(org.id, ['user.created']);
+      const [a, b, c] = await queueDeliveries(ctx, sub.id, 3, 0);
+      // Two finished three hours ago, one waiting now (due tomorrow, so no drain of another test sends it).
+      await ctx.sql(`UPDATE webhook_deliveries SET next_attempt_at = now() + interval '1 day' WHERE id = $1`, [c]);
+      await ctx.sql(
+        `UPDATE webhook_deliveries SET created_at = now() - interval '3 hours', status = 'failed', next_attempt_at = NULL WHERE id = $1`,
+        [a],
+      );
+      await ctx.sql(
+        `UPDATE webhook_deliveries SET created_at = now() - interval '3 hours', status = 'succeeded', next_attempt_at = NULL WHERE id = $1`,
+        [b],
+      );
+      const [{ created_at: threeAgo }] = await ctx.sql<{ created_at: Date }>('SELECT created_at FROM webhook_deliveries WHERE id = $1', [
+        a,
+      ]);
+      const [{ created_at: now }] = await ctx.sql<{ created_at: Date }>('SELECT created_at FROM webhook_deliveries WHERE id = $1', [c]);
+      const hour = (d: Date) => new Date(Math.floor(d.getTime() / 3600_000) * 3600_000).toISOString();
+      const since = new Date(now.getTime() - 5 * 3600_000).toISOString();
+
+      const res = await ctx.http.get(`/api/webhook-subscriptions/${sub.id}/deliveries/outcomes`).query({ since }).set(admin);
+      expect(res.status).toBe(200);
+      const { bucket, points } = res.body.data as { bucket: string; points: ({ at: string } & Record<string, number>)[] };
+      expect(bucket).toBe('hour');
+      expect(points[0].at).toBe(hour(new Date(since)));
+      // One point an hour, none missing, up to the current hour.
+      points.forEach((p, i) => expect(Date.parse(p.at)).toBe(Date.parse(points[0].at) + i * 3600_000));
+      // (The current hour, or the next one if the clock crossed it since the insert.)
+      expect([hour(now), hour(new Date(now.getTime() + 3600_000))]).toContain(points.at(-1)?.at);
+      const at = (iso: string) => points.find((p) => p.at === iso);
+      expect(at(hour(threeAgo))).toEqual({ at: hour(threeAgo), succeeded: 1, failed: 1, pending: 0, sending: 0, skipped: 0 });
+      expect(at(hour(now))).toMatchObject({ pending: 1, succeeded: 0, failed: 0 });
+      const total = (list: Record<string, number | string>[]) =>
+        list.reduce((n, p) => n + ['succeeded', 'failed', 'pending', 'sending', 'skipped'].reduce((m, k) => m + Number(p[k]), 0), 0);
+      expect(total(points)).toBe(3);
+
+      const days = await ctx.http.get(`/api/webhook-subscriptions/${sub.id}/deliveries/outcomes`).query({ bucket: 'day' }).set(admin);
+      expect(days.body.data.points).toHaveLength(31);
+      expect(days.body.data.points.every((p: { at: string }) => p.at.endsWith('T00:00:00.000Z'))).toBe(true);
+      expect(total(days.body.data.points)).toBe(3);
+    });
+
+    it('when outcomes are asked for badly or of another organization, then 400 names the field, or 404', async () => {
+      const org = await createOrganization(ctx);
+      const sub = await subscribe(org.id, ['user.created']);
+      const path = `/api/webhook-subscriptions/${sub.id}/deliveries/outcomes`;
+      const week = await ctx.http.get(path).query({ bucket: 'week' }).set(admin);
+      expect(week.status).toBe(400);
+      expect(week.body.details).toEqual([expect.objectContaining({ path: 'query.bucket', message: 'must be hour or day' })]);
+      const far = await ctx.http
+        .get(path)
+        .query({ since: new Date(Date.now() - 8 * 86_400_000).toISOString() })
+        .set(admin);
+      expect(far.status).toBe(400);
+      expect(far.body.details).toEqual([
+        expect.objectContaining({ path: 'query.since', message: 'must be within 7 days for hour buckets' }),
+      ]);
+      const bad = await ctx.http.get(path).query({ since: 'yesterday' }).set(admin);
+      expect(bad.body.details.map((d: { path: string }) => d.path)).toEqual(['query.since']);
+      const other = await createOrganizationKey(ctx, (await createOrganization(ctx)).id);
+      expect((await ctx.http.get(path).set('x-api-key', other)).status).toBe(404);
     });
 
     it('names every bad field', async () => {

@@ -19,7 +19,7 @@ export const portalLinkOperations: Operation[] = [
     method: 'post',
     path: '/:id/portal-links',
     tag: 'Console',
-    summary: "A short-lived link that opens the console scoped to this organization, once, without a key",
+    summary: 'A short-lived link that opens the console scoped to this organization, once, without a key',
     auth: 'admin',
     ...byId,
     body: createPortalLinkBody,

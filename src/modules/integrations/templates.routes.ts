@@ -6,15 +6,22 @@ import { createTemplateBody, updateTemplateBody } from './templates.schemas';
 import type { TemplateService } from './templates.service';
 
 export const templateOperations: Operation[] = [
-  { method: 'get', path: '/', tag: 'Integrations', summary: 'List templates', auth: 'apiKey', responses: ok('{ data: [Template] }') },
+  {
+    method: 'get',
+    path: '/',
+    tag: 'Integrations',
+    summary: 'List templates, each with how it connects (connect: { modes, oauthReady })',
+    auth: 'apiKey',
+    responses: ok('{ data: [Template & { integrationCount, connect: { modes, oauthReady } }] }'),
+  },
   {
     method: 'get',
     path: '/:id',
     tag: 'Integrations',
-    summary: 'One template',
+    summary: 'One template, with how it connects',
     auth: 'apiKey',
     ...byId,
-    responses: ok('{ data: Template }'),
+    responses: ok('{ data: Template & { connect: { modes, oauthReady } } }'),
   },
   {
     method: 'post',
@@ -46,18 +53,32 @@ export const templateOperations: Operation[] = [
   },
 ];
 
+/**
+ * How an integration of a template is connected: by a pasted key (the config form), by OAuth,
+ * or both; `oauthReady` says whether the operator configured the OAuth app, so a console
+ * offers the button only when the flow can start.
+ */
+export interface ConnectWays {
+  modes: readonly ('api_key' | 'oauth2')[];
+  oauthReady: boolean;
+}
+
 /** /api/integration-templates (seed 002): any key reads, admins write. */
-export function templatesRouter(service: TemplateService): Router {
+export function templatesRouter(
+  service: TemplateService,
+  connectWays: (name: string) => ConnectWays = () => ({ modes: ['api_key'], oauthReady: false }),
+): Router {
   const router = Router();
+  const withConnect = <T extends { name: string }>(t: T) => ({ ...t, connect: connectWays(t.name) });
 
   router.get('/', async (_req, res) => {
     const p = principalOf(res);
     // An organization key sees how many of its own integrations use each template.
-    res.json({ data: await service.list(p.kind === 'organization' ? p.organizationId : undefined) });
+    res.json({ data: (await service.list(p.kind === 'organization' ? p.organizationId : undefined)).map(withConnect) });
   });
 
   router.get('/:id', async (req, res) => {
-    res.json({ data: await service.get(parse(idParams, req.params, 'params').id) });
+    res.json({ data: withConnect(await service.get(parse(idParams, req.params, 'params').id)) });
   });
 
   router.post('/', async (req, res) => {

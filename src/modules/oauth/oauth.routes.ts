@@ -4,7 +4,7 @@ import { parse } from '../../lib/http';
 import { ok, type Operation } from '../../openapi/operation';
 import { principalOf, scopeOrganization } from '../auth';
 import { authorizeQuery, callbackQuery, providerParams } from './oauth.schemas';
-import type { OAuthService } from './oauth.service';
+import { OAuthReturnError, type OAuthService } from './oauth.service';
 
 const origin = (req: Request) => `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 
@@ -42,7 +42,7 @@ export const oauthCallbackOperations: Operation[] = [
     query: callbackQuery,
     responses: {
       200: '{ data: { integrationId, status, created, test } } when no returnTo was given',
-      302: 'To returnTo with integrationId and status',
+      302: 'To returnTo with integrationId and status; or, when it failed after the state checked out (denied consent, a refused code), with error and error_description',
       400: 'Denied consent, an unknown, expired or reused state, or a refused code: nothing is created',
     },
   },
@@ -77,7 +77,18 @@ export function oauthCallbackRouter(service: OAuthService): Router {
   router.get('/:provider/callback', async (req, res) => {
     const { provider } = parse(providerParams, req.params, 'params');
     const q = parse(callbackQuery, req.query, 'query');
-    const done = await service.callback(provider, q, origin(req));
+    let done: Awaited<ReturnType<OAuthService['callback']>>;
+    try {
+      done = await service.callback(provider, q, origin(req));
+    } catch (err) {
+      if (!(err instanceof OAuthReturnError)) throw err;
+      // Back to the app that started it (the console), saying why, rather than a JSON page.
+      const to = new URL(err.returnTo);
+      to.searchParams.set('error', err.code);
+      to.searchParams.set('error_description', err.message);
+      res.redirect(302, to.toString());
+      return;
+    }
     if (done.returnTo) {
       const to = new URL(done.returnTo);
       to.searchParams.set('integrationId', String(done.integrationId));

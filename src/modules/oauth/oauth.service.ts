@@ -7,7 +7,7 @@ import { AppError } from '../../lib/errors';
 import { isSealed, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import { OAuthCallbackError, type OAuthFacts } from '../../providers/provider';
 import type { IntegrationRepository, IntegrationService } from '../integrations';
-import type { OAuthRepository } from './oauth.repository';
+import type { OAuthRepository, StateRow } from './oauth.repository';
 
 const STATE_TTL_MS = 10 * 60_000;
 const base64url = (b: Buffer) => b.toString('base64url');
@@ -59,6 +59,16 @@ export interface OAuthDeps {
  * OAuth facts, and the one token manager: a connector asks for a fresh access token and
  * never sees the refresh token.
  */
+/** A callback that failed after its state checked out: where to send the person back, and why. */
+export class OAuthReturnError extends AppError {
+  constructor(
+    cause: AppError,
+    readonly returnTo: string,
+  ) {
+    super(cause.kind, cause.code, cause.message, cause.details);
+  }
+}
+
 export class OAuthService {
   constructor(
     private readonly repo: OAuthRepository,
@@ -138,6 +148,28 @@ export class OAuthService {
       throw invalid(`state_${used.problem}`, `The state ${why}; start the authorization again`, 'query.state');
     }
     const state = used.row;
+    try {
+      return await this.finishCallback(client, q, state, requestOrigin);
+    } catch (err) {
+      // The state was good, so its returnTo is one we checked: the person goes back there, with the reason.
+      if (state.returnTo && err instanceof AppError) throw new OAuthReturnError(err, state.returnTo);
+      throw err;
+    }
+  }
+
+  private async finishCallback(
+    client: OAuthClient,
+    q: { code?: string; state?: string; error?: string; error_description?: string } & Record<string, unknown>,
+    state: StateRow,
+    requestOrigin: string,
+  ): Promise<{
+    integrationId: number;
+    status: string;
+    created: boolean;
+    test: { success: boolean; message: string };
+    returnTo: string | null;
+  }> {
+    const provider = client.provider;
     if (state.provider !== provider) throw invalid('state_provider_mismatch', `The state was issued for ${state.provider}`, 'query.state');
     if (q.error) {
       throw new AppError(
@@ -364,6 +396,16 @@ export class OAuthService {
     if (res.status >= 400) throw new Error(`token endpoint answered ${res.status}`);
     if (typeof data.access_token !== 'string' || !data.access_token) throw new Error('token endpoint answered without an access_token');
     return data as TokenResponse;
+  }
+
+  /** Whether an OAuth connection to this provider can start (it has OAuth facts and the operator set its client). */
+  isConfigured(name: string): boolean {
+    try {
+      this.client(name);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private client(name: string): OAuthClient {

@@ -49,13 +49,36 @@ export interface DeliveryView {
   }[];
 }
 
+/** A subscription's newest delivery, for lists (the console's "last delivery" column). */
+export interface LastDelivery {
+  id: number;
+  status: string;
+  lastStatusCode: number | null;
+  createdAt: Date;
+  deliveredAt: Date | null;
+}
+
+/** Deliveries created in one hour or day (UTC), counted by status. */
+export interface OutcomeBucket {
+  at: Date;
+  succeeded: number;
+  failed: number;
+  pending: number;
+  sending: number;
+  skipped: number;
+}
+
 export interface SubscriptionRepository {
   list(f: { organizationId?: number; page: number; limit: number }): Promise<{ rows: SubscriptionRow[]; total: number }>;
+  /** The newest delivery of each of `subscriptionIds` that has one. */
+  lastDeliveries(subscriptionIds: number[]): Promise<Map<number, LastDelivery>>;
   get(id: number): Promise<SubscriptionRow | null>;
   create(data: Prisma.WebhookSubscriptionUncheckedCreateInput): Promise<SubscriptionRow>;
   update(id: number, data: Prisma.WebhookSubscriptionUncheckedUpdateInput): Promise<SubscriptionRow>;
   delete(id: number): Promise<void>;
   deliveries(f: DeliveryFilter): Promise<{ rows: DeliveryView[]; total: number }>;
+  /** The buckets since `since` that have deliveries, oldest first. */
+  deliveryOutcomes(subscriptionId: number, bucket: 'hour' | 'day', since: Date): Promise<OutcomeBucket[]>;
   /** Queues one delivery again (a new round of attempts); false when it is not finished. */
   retryDelivery(subscriptionId: number, deliveryId: number): Promise<'queued' | 'not_found' | 'in_progress'>;
   /** Turns the subscription on again with a clean failure count. */
@@ -81,6 +104,21 @@ export function createSubscriptionRepository(db: Db): SubscriptionRepository {
         db.webhookSubscription.count({ where }),
       ]);
       return { rows, total };
+    },
+    async lastDeliveries(subscriptionIds) {
+      if (subscriptionIds.length === 0) return new Map();
+      // One probe of (subscription_id, created_at) per subscription, not a scan of its history.
+      const rows = await db.$queryRawUnsafe<(LastDelivery & { subscriptionId: number })[]>(
+        `SELECT s.id AS "subscriptionId", d.id, d.status, d.last_status_code AS "lastStatusCode", d.created_at AS "createdAt",
+                d.delivered_at AS "deliveredAt"
+         FROM unnest($1::int[]) AS s(id)
+         CROSS JOIN LATERAL (
+           SELECT id, status, last_status_code, created_at, delivered_at FROM webhook_deliveries
+           WHERE subscription_id = s.id ORDER BY created_at DESC, id DESC LIMIT 1
+         ) d`,
+        subscriptionIds,
+      );
+      return new Map(rows.map(({ subscriptionId, ...last }) => [subscriptionId, last]));
     },
     get: (id) => db.webhookSubscription.findUnique({ where: { id }, select: subscriptionSelect }),
     create: (data) => db.webhookSubscription.create({ data, select: subscriptionSelect }),
@@ -129,6 +167,22 @@ export function createSubscriptionRepository(db: Db): SubscriptionRepository {
         })),
       };
     },
+    deliveryOutcomes: (subscriptionId, bucket, since) =>
+      // A range of (subscription_id, created_at); the range is bounded by the query's schema.
+      db.$queryRawUnsafe<OutcomeBucket[]>(
+        `SELECT date_trunc($2, created_at, 'UTC') AS at,
+                count(*) FILTER (WHERE status = 'succeeded')::int AS succeeded,
+                count(*) FILTER (WHERE status = 'failed')::int AS failed,
+                count(*) FILTER (WHERE status = 'pending')::int AS pending,
+                count(*) FILTER (WHERE status = 'sending')::int AS sending,
+                count(*) FILTER (WHERE status = 'skipped')::int AS skipped
+         FROM webhook_deliveries
+         WHERE subscription_id = $1 AND created_at >= $3::timestamptz
+         GROUP BY 1 ORDER BY 1`,
+        subscriptionId,
+        bucket,
+        since.toISOString(),
+      ),
     async retryDelivery(subscriptionId, deliveryId) {
       const found = await db.webhookDelivery.findFirst({ where: { id: deliveryId, subscriptionId }, select: { status: true } });
       if (!found) return 'not_found';

@@ -5,6 +5,7 @@ import { byId, created, list, noContent, ok, type Operation } from '../../openap
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import {
   createSubscriptionBody,
+  deliveryOutcomesQuery,
   deliveryParams,
   listDeliveriesQuery,
   listSubscriptionsQuery,
@@ -19,7 +20,8 @@ export const subscriptionOperations: Operation[] = [
     method: 'get',
     path: '/',
     tag: 'Outbound webhooks',
-    summary: 'List subscriptions',
+    summary:
+      'List subscriptions, each with its newest delivery (lastDelivery: { id, status, lastStatusCode, createdAt, deliveredAt } or null)',
     auth: 'apiKey',
     query: listSubscriptionsQuery,
     responses: list('Subscription'),
@@ -84,6 +86,16 @@ export const subscriptionOperations: Operation[] = [
     responses: list('Delivery'),
   },
   {
+    method: 'get',
+    path: '/:id/deliveries/outcomes',
+    tag: 'Outbound webhooks',
+    summary: 'Deliveries per hour or day (UTC) since a time, counted by status: a chart of outcomes',
+    auth: 'apiKey',
+    ...byId,
+    query: deliveryOutcomesQuery,
+    responses: ok('{ data: { bucket, since, points: [{ at, succeeded, failed, pending, sending, skipped }] } }'),
+  },
+  {
     method: 'post',
     path: '/:id/deliveries/:deliveryId/retry',
     tag: 'Outbound webhooks',
@@ -143,6 +155,12 @@ export function subscriptionsRouter(service: SubscriptionService): Router {
     const q = parse(listDeliveriesQuery, req.query, 'query');
     const { rows, total } = await service.deliveries({ ...q, subscriptionId: row.id });
     paginated(res, rows, q.page, q.limit, total);
+  });
+
+  router.get('/:id/deliveries/outcomes', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    const q = parse(deliveryOutcomesQuery, req.query, 'query');
+    res.json({ data: await service.deliveryOutcomes(row, q.bucket, q.since ? new Date(q.since) : undefined) });
   });
 
   router.post('/:id/deliveries/:deliveryId/retry', async (req, res) => {

@@ -59,6 +59,23 @@ export const recoverQuery = z
   })
   .strict();
 
+/** How far back an outcomes chart may reach, per bucket: a week of hours, a year of days. */
+export const OUTCOME_RANGE_DAYS = { hour: 7, day: 366 } as const;
+
+export const deliveryOutcomesQuery = z
+  .object({
+    bucket: z.enum(['hour', 'day'], { error: 'must be hour or day' }).default('hour'),
+    /** Default: two days of hours, or thirty days. */
+    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }).optional(),
+  })
+  .strict()
+  .superRefine((q, ctx) => {
+    const days = OUTCOME_RANGE_DAYS[q.bucket];
+    if (q.since && Date.now() - new Date(q.since).getTime() > days * 86_400_000) {
+      ctx.addIssue({ code: 'custom', path: ['since'], message: `must be within ${days} days for ${q.bucket} buckets` });
+    }
+  });
+
 export const deliveryParams = z
   .object({
     id: dbIdText,

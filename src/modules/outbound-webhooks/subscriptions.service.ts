@@ -6,7 +6,7 @@ import { mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import { assertAllowedUrl } from '../../lib/url-guard';
 import type { OrganizationLookup } from '../auth';
 import { newSubscriptionSecret } from './signing';
-import type { DeliveryFilter, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
+import type { DeliveryFilter, OutcomeBucket, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
 import type { CreateSubscriptionInput, UpdateSubscriptionInput } from './subscriptions.schemas';
 
 /** What the API shows: the secret only as its last characters. */
@@ -25,9 +25,11 @@ export class SubscriptionService {
     private readonly opts: { allowPrivateUrls: boolean; secretGraceHours: number },
   ) {}
 
+  /** The page of subscriptions, each with its newest delivery (null before the first). */
   async list(f: { organizationId?: number; page: number; limit: number }) {
     const { rows, total } = await this.repo.list(f);
-    return { rows: rows.map((r) => this.view(r)), total };
+    const last = await this.repo.lastDeliveries(rows.map((r) => r.id));
+    return { rows: rows.map((r) => ({ ...this.view(r), lastDelivery: last.get(r.id) ?? null })), total };
   }
 
   async getRow(id: number): Promise<SubscriptionRow> {
@@ -80,6 +82,21 @@ export class SubscriptionService {
     return this.repo.deliveries(f);
   }
 
+  /**
+   * Deliveries per hour or day (UTC) from `since` (by default two days of hours, or thirty
+   * days) to now, every bucket present, empty ones as zeros: a chart's points.
+   */
+  async deliveryOutcomes(row: SubscriptionRow, bucket: 'hour' | 'day', since?: Date) {
+    const step = bucket === 'hour' ? 3600_000 : 86_400_000;
+    const from = floorTo(since ?? new Date(Date.now() - (bucket === 'hour' ? 48 : 30) * step), step);
+    const found = new Map((await this.repo.deliveryOutcomes(row.id, bucket, from)).map((b) => [b.at.getTime(), b]));
+    const points: OutcomeBucket[] = [];
+    for (let t = from.getTime(); t <= Date.now(); t += step) {
+      points.push(found.get(t) ?? { at: new Date(t), succeeded: 0, failed: 0, pending: 0, sending: 0, skipped: 0 });
+    }
+    return { bucket, since: from, points };
+  }
+
   async retryDelivery(row: SubscriptionRow, deliveryId: number): Promise<void> {
     if (!row.isActive) {
       throw new AppError(
@@ -115,4 +132,9 @@ export class SubscriptionService {
   private checkUrl(url: string): Promise<void> {
     return assertAllowedUrl(url, { allowPrivateUrls: this.opts.allowPrivateUrls, path: 'body.url' });
   }
+}
+
+/** The start of the UTC hour or day holding `d` (both divide the epoch evenly). */
+function floorTo(d: Date, step: number): Date {
+  return new Date(Math.floor(d.getTime() / step) * step);
 }

@@ -6,7 +6,7 @@ import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../aut
 import { visibleIntegration as visible, type IntegrationService } from '../integrations';
 import type { PullService, RunOutcome } from './pull.service';
 import type { SyncRunRepository } from './sync-runs.repository';
-import { listRunsQuery, syncQuery, usersSyncQuery } from './sync.schemas';
+import { listRunsQuery, syncJobsQuery, syncQuery, usersSyncQuery } from './sync.schemas';
 
 export const syncOperations: Operation[] = [
   {
@@ -44,6 +44,7 @@ export const syncOperations: Operation[] = [
     tag: 'Sync',
     summary: 'Each schedule with its last and next run, and the queue of scheduled syncs',
     auth: 'apiKey',
+    query: syncJobsQuery,
     responses: ok('{ data: [Job] }'),
   },
 ];
@@ -115,9 +116,9 @@ export function syncRouter(
     res.json({ message: `Synced ${total} people from ${outcomes.length} integration(s)`, total, runs: outcomes, skipped });
   });
 
-  router.get('/sync/jobs', async (_req, res) => {
-    const p = principalOf(res);
-    res.json({ data: await jobs.describe(p.kind === 'organization' ? p.organizationId : undefined) });
+  router.get('/sync/jobs', async (req, res) => {
+    const q = parse(syncJobsQuery, req.query, 'query');
+    res.json({ data: await jobs.describe(scopeOrganization(principalOf(res), q.organizationId)) });
   });
 
   router.get('/sync/runs', async (req, res) => {

@@ -26,3 +26,6 @@ export const listRunsQuery = z
     operation: z.string().trim().min(1).max(50).optional(),
   })
   .strict();
+
+/** An admin may narrow the scheduled syncs' queue and failures to one organization. */
+export const syncJobsQuery = z.object({ organizationId: dbIdText.optional() }).strict();

@@ -24,10 +24,7 @@ const reserveOf = (config: ZohoConfig) =>
  * integration's limiter, a refreshed token after a 401, and the org's remaining API credits
  * read from every answer (failures too), so both stop at the same reserve.
  */
-function zohoClient(
-  raw: Record<string, unknown>,
-  ctx: ConnectorContext,
-): { http: AxiosInstance; config: ZohoConfig } {
+function zohoClient(raw: Record<string, unknown>, ctx: ConnectorContext): { http: AxiosInstance; config: ZohoConfig } {
   const config = raw as unknown as ZohoConfig;
   const logger = ctx.logger;
   const http = createCrmHttpClient({

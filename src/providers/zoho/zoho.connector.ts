@@ -1,13 +1,7 @@
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { Logger } from 'winston';
 import { z } from 'zod';
-import {
-  CrmUnavailableError,
-  type ConnectionInfo,
-  type CrmConnector,
-  type PersonPage,
-  type PersonRecord,
-} from '../connector';
+import { CrmUnavailableError, type ConnectionInfo, type CrmConnector, type PersonPage, type PersonRecord } from '../connector';
 import {
   CONTACT_FIELDS,
   CONTACTS_MODULE,

@@ -1,0 +1,37 @@
+import { createOrganization, createOrganizationKey } from '../helpers/fixtures';
+import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
+
+/** What the console reads to choose between the config form and an OAuth button. */
+describe('GET /api/integration-templates: how each template connects', () => {
+  let ctx: TestContext;
+  let orgKey: string;
+
+  beforeAll(async () => {
+    // HubSpot's OAuth app is configured, Salesforce's is not.
+    ctx = await createTestContext({ OAUTH_HUBSPOT_CLIENT_ID: 'hub-client', OAUTH_HUBSPOT_CLIENT_SECRET: 'hub-secret' });
+    orgKey = await createOrganizationKey(ctx, (await createOrganization(ctx)).id);
+  });
+  afterAll(() => ctx?.close());
+
+  it('is protected', async () => {
+    await ctx.http.get('/api/integration-templates').expect(401);
+  });
+
+  it('when a provider connects by OAuth and its client is set, then oauthReady is true; when its client is not set, false', async () => {
+    const res = await ctx.http.get('/api/integration-templates').set('x-api-key', orgKey).expect(200);
+    const byName = Object.fromEntries((res.body.data as { name: string; connect: unknown }[]).map((t) => [t.name, t.connect]));
+    expect(byName.hubspot).toEqual({ modes: ['api_key', 'oauth2'], oauthReady: true });
+    expect(byName.salesforce).toEqual({ modes: ['api_key', 'oauth2'], oauthReady: false });
+    expect(byName.mailchimp).toEqual({ modes: ['api_key'], oauthReady: false });
+  });
+
+  it('when a template has no provider module (an operator’s own), then it connects by its form only', async () => {
+    const created = await ctx.http
+      .post('/api/integration-templates')
+      .set('x-api-key', ADMIN_KEY)
+      .send({ name: 'custom_crm', displayName: 'Custom CRM', category: 'CRM', configSchema: { type: 'object', properties: {} } })
+      .expect(201);
+    const one = await ctx.http.get(`/api/integration-templates/${created.body.data.id}`).set('x-api-key', orgKey).expect(200);
+    expect(one.body.data).toMatchObject({ name: 'custom_crm', connect: { modes: ['api_key'], oauthReady: false } });
+  });
+});
