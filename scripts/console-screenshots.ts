@@ -108,10 +108,18 @@ async function main(): Promise<void> {
   await page.getByLabel('API key').fill(key);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Console' }).waitFor();
-  for (const name of ['integrations', 'syncs', 'webhooks', 'users']) {
+  const pages: [string, string][] = [
+    ['integrations', 'Integrations'],
+    ['syncs', 'Syncs'],
+    ['webhooks', 'Webhooks'],
+    ['users', 'Users'],
+  ];
+  for (const [name, title] of pages) {
+    // A new hash on the same document: wait for this page's heading and for its lists to load.
     await page.goto(`${base}/console/#/${name}?org=${org.id}`);
-    await page.getByRole('heading', { level: 1 }).waitFor();
-    await page.waitForLoadState('networkidle');
+    await page.getByRole('heading', { level: 1, name: title }).waitFor();
+    // (Polled from here: the console's policy refuses the string evaluation waitForFunction needs.)
+    for (let i = 0; i < 100 && (await page.getByText(/Loading/).count()) > 0; i++) await page.waitForTimeout(100);
     await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
     process.stdout.write(`docs/console/${name}.png\n`);
   }
