@@ -3,17 +3,20 @@
 // their fields, so nothing here repeats the schema's rules (the form is `novalidate`).
 import { Field, html } from './components.js';
 
-/**
- * Credential names the server seals whatever the schema says (config-schema.ts's SECRET_NAME):
- * the form treats them as secrets too, so a token is never typed into a visible field.
- */
-const SECRET_NAME = /(secret|password|passwd|token|api[-_]?key|client[-_]?id|private[-_]?key|credential|signing[-_]?key)/i;
-
 const typesOf = (p) => (Array.isArray(p?.type) ? p.type : p?.type ? [p.type] : []);
 
+/**
+ * A template's config schema with the names of the fields the service seals
+ * (`connect.secretFields` of GET /api/integration-templates: marked so, or named like a
+ * credential), which the form shows as password fields and never fills in.
+ */
+export function formSchemaOf(template) {
+  return { ...(template?.configSchema ?? { type: 'object', properties: {} }), 'x-secret-fields': template?.connect?.secretFields ?? [] };
+}
+
 /** A top-level field the server stores sealed and only ever shows masked. */
-export function isSecretField(name, p) {
-  return p?.format === 'password' || p?.writeOnly === true || (SECRET_NAME.test(name) && (typesOf(p)[0] ?? 'string') === 'string');
+export function isSecretField(schema, name) {
+  return (schema?.['x-secret-fields'] ?? []).includes(name);
 }
 
 /** What kind of control a property gets. */
@@ -73,7 +76,7 @@ export function initialValues(schema, current = {}, top = true) {
         );
         break;
       default:
-        out[name] = top && isSecretField(name, p) ? '' : v === undefined || v === null ? '' : String(v);
+        out[name] = top && isSecretField(schema, name) ? '' : v === undefined || v === null ? '' : String(v);
     }
   }
   return out;
@@ -133,7 +136,7 @@ export function configOf(schema, values, { original, top = true } = {}) {
   for (const [name, p] of propsOf(schema)) {
     const v = valueOf(p, values[name]);
     if (v !== undefined) out[name] = v;
-    else if (original && !(top && isSecretField(name, p)) && original[name] !== undefined && original[name] !== null) out[name] = null;
+    else if (original && !(top && isSecretField(schema, name)) && original[name] !== undefined && original[name] !== null) out[name] = null;
   }
   return out;
 }
@@ -194,7 +197,7 @@ export function SchemaFields({ schema, values, onChange, errors = {}, idPrefix, 
     const id = idOf(idPrefix, fieldPath);
     const title = p.title ?? name;
     const error = errors[fieldPath];
-    const secret = top && isSecretField(name, p);
+    const secret = top && isSecretField(schema, name);
     const isRequired = required.has(name) && !(editing && secret);
     const hint =
       [p.description, secret && editing ? 'Stored sealed; leave blank to keep the current value.' : null].filter(Boolean).join(' ') ||

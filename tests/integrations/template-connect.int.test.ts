@@ -20,18 +20,33 @@ describe('GET /api/integration-templates: how each template connects', () => {
   it('when a provider connects by OAuth and its client is set, then oauthReady is true; when its client is not set, false', async () => {
     const res = await ctx.http.get('/api/integration-templates').set('x-api-key', orgKey).expect(200);
     const byName = Object.fromEntries((res.body.data as { name: string; connect: unknown }[]).map((t) => [t.name, t.connect]));
-    expect(byName.hubspot).toEqual({ modes: ['api_key', 'oauth2'], oauthReady: true });
-    expect(byName.salesforce).toEqual({ modes: ['api_key', 'oauth2'], oauthReady: false });
-    expect(byName.mailchimp).toEqual({ modes: ['api_key'], oauthReady: false });
+    expect(byName.hubspot).toMatchObject({ modes: ['api_key', 'oauth2'], oauthReady: true });
+    expect(byName.salesforce).toMatchObject({ modes: ['api_key', 'oauth2'], oauthReady: false });
+    expect(byName.mailchimp).toMatchObject({ modes: ['api_key'], oauthReady: false });
   });
 
   it('when a template has no provider module (an operator’s own), then it connects by its form only', async () => {
     const created = await ctx.http
       .post('/api/integration-templates')
       .set('x-api-key', ADMIN_KEY)
-      .send({ name: 'custom_crm', displayName: 'Custom CRM', category: 'CRM', configSchema: { type: 'object', properties: {} } })
+      .send({
+        name: 'custom_crm',
+        displayName: 'Custom CRM',
+        category: 'CRM',
+        configSchema: {
+          type: 'object',
+          properties: {
+            host: { type: 'string' },
+            pin: { type: 'string', format: 'password' },
+            apiToken: { type: 'string' },
+            retries: { type: 'integer' },
+          },
+        },
+      })
       .expect(201);
     const one = await ctx.http.get(`/api/integration-templates/${created.body.data.id}`).set('x-api-key', orgKey).expect(200);
+    // Sealed by mark (pin) or by name (apiToken): the console's form shows exactly these as password fields.
     expect(one.body.data).toMatchObject({ name: 'custom_crm', connect: { modes: ['api_key'], oauthReady: false } });
+    expect([...one.body.data.connect.secretFields].sort()).toEqual(['apiToken', 'pin']);
   });
 });

@@ -3,7 +3,7 @@
 // integration's test, disconnect/reconnect, delete and settings.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ActionResult, Badge, ErrorBox, Field, Notice, fmtAgo, fmtDate, html, useAction, useAsync } from '../components.js';
-import { SchemaFields, configOf, initialValues, placeErrors } from '../schema-form.js';
+import { SchemaFields, configOf, formSchemaOf, initialValues, placeErrors } from '../schema-form.js';
 
 /** Config fields about what a sync does rather than how to reach the CRM (pushConfigProperties). */
 const SYNC_FIELDS = ['direction', 'pushMapping', 'onUserDeleted'];
@@ -308,7 +308,7 @@ function ConfigFields({ schema, values, setValues, errors, idPrefix, editing }) 
 }
 
 function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) {
-  const schema = t.configSchema ?? { type: 'object', properties: {} };
+  const schema = formSchemaOf(t);
   const [name, setName] = useState(t.displayName);
   const [values, setValues] = useState(() => initialValues(schema));
   const action = useAction();
@@ -359,7 +359,7 @@ function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) 
 }
 
 function SettingsForm({ api, row, template: t, onCancel, onSaved }) {
-  const schema = t?.configSchema ?? { type: 'object', properties: {} };
+  const schema = formSchemaOf(t);
   const [name, setName] = useState(row.name);
   const [values, setValues] = useState(() => initialValues(schema, row.config));
   const action = useAction();

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { idParams, parse } from '../../lib/http';
 import { byId, created, noContent, ok, type Operation } from '../../openapi/operation';
 import { principalOf, requireAdminPrincipal } from '../auth';
+import { secretFields } from './config-schema';
 import { createTemplateBody, updateTemplateBody } from './templates.schemas';
 import type { TemplateService } from './templates.service';
 
@@ -10,9 +11,9 @@ export const templateOperations: Operation[] = [
     method: 'get',
     path: '/',
     tag: 'Integrations',
-    summary: 'List templates, each with how it connects (connect: { modes, oauthReady })',
+    summary: 'List templates, each with how it connects (connect: { modes, oauthReady, secretFields })',
     auth: 'apiKey',
-    responses: ok('{ data: [Template & { integrationCount, connect: { modes, oauthReady } }] }'),
+    responses: ok('{ data: [Template & { integrationCount, connect: { modes, oauthReady, secretFields } }] }'),
   },
   {
     method: 'get',
@@ -21,7 +22,7 @@ export const templateOperations: Operation[] = [
     summary: 'One template, with how it connects',
     auth: 'apiKey',
     ...byId,
-    responses: ok('{ data: Template & { connect: { modes, oauthReady } } }'),
+    responses: ok('{ data: Template & { connect: { modes, oauthReady, secretFields } } }'),
   },
   {
     method: 'post',
@@ -69,7 +70,12 @@ export function templatesRouter(
   connectWays: (name: string) => ConnectWays = () => ({ modes: ['api_key'], oauthReady: false }),
 ): Router {
   const router = Router();
-  const withConnect = <T extends { name: string }>(t: T) => ({ ...t, connect: connectWays(t.name) });
+  // secretFields: the top-level fields the service seals (by schema mark or by name), so a
+  // form shows them as password fields by the service's own rule rather than a copy of it.
+  const withConnect = <T extends { name: string; configSchema: unknown }>(t: T) => ({
+    ...t,
+    connect: { ...connectWays(t.name), secretFields: secretFields((t.configSchema ?? {}) as Record<string, unknown>) },
+  });
 
   router.get('/', async (_req, res) => {
     const p = principalOf(res);
