@@ -6,6 +6,24 @@ import { ADMIN_KEY, createTestContext, type TestContext } from './test-app';
 // Debian's Chromium (apt package `chromium`; .ci/run installs it when it is missing).
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** Debian's Chromium, headless, able to reach this machine only. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      // Nothing but this machine: a wrong click on a real provider's consent URL goes nowhere.
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
+    ],
+  });
+}
+
 /** A page and what its browser reported: uncaught errors and console errors. */
 export interface ConsolePage {
   page: Page;
@@ -35,20 +53,7 @@ export async function startConsole(env: Record<string, string> = {}): Promise<Co
     const s = ctx.app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      // Nothing but this machine: a wrong click on a real provider's consent URL goes nowhere.
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
-    ],
-  });
+  const browser = await launchChromium();
   async function open(path = '/console/'): Promise<ConsolePage> {
     // A context per page: its own sessionStorage, as a separate browser tab of another person.
     const context = await browser.newContext();

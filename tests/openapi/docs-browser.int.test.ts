@@ -1,10 +1,8 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/console-browser';
 import { createTestContext, type TestContext } from '../helpers/test-app';
-
-// Debian's Chromium (apt package `chromium`; .ci/run installs it when it is missing).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe('/api/docs in a real browser', () => {
   let ctx: TestContext;
@@ -16,18 +14,7 @@ describe('/api/docs in a real browser', () => {
     server = await new Promise((resolve) => {
       const s = ctx.app.listen(0, '127.0.0.1', () => resolve(s));
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
   }, 60_000);
   afterAll(async () => {
     await browser?.close();

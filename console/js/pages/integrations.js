@@ -337,17 +337,7 @@ function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) 
       </details>`
     }
     <form novalidate onSubmit=${submit}>
-      <${Field} id="connect-name" label="Name" error=${nameError}>
-        <input
-          id="connect-name"
-          type="text"
-          required
-          value=${name}
-          onInput=${(e) => setName(e.target.value)}
-          aria-invalid=${nameError ? 'true' : undefined}
-          aria-describedby=${nameError ? 'connect-name-error' : undefined}
-        />
-      </${Field}>
+      <${NameField} id="connect-name" value=${name} onInput=${setName} error=${nameError} />
       <${ConfigFields} schema=${schema} values=${values} setValues=${setValues} errors=${byField} idPrefix="connect" editing=${false} />
       <${ErrorBox} error=${action.error && { message: action.error.message, details: others }} />
       <div class="row">
@@ -356,6 +346,21 @@ function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) 
       </div>
     </form>
   </section>`;
+}
+
+/** The integration's name, with the server's error for it (body.name) at the field. */
+function NameField({ id, value, onInput, error }) {
+  return html`<${Field} id=${id} label="Name" error=${error}>
+    <input
+      id=${id}
+      type="text"
+      required
+      value=${value}
+      onInput=${(e) => onInput(e.target.value)}
+      aria-invalid=${error ? 'true' : undefined}
+      aria-describedby=${error ? `${id}-error` : undefined}
+    />
+  </${Field}>`;
 }
 
 function SettingsForm({ api, row, template: t, onCancel, onSaved }) {
@@ -385,17 +390,7 @@ function SettingsForm({ api, row, template: t, onCancel, onSaved }) {
       ${t?.displayName ?? row.provider} · <${Badge} status=${row.status} /> · Secrets are never shown again: leave them blank to keep them.
     </p>
     <form novalidate onSubmit=${submit}>
-      <${Field} id="settings-name" label="Name" error=${nameError}>
-        <input
-          id="settings-name"
-          type="text"
-          required
-          value=${name}
-          onInput=${(e) => setName(e.target.value)}
-          aria-invalid=${nameError ? 'true' : undefined}
-          aria-describedby=${nameError ? 'settings-name-error' : undefined}
-        />
-      </${Field}>
+      <${NameField} id="settings-name" value=${name} onInput=${setName} error=${nameError} />
       <${ConfigFields} schema=${schema} values=${values} setValues=${setValues} errors=${byField} idPrefix="settings" editing=${true} />
       <${ErrorBox} error=${action.error && { message: action.error.message, details: others }} />
       <div class="row">

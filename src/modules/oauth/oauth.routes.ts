@@ -4,7 +4,7 @@ import { parse } from '../../lib/http';
 import { ok, type Operation } from '../../openapi/operation';
 import { principalOf, scopeOrganization } from '../auth';
 import { authorizeQuery, callbackQuery, providerParams } from './oauth.schemas';
-import { OAuthReturnError, type OAuthService } from './oauth.service';
+import { OAuthReturnError, type CallbackOutcome, type OAuthService } from './oauth.service';
 
 const origin = (req: Request) => `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 
@@ -77,7 +77,7 @@ export function oauthCallbackRouter(service: OAuthService): Router {
   router.get('/:provider/callback', async (req, res) => {
     const { provider } = parse(providerParams, req.params, 'params');
     const q = parse(callbackQuery, req.query, 'query');
-    let done: Awaited<ReturnType<OAuthService['callback']>>;
+    let done: CallbackOutcome;
     try {
       done = await service.callback(provider, q, origin(req));
     } catch (err) {

@@ -59,6 +59,15 @@ export interface OAuthDeps {
  * OAuth facts, and the one token manager: a connector asks for a fresh access token and
  * never sees the refresh token.
  */
+/** What a finished callback made: the integration, its status and test, and where to send the person. */
+export interface CallbackOutcome {
+  integrationId: number;
+  status: string;
+  created: boolean;
+  test: { success: boolean; message: string };
+  returnTo: string | null;
+}
+
 /** A callback that failed after its state checked out: where to send the person back, and why. */
 export class OAuthReturnError extends AppError {
   constructor(
@@ -132,13 +141,7 @@ export class OAuthService {
     provider: string,
     q: { code?: string; state?: string; error?: string; error_description?: string } & Record<string, unknown>,
     requestOrigin: string,
-  ): Promise<{
-    integrationId: number;
-    status: string;
-    created: boolean;
-    test: { success: boolean; message: string };
-    returnTo: string | null;
-  }> {
+  ): Promise<CallbackOutcome> {
     const client = this.client(provider);
     provider = client.provider;
     if (!q.state) throw invalid('missing_state', 'The callback has no state', 'query.state');
@@ -162,13 +165,7 @@ export class OAuthService {
     q: { code?: string; state?: string; error?: string; error_description?: string } & Record<string, unknown>,
     state: StateRow,
     requestOrigin: string,
-  ): Promise<{
-    integrationId: number;
-    status: string;
-    created: boolean;
-    test: { success: boolean; message: string };
-    returnTo: string | null;
-  }> {
+  ): Promise<CallbackOutcome> {
     const provider = client.provider;
     if (state.provider !== provider) throw invalid('state_provider_mismatch', `The state was issued for ${state.provider}`, 'query.state');
     if (q.error) {
