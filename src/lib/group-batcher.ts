@@ -11,7 +11,8 @@
  * together.
  */
 export class GroupBatcher<I, O> {
-  private queue: { item: I; resolve: (o: O) => void; reject: (e: unknown) => void }[] = [];
+  /** Each entry is one caller's items: written in one statement, in their order, never split. */
+  private queue: { items: I[]; resolve: (o: O[]) => void; reject: (e: unknown) => void }[] = [];
   private inFlight = 0;
 
   constructor(
@@ -21,25 +22,49 @@ export class GroupBatcher<I, O> {
   ) {}
 
   add(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+    return this.addAll([item]).then((out) => out[0]);
+  }
+
+  /**
+   * Items that must stay in their order (one webhook delivery's events): they go in one batch,
+   * one after another, so two batches in flight cannot interleave or reorder them.
+   */
+  addAll(items: I[]): Promise<O[]> {
+    if (items.length === 0) return Promise.resolve([]);
+    return new Promise<O[]>((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
       if (this.inFlight < this.concurrency) void this.flush();
     });
+  }
+
+  /** Whole entries up to maxBatch items (at least one entry, however large). */
+  private take(): typeof this.queue {
+    let n = 0;
+    let count = 0;
+    while (count < this.queue.length && (count === 0 || n + this.queue[count].items.length <= this.maxBatch)) {
+      n += this.queue[count].items.length;
+      count++;
+    }
+    return this.queue.splice(0, count);
   }
 
   private async flush(): Promise<void> {
     this.inFlight++;
     while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
+      const batch = this.take();
       try {
-        const out = await this.write(batch.map((b) => b.item));
-        batch.forEach((b, i) => b.resolve(out[i]));
+        const out = await this.write(batch.flatMap((b) => b.items));
+        let at = 0;
+        for (const b of batch) {
+          b.resolve(out.slice(at, at + b.items.length));
+          at += b.items.length;
+        }
       } catch (err) {
         if (batch.length === 1) batch[0].reject(err);
         else
           for (const b of batch) {
             try {
-              b.resolve((await this.write([b.item]))[0]);
+              b.resolve(await this.write(b.items));
             } catch (e) {
               b.reject(e);
             }

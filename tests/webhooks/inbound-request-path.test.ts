@@ -200,6 +200,26 @@ describe('inbound request path: group commit', () => {
     expect(await Promise.all(results)).toEqual([10, 20, 30]);
   });
 
+  it("when two may be in flight, then one caller's items still go in one batch, in their order", async () => {
+    const w = slowWrite();
+    const batcher = new GroupBatcher(w.write, 3, 2);
+    const first = batcher.add(1);
+    // One delivery's four events: with a batch open and room for a second, they must not be
+    // split between two statements in flight (whose ids could then come in either order).
+    const group = batcher.addAll([2, 3, 4, 5]);
+    const after = batcher.add(6);
+    await tick();
+    expect(w.batches).toEqual([[1], [2, 3, 4, 5]]);
+    w.release();
+    w.release();
+    await tick();
+    expect(w.batches).toEqual([[1], [2, 3, 4, 5], [6]]);
+    w.release();
+    expect(await first).toBe(10);
+    expect(await group).toEqual([20, 30, 40, 50]);
+    expect(await after).toBe(60);
+  });
+
   it('when two may be in flight, then the second starts while the first is open, and the rest wait for either', async () => {
     const w = slowWrite();
     const batcher = new GroupBatcher(w.write, 500, 2);

@@ -245,13 +245,16 @@ export class InboundWebhookService {
       this.logger.warn('inbound webhook events for unknown accounts dropped', { channel, dropped });
     }
 
-    const stored = await Promise.all(
-      events.map((event, i) => {
-        const source = byEvent[i];
-        if (!source) return null;
-        const payload = JSON.stringify(event.payload);
-        return this.store
-          .add({
+    // One delivery's events go in one statement, in the order the sender listed them: their ids
+    // are the order the inbox applies them in.
+    const ours = events.flatMap((event, i) => {
+      const source = byEvent[i];
+      if (!source) return [];
+      const payload = JSON.stringify(event.payload);
+      return [
+        {
+          source,
+          row: {
             integrationId: source.integrationId,
             organizationId: source.organizationId,
             provider: source.provider,
@@ -259,11 +262,12 @@ export class InboundWebhookService {
             eventType: event.type.slice(0, 100),
             dedupeKey: event.eventId !== null ? `id:${event.eventId}` : `sha256:${sha256Hex(payload)}`,
             payload,
-          })
-          .then((s) => ({ ...s, integrationId: source.integrationId }));
-      }),
-    );
-    const kept = stored.filter((s): s is StoredEvent & { integrationId: number } => s !== null);
+          },
+        },
+      ];
+    });
+    const written = await this.store.addAll(ours.map((o) => o.row));
+    const kept = written.map((s, i) => ({ ...s, integrationId: ours[i].source.integrationId }));
     for (const s of kept) count(s.duplicate ? 'duplicate' : 'accepted');
     if (kept.some((s) => !s.duplicate)) this.opts.onStored();
     return {
