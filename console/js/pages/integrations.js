@@ -32,7 +32,11 @@ export default function IntegrationsPage({ api, isAdmin, orgId, params, navigate
   const rows = integrations.data?.data ?? [];
   // Cards wait for both lists, so a provider is never shown "not connected" before its integrations are known.
   const ready = Boolean(templates.data && (integrations.data || integrations.error));
-  const list = (ready ? (templates.data?.data ?? []) : []).filter((t) => t.isActive || rows.some((r) => r.templateId === t.id));
+  const used = (t) => rows.some((r) => r.templateId === t.id);
+  // Providers in use first (the sort is stable: each group keeps the templates' order).
+  const list = (ready ? (templates.data?.data ?? []) : [])
+    .filter((t) => t.isActive || used(t))
+    .sort((a, b) => Number(used(b)) - Number(used(a)));
   const connecting = list.find((t) => t.name === params.connect);
   const editing = rows.find((r) => String(r.id) === params.settings);
 
