@@ -134,6 +134,8 @@ function valueOf(p, raw) {
 export function configOf(schema, values, { original, top = true } = {}) {
   const out = {};
   for (const [name, p] of propsOf(schema)) {
+    // Set by the service (JSON Schema's readOnly): never sent back.
+    if (p.readOnly) continue;
     const v = valueOf(p, values[name]);
     if (v !== undefined) out[name] = v;
     else if (original && !(top && isSecretField(schema, name)) && original[name] !== undefined && original[name] !== null) out[name] = null;
@@ -205,6 +207,17 @@ export function SchemaFields({ schema, values, onChange, errors = {}, idPrefix, 
     const aria = { 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': describedBy(id, hint, error) };
     const value = values?.[name];
     const kind = kindOf(p);
+
+    // Set by the service (JSON Schema's readOnly): shown once it has a value, never an input.
+    if (p.readOnly) {
+      return editing && value !== undefined && value !== ''
+        ? html`<div class="field" key=${fieldPath}>
+            <span class="label" id=${`${id}-label`}>${title}</span>
+            <output aria-labelledby=${`${id}-label`}>${String(value)}</output>
+            ${hint && html`<span class="hint">${hint}</span>`}
+          </div>`
+        : null;
+    }
 
     if (kind === 'boolean') {
       return html`<div class="field" key=${fieldPath}>

@@ -174,6 +174,8 @@ describe('the console: integrations page', () => {
     await card(page, 'Zapier').getByRole('button', { name: 'Connect', exact: true }).click();
     const events = page.getByLabel('Events');
     await expect(events.inputValue()).resolves.toBe('user.created\nuser.updated\nuser.deleted');
+    // The subscription id is the service's to set (readOnly): no input for it.
+    expect(await page.getByLabel('Webhook subscription').count()).toBe(0);
     await events.fill('user.created\n\nuser.deleted\n');
     await page.getByLabel('Zapier webhook URL').fill('http://127.0.0.1:9/hooks/catch/1/abc');
     await page.getByRole('button', { name: 'Connect Zapier' }).click();
@@ -190,6 +192,14 @@ describe('the console: integrations page', () => {
     await once.getByRole('button', { name: 'I have copied it' }).click();
     await once.waitFor({ state: 'detached' });
     expect(await page.content()).not.toContain(secret);
+    // In its settings the subscription id is shown, not editable.
+    await card(page, 'Zapier').getByRole('button', { name: 'Settings' }).click();
+    const shown = page.getByLabel('Webhook subscription');
+    await shown.waitFor();
+    await expect(shown.evaluate((el) => el.tagName)).resolves.toBe('OUTPUT');
+    await expect(shown.textContent()).resolves.toBe(
+      String((await h.ctx.sql<{ id: number }>('SELECT id FROM webhook_subscriptions WHERE organization_id = $1', [org.id]))[0].id),
+    );
     expect(unexpectedErrors()).toEqual([]);
     await page.context().close();
   });
