@@ -12,7 +12,14 @@
  * BENCH_PROFILE=1 records a CPU profile of this process (the service) during our measured run,
  * writes it to the temporary folder (open it in Chrome's DevTools) and prints where the time
  * went by package and source file. The run also prints how many writing transactions (each a
- * commit to wait for) PostgreSQL ran per accepted request, which shows the group commit at work.
+ * commit to wait for) PostgreSQL ran per accepted request, which shows the group commit at work,
+ * and the CPU per request of this process, of PostgreSQL and of the whole machine (Linux).
+ *
+ * BENCH_NO_WORKERS=1: the inbox worker off during the slices (ingest alone; the backlog is
+ * drained after each). BENCH_WORKER_PROCESS=1: the inbox worker in a ROLE=worker service process
+ * of its own on the same machine, this process serving as the API instance.
+ * BENCH_COMPARE_ROUTER=1: a third side, the same endpoint through Express's router instead of
+ * the inbound hot path, alternating with the other two.
  *
  * Outbound: BENCH_OUTBOUND_EVENTS (10,000; 0 skips this part) user.created events (one push of that many
  * users, with a subscription) delivered to a receiver in a third process; deliveries/s.
@@ -32,6 +39,7 @@ import { bootstrap, createApp, createServices } from '../src/app';
 import { loadConfig } from '../src/config/config';
 import { createPrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
+import { freePort, healthy, killAll, startServiceProcess, type ServiceProcess } from '../tests/helpers/service-process';
 import { scratchDatabase } from './scratch-database';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
@@ -39,6 +47,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const OUTBOUND_N = Number(process.env.BENCH_OUTBOUND_EVENTS ?? 10_000);
 const SECRET = 'bench-webhook-secret';
+// The inbox worker in a ROLE=worker process of its own; this process is then the API instance.
+const WORKER_PROCESS = Boolean(process.env.BENCH_WORKER_PROCESS);
+const ENCRYPTION_KEY = Buffer.alloc(32, 3).toString('base64');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const tsx = path.join(__dirname, '..', 'node_modules', '.bin', 'tsx');
 
@@ -173,6 +184,32 @@ async function nextXid(prisma: { $queryRawUnsafe<T>(sql: string): Promise<T> }):
   return row.n;
 }
 
+/** CPU ms used so far by processes and their children, ended ones too (Linux /proc; ticks of 10 ms). */
+function procCpuMs(pids: Set<number>): number {
+  let ticks = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // Fields after the command's closing parenthesis: state, ppid, ... utime (12th), stime (13th).
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (pids.has(Number(entry)) || pids.has(Number(f[1]))) ticks += Number(f[11]) + Number(f[12]);
+      // Children that ended (a closed connection's backend) count in their parent's cutime, cstime.
+      if (pids.has(Number(entry))) ticks += Number(f[13]) + Number(f[14]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return ticks * 10;
+}
+
+/** CPU ms the whole machine has spent busy (all cores, every process), from /proc/stat. */
+function machineBusyMs(): number {
+  const [, ...t] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+  return (t[0] + t[1] + t[2] + t[5] + t[6] + t[7]) * 10;
+}
+
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
@@ -188,7 +225,7 @@ async function main(): Promise<void> {
     NODE_ENV: 'production',
     DATABASE_URL: db.url,
     API_KEY: 'bench-admin-key-0123456789',
-    ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+    ENCRYPTION_KEY,
     CRON_ENABLED: 'false',
     LOG_LEVEL: 'warn',
     WEBHOOK_RATE_LIMIT_MAX: '100000000',
@@ -196,13 +233,22 @@ async function main(): Promise<void> {
     // All outbound events go to one subscription here: the per-subscription cap (4 by default,
     // so a slow endpoint cannot take the pool) would measure the cap, not the sender.
     WEBHOOK_MAX_IN_FLIGHT_PER_SUBSCRIPTION: '64',
-    ...(process.env.BENCH_NO_WORKERS ? { WEBHOOK_WORKERS_ENABLED: 'false' } : {}),
+    ...(process.env.BENCH_NO_WORKERS || WORKER_PROCESS ? { WEBHOOK_WORKERS_ENABLED: 'false' } : {}),
   });
   const prisma = createPrismaClient(db.url, config.database);
   const services = createServices({ config, prisma, logger });
   await bootstrap({ config, logger }, services);
   const server = await listen(createApp({ config, prisma, logger }, services));
   services.workers.start();
+  let worker: ServiceProcess | null = null;
+  if (WORKER_PROCESS) {
+    worker = startServiceProcess({
+      databaseUrl: db.url,
+      port: await freePort(),
+      env: { ROLE: 'worker', NODE_ENV: 'production', ENCRYPTION_KEY, LOG_LEVEL: 'warn', CRON_ENABLED: 'false', WEBHOOK_POLL_MS: '100' },
+    });
+    await healthy(worker);
+  }
   const org = await services.organizations.create({ name: 'Bench inbound', slug: 'bench-inbound' });
   const integration = await services.integrations.create(org.id, {
     provider: 'wealthbox',
@@ -210,6 +256,11 @@ async function main(): Promise<void> {
     config: { apiKey: 'bench-token-123', webhookSecret: SECRET },
   });
   const ours = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/webhooks/wealthbox/${integration.id}`;
+  // BENCH_COMPARE_ROUTER=1: a third side in the same run, the same endpoint through Express's
+  // router instead of the hot path (a trailing slash: the router matches it, the hot path
+  // leaves it to the router).
+  const viaRouter = `${ours}/`;
+  const COMPARE_ROUTER = Boolean(process.env.BENCH_COMPARE_ROUTER);
 
   const bareApp = express();
   bareApp.post('/hook', express.json({ limit: '1mb' }), (_req, res) => {
@@ -236,26 +287,49 @@ async function main(): Promise<void> {
     drainMs += performance.now() - start;
   };
   await load(ours, 2, SECRET, 'warmup');
+  if (COMPARE_ROUTER) await load(viaRouter, 2, SECRET, 'warmup-router');
   await drain();
   await load(bareUrl, 2, '-', 'warmup');
   backlog = drainMs = 0;
   const bareRuns: LoadResult[] = [];
   const ourRuns: LoadResult[] = [];
+  const routerRuns: LoadResult[] = [];
   let writes = 0;
-  // CPU time of this process (the service, with its worker, and the bare handler) per request.
-  const cpuMs = { bare: 0, ours: 0 };
-  const cpuOf = async (side: 'bare' | 'ours', run: () => Promise<LoadResult>) => {
+  // CPU time per request of this process (the service, with its worker, and the bare
+  // handler), of PostgreSQL (the postmaster and its children: backends, WAL writer...), and
+  // of the whole machine (that includes the load generator, and anything else running).
+  const [backend] = await prisma.$queryRawUnsafe<{ pid: number }[]>('SELECT pg_backend_pid() AS pid');
+  const postmaster = Number(fs.readFileSync(`/proc/${backend.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  const pgPids = new Set([postmaster]);
+  const cpuMs = { bare: 0, ours: 0, router: 0 };
+  const pgMs = { bare: 0, ours: 0, router: 0 };
+  const machineMs = { bare: 0, ours: 0, router: 0 };
+  const workerMs = { bare: 0, ours: 0, router: 0 };
+  const workerPids = new Set(worker?.child.pid ? [worker.child.pid] : []);
+  const cpuOf = async (side: 'bare' | 'ours' | 'router', run: () => Promise<LoadResult>) => {
     const before = process.cpuUsage();
+    const pgBefore = procCpuMs(pgPids);
+    const workerBefore = procCpuMs(workerPids);
+    const machineBefore = machineBusyMs();
     const result = await run();
     const used = process.cpuUsage(before);
     cpuMs[side] += (used.user + used.system) / 1000;
+    pgMs[side] += procCpuMs(pgPids) - pgBefore;
+    workerMs[side] += procCpuMs(workerPids) - workerBefore;
+    machineMs[side] += machineBusyMs() - machineBefore;
     return result;
   };
   for (let round = 0; round < ROUNDS; round++) {
     // Bare, ours, then ours, bare...: a drift in the machine's load falls on both sides alike.
-    for (const side of round % 2 === 0 ? ['bare', 'ours'] : ['ours', 'bare']) {
+    const sides = COMPARE_ROUTER ? ['bare', 'ours', 'router'] : ['bare', 'ours'];
+    for (const side of round % 2 === 0 ? sides : sides.reverse()) {
       if (side === 'bare') {
         bareRuns.push(await cpuOf('bare', () => load(bareUrl, slice, '-', `bare${round}`)));
+        continue;
+      }
+      if (side === 'router') {
+        routerRuns.push(await cpuOf('router', () => load(viaRouter, slice, SECRET, `router${round}`)));
+        await drain();
         continue;
       }
       const stopProfile = round === 0 && process.env.BENCH_PROFILE ? await startProfile() : null;
@@ -280,8 +354,9 @@ async function main(): Promise<void> {
     org.id,
     integration.id,
   );
-  const accepted = Object.entries(ourRun.statuses)
-    .filter(([code]) => code === '202')
+  const routerRun = COMPARE_ROUTER ? combine(routerRuns) : null;
+  const accepted = Object.entries({ ...ourRun.statuses, '202-router': routerRun?.statuses['202'] ?? 0 })
+    .filter(([code]) => code.startsWith('202'))
     .reduce((n, [, c]) => n + c, 0);
   const warmupAccepted = counts.stored - accepted;
 
@@ -290,18 +365,40 @@ async function main(): Promise<void> {
   const slices = (runs: LoadResult[]) => runs.map((r) => fmt(r.rps)).join(' / ');
   console.log(row('bare Express, JSON parse only', baseline));
   console.log(row('POST /api/webhooks/wealthbox/:id', ourRun));
+  if (routerRun) {
+    console.log(row('the same through the router', routerRun));
+    console.log(`  ratio (through the router / bare):  ${(routerRun.rps / baseline.rps).toFixed(2)}`);
+    console.log(
+      `  CPU of the service process per request: hot path ${(cpuMs.ours / ourRun.requests).toFixed(3)} ms; through the router ${(cpuMs.router / routerRun.requests).toFixed(3)} ms`,
+    );
+  }
   console.log(`  ratio (ours / bare):               ${(ourRun.rps / baseline.rps).toFixed(2)}`);
   console.log(`  req/s by slice: bare ${slices(bareRuns)}; ours ${slices(ourRuns)} (p50, p99, max: the highest slice's)`);
   console.log(
     `  accepted (202) ${fmt(accepted)} + warm-up ${fmt(warmupAccepted)}; stored ${fmt(counts.stored)}; processed exactly once ${fmt(counts.processed_once)}; users created ${fmt(counts.users)}; lost or repeated ${fmt(counts.stored - counts.processed_once + (counts.stored - counts.users))}`,
   );
+  if (WORKER_PROCESS) {
+    console.log(
+      '  The inbox worker ran in a ROLE=worker process of its own, on the same machine (the bare handler had the same machine, the worker idle).',
+    );
+  }
   console.log(
-    `  CPU of the service process per request: bare ${(cpuMs.bare / baseline.requests).toFixed(3)} ms; ours ${(cpuMs.ours / ourRun.requests).toFixed(3)} ms (with the inbox worker's share)`,
+    `  CPU of the service process per request: bare ${(cpuMs.bare / baseline.requests).toFixed(3)} ms; ours ${(cpuMs.ours / ourRun.requests).toFixed(3)} ms (${WORKER_PROCESS ? 'the API instance alone' : process.env.BENCH_NO_WORKERS ? 'no worker running' : "with the inbox worker's share"})`,
+  );
+  if (WORKER_PROCESS) console.log(`  CPU of the worker process per request: ${(workerMs.ours / ourRun.requests).toFixed(3)} ms`);
+  const perRequest = (ms: { bare: number; ours: number }) =>
+    `bare ${(ms.bare / baseline.requests).toFixed(3)} ms; ours ${(ms.ours / ourRun.requests).toFixed(3)} ms`;
+  console.log(`  CPU of PostgreSQL per request: ${perRequest(pgMs)}`);
+  console.log(
+    `  CPU of the whole machine per request (${os.cpus().length} cores; with the load generator and anything else running): ${perRequest(machineMs)}`,
   );
   console.log(
-    `  writing transactions during our run (requests and inbox worker): ${fmt(writes)}, ${(writes / Math.max(1, accepted)).toFixed(2)} per accepted request`,
+    `  writing transactions during our run (requests and inbox worker): ${fmt(writes)}, ${(writes / Math.max(1, ourRun.statuses['202'] ?? 0)).toFixed(2)} per accepted request`,
   );
   console.log(`  backlog when our slices stopped: ${fmt(backlog)} events in all, processed in ${fmt(drainMs)} ms after them`);
+
+  // The outbound part below runs its delivery worker in this process only.
+  if (worker) await killAll([worker]);
 
   if (OUTBOUND_N === 0) {
     // BENCH_OUTBOUND_EVENTS=0: the inbound part alone.

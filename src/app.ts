@@ -9,7 +9,7 @@ import { unappliedMigrations } from './db/readiness';
 import { createUnitOfWork } from './db/unit-of-work';
 import { withAdvisoryLock } from './db/advisory-lock';
 import { AppError, errorHandler, notFoundHandler } from './lib/errors';
-import { createAuthFailureLimit, createRateLimit, ipOf, principalKeyOf } from './lib/rate-limit';
+import { createAuthFailureLimit, createRateLimit, createSharedRateLimit, ipOf, principalKeyOf } from './lib/rate-limit';
 import { rejectUnstorableInput } from './lib/input-guard';
 import { requestContext } from './lib/request-context';
 import { createMetrics, metricsHandler, type Metrics } from './lib/metrics';
@@ -82,6 +82,7 @@ import {
   inboundWebhookOperations,
   inboundWebhooksRouter,
 } from './modules/inbound-webhooks/inbound.routes';
+import { inboundWebhookHotPath } from './modules/inbound-webhooks/inbound.hot-path';
 import { InboundWebhookService } from './modules/inbound-webhooks/inbound.service';
 import { createInboxQueue, createInboxRepository, type InboxRepository } from './modules/inbound-webhooks/inbox.repository';
 import { InboxWorker } from './modules/inbound-webhooks/inbox.worker';
@@ -534,30 +535,44 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.http.trustProxy);
-  app.use(requestContext(logger, services.metrics));
   // CRMs post here without an API key: the signature authenticates. Raw bodies, their own
   // rate limit, and before helmet: the answer is a JSON ack to a server, never rendered by
   // a browser, so of helmet's headers only nosniff applies; this is the hot path.
+  const webhookAdapters = {
+    envelope: envelopeWebhook,
+    byProvider: (name: string) => {
+      const module = services.providers.get(name);
+      return module?.webhook ? { adapter: module.webhook, routedByAccount: module.definition.routingKeyField !== null } : undefined;
+    },
+  };
+  const webhookOpts = { bodyLimit: config.webhooks.bodyLimit, publicBaseUrl: config.publicBaseUrl };
+  // By sender address only: these requests carry no key, and a made-up x-api-key must not buy
+  // a fresh budget. One count for the hot path and the router.
+  const webhookLimit = createSharedRateLimit({
+    windowMs: config.http.rateLimit.windowMs,
+    limit: config.http.rateLimit.webhookMax,
+    name: 'webhooks',
+    keyOf: ipOf,
+  });
+  // Plain requests to the receiving endpoints, before the generic middleware (it does their share).
+  app.use(
+    inboundWebhookHotPath({
+      service: services.inbound,
+      adapters: webhookAdapters,
+      opts: webhookOpts,
+      rateLimit: webhookLimit,
+      logger,
+      metrics: services.metrics,
+    }),
+  );
+  app.use(requestContext(logger, services.metrics));
   app.use(
     '/api',
     (_req, res, next) => {
       res.setHeader('X-Content-Type-Options', 'nosniff');
       next();
     },
-    inboundWebhooksRouter(
-      services.inbound,
-      {
-        envelope: envelopeWebhook,
-        byProvider: (name) => {
-          const module = services.providers.get(name);
-          return module?.webhook ? { adapter: module.webhook, routedByAccount: module.definition.routingKeyField !== null } : undefined;
-        },
-      },
-      { bodyLimit: config.webhooks.bodyLimit, publicBaseUrl: config.publicBaseUrl },
-      // By sender address only: these requests carry no key, and a made-up x-api-key must
-      // not buy a fresh budget.
-      createRateLimit({ windowMs: config.http.rateLimit.windowMs, limit: config.http.rateLimit.webhookMax, name: 'webhooks', keyOf: ipOf }),
-    ),
+    inboundWebhooksRouter(services.inbound, webhookAdapters, webhookOpts, webhookLimit.middleware),
   );
   app.use(helmet());
   const { windowMs, max, syncMax, authFailureMax, authFailureWindowMs } = config.http.rateLimit;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, MemoryStore, rateLimit, type Options } from 'express-rate-limit';
 import { AppError, errorBody } from './errors';
@@ -39,6 +40,57 @@ export function createRateLimit(opts: {
     keyGenerator: opts.keyOf,
     handler: (_req, res, _next, options) => tooMany(res, 'rate_limited', 'Too many requests', Math.ceil(options.windowMs / 1000)),
   });
+}
+
+/** A limit that a hand-written request path applies too (see createSharedRateLimit). */
+export interface SharedRateLimit {
+  middleware: RequestHandler;
+  /** Counts the request; false when it is over the limit and was answered 429. */
+  take(req: Request, res: Response): Promise<boolean>;
+}
+
+/**
+ * createRateLimit's limit, also callable outside Express's middleware chain: one store, so a
+ * request counts once whichever way it came, with the same headers (draft-8) and the same 429.
+ */
+export function createSharedRateLimit(opts: Parameters<typeof createRateLimit>[0]): SharedRateLimit {
+  const store = new MemoryStore();
+  const middleware = rateLimit({
+    windowMs: opts.windowMs,
+    limit: opts.limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: opts.name,
+    keyGenerator: opts.keyOf,
+    store,
+    handler: (_req, res, _next, options) => tooMany(res, 'rate_limited', 'Too many requests', Math.ceil(options.windowMs / 1000)),
+  });
+  const windowSeconds = Math.ceil(opts.windowMs / 1000);
+  // express-rate-limit hashes the key on every request for the policy's partition key.
+  const partitions = new Map<string, string>();
+  const partitionOf = (key: string) => {
+    let pk = partitions.get(key);
+    if (pk === undefined) {
+      pk = Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64');
+      if (partitions.size >= 10_000) partitions.clear();
+      partitions.set(key, pk);
+    }
+    return pk;
+  };
+  return {
+    middleware,
+    async take(req, res) {
+      const key = opts.keyOf(req, res);
+      const { totalHits, resetTime } = await store.increment(key);
+      const resetSeconds = resetTime ? Math.max(0, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : windowSeconds;
+      res.append('RateLimit', `"${opts.name}"; r=${Math.max(opts.limit - totalHits, 0)}; t=${resetSeconds}`);
+      res.append('RateLimit-Policy', `"${opts.name}"; q=${opts.limit}; w=${windowSeconds}; pk=:${partitionOf(key)}:`);
+      if (totalHits <= opts.limit) return true;
+      res.setHeader('Retry-After', String(resetSeconds));
+      tooMany(res, 'rate_limited', 'Too many requests', windowSeconds);
+      return false;
+    },
+  };
 }
 
 /**

@@ -106,7 +106,7 @@ export const inboundEventOperations: Operation[] = [
   },
 ];
 
-function answer(res: express.Response, r: Receipt) {
+export function answer(res: express.Response, r: Receipt) {
   // A repeat changes nothing and says so; the sender can stop retrying either way.
   const body = JSON.stringify({
     received: true,
@@ -149,7 +149,8 @@ export function inboundWebhooksRouter(
     answer(res, await service.receiveEnvelope(adapters.envelope, incoming(req, opts.publicBaseUrl)));
   });
 
-  router.post(['/webhooks/:provider', '/webhooks/:provider/:integrationId'], rateLimit, raw, async (req, res, next) => {
+  // Two routes, not one with two paths: the request metrics label a route by its path.
+  const fromProvider: express.RequestHandler = async (req, res, next) => {
     const provider = String(req.params.provider);
     const found = adapters.byProvider(provider);
     if (!found) return next();
@@ -162,7 +163,9 @@ export function inboundWebhooksRouter(
         routedByAccount: found.routedByAccount,
       }),
     );
-  });
+  };
+  router.post('/webhooks/:provider', rateLimit, raw, fromProvider);
+  router.post('/webhooks/:provider/:integrationId', rateLimit, raw, fromProvider);
 
   return router;
 }
