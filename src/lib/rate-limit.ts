@@ -30,6 +30,8 @@ export function createRateLimit(opts: {
   limit: number;
   name: string;
   keyOf: (req: Request, res: Response) => string;
+  /** Where the counts live (express-rate-limit's own memory store unless given). */
+  store?: MemoryStore;
 }): RequestHandler {
   return rateLimit({
     windowMs: opts.windowMs,
@@ -38,6 +40,7 @@ export function createRateLimit(opts: {
     legacyHeaders: false,
     identifier: opts.name,
     keyGenerator: opts.keyOf,
+    ...(opts.store ? { store: opts.store } : {}),
     handler: (_req, res, _next, options) => tooMany(res, 'rate_limited', 'Too many requests', Math.ceil(options.windowMs / 1000)),
   });
 }
@@ -55,16 +58,7 @@ export interface SharedRateLimit {
  */
 export function createSharedRateLimit(opts: Parameters<typeof createRateLimit>[0]): SharedRateLimit {
   const store = new MemoryStore();
-  const middleware = rateLimit({
-    windowMs: opts.windowMs,
-    limit: opts.limit,
-    standardHeaders: 'draft-8',
-    legacyHeaders: false,
-    identifier: opts.name,
-    keyGenerator: opts.keyOf,
-    store,
-    handler: (_req, res, _next, options) => tooMany(res, 'rate_limited', 'Too many requests', Math.ceil(options.windowMs / 1000)),
-  });
+  const middleware = createRateLimit({ ...opts, store });
   const windowSeconds = Math.ceil(opts.windowMs / 1000);
   // express-rate-limit hashes the key on every request for the policy's partition key.
   const partitions = new Map<string, string>();

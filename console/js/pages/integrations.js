@@ -311,15 +311,25 @@ function ConfigFields({ schema, values, setValues, errors, idPrefix, editing }) 
     }`;
 }
 
-function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) {
-  const schema = formSchemaOf(t);
-  const [name, setName] = useState(t.displayName);
-  const [values, setValues] = useState(() => initialValues(schema));
+/**
+ * A connect or settings form's state: the name, the generated fields' values, the submit
+ * action, the heading to focus, and the server's errors split into the name's, the fields'
+ * (byField) and the others.
+ */
+function useIntegrationForm(schema, initialName, current) {
+  const [name, setName] = useState(initialName);
+  const [values, setValues] = useState(() => initialValues(schema, current));
   const action = useAction();
   const heading = useFocusOnMount();
   const { byField, rest } = placeErrors(action.error, schema);
   const nameError = rest.find((d) => d.path === 'body.name')?.message;
   const others = rest.filter((d) => d.path !== 'body.name');
+  return { name, setName, values, setValues, action, heading, byField, nameError, others };
+}
+
+function ConnectForm({ api, template: t, orgId, isAdmin, onCancel, onCreated }) {
+  const schema = formSchemaOf(t);
+  const { name, setName, values, setValues, action, heading, byField, nameError, others } = useIntegrationForm(schema, t.displayName);
 
   async function submit(e) {
     e.preventDefault();
@@ -369,13 +379,11 @@ function NameField({ id, value, onInput, error }) {
 
 function SettingsForm({ api, row, template: t, onCancel, onSaved }) {
   const schema = formSchemaOf(t);
-  const [name, setName] = useState(row.name);
-  const [values, setValues] = useState(() => initialValues(schema, row.config));
-  const action = useAction();
-  const heading = useFocusOnMount();
-  const { byField, rest } = placeErrors(action.error, schema);
-  const nameError = rest.find((d) => d.path === 'body.name')?.message;
-  const others = rest.filter((d) => d.path !== 'body.name');
+  const { name, setName, values, setValues, action, heading, byField, nameError, others } = useIntegrationForm(
+    schema,
+    row.name,
+    row.config,
+  );
 
   async function submit(e) {
     e.preventDefault();
