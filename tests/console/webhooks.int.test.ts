@@ -124,6 +124,25 @@ describe('the console: webhooks page', () => {
     await skipped.getByText('succeeded', { exact: true }).waitFor();
     expect(receiver.bodies().at(-1)?.data.id).toBe(skippedUser.id);
 
+    // Edit: the description and the events change; the URL, secret and state stay.
+    await row.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('form', { name: `Edit the subscription to ${receiver.url}` });
+    await expect(edit.getByLabel('Endpoint URL').inputValue()).resolves.toBe(receiver.url);
+    await expect(edit.getByRole('checkbox', { name: 'user.created' }).isChecked()).resolves.toBe(true);
+    await edit.getByLabel('Description (optional)').fill('Edited in the console');
+    await edit.getByRole('checkbox', { name: 'user.deleted' }).check();
+    await edit.getByRole('button', { name: 'Save subscription' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `Saved the subscription to ${receiver.url}.` })
+      .waitFor();
+    await row.getByText('Edited in the console').waitFor();
+    const [edited] = await h.ctx.sql<{ description: string; events: string[]; is_active: boolean }>(
+      'SELECT description, events, is_active FROM webhook_subscriptions WHERE id = $1',
+      [sub.id],
+    );
+    expect(edited).toEqual({ description: 'Edited in the console', events: ['user.created', 'user.deleted'], is_active: true });
+
     // Rotate: a new secret, shown once too.
     const rotated = page.waitForResponse((r) => r.url().endsWith(`/rotate-secret`));
     await row.getByRole('button', { name: 'Rotate secret' }).click();

@@ -72,17 +72,31 @@ function SecretOnce({ shown, onDone }) {
   </section>`;
 }
 
-function CreateSubscription({ api, isAdmin, orgId, eventTypes, onCreated }) {
-  const [url, setUrl] = useState('');
-  const [description, setDescription] = useState('');
-  const [events, setEvents] = useState([]);
+/**
+ * The subscription form: a new one (POST, its secret shown once after), or `editing` one (PATCH
+ * of its URL, description and events; its secret and state stay).
+ */
+function SubscriptionForm({ api, isAdmin, orgId, eventTypes, editing, onCreated, onSaved, onCancel }) {
+  const [url, setUrl] = useState(editing?.url ?? '');
+  const [description, setDescription] = useState(editing?.description ?? '');
+  const [events, setEvents] = useState(editing?.events ?? []);
   const action = useAction();
-  if (isAdmin && orgId === undefined) {
+  const heading = useRef(null);
+  useEffect(() => {
+    if (editing) heading.current?.focus();
+  }, []);
+  if (!editing && isAdmin && orgId === undefined) {
     return html`<${Notice} kind="info">Choose an organization above to create a subscription for it.</${Notice}>`;
   }
   const toggle = (type, on) => setEvents((list) => (on ? [...list, type] : list.filter((t) => t !== type)));
   async function submit(e) {
     e.preventDefault();
+    if (editing) {
+      const body = { url: url.trim(), events, description: description.trim() || null };
+      const res = await action.run(() => api.patch(`/webhook-subscriptions/${editing.id}`, body));
+      if (res) onSaved(res.data);
+      return;
+    }
     const body = { url: url.trim(), events, ...(description.trim() ? { description: description.trim() } : {}) };
     if (isAdmin) body.organizationId = orgId;
     const res = await action.run(() => api.post('/webhook-subscriptions', body));
@@ -97,23 +111,25 @@ function CreateSubscription({ api, isAdmin, orgId, eventTypes, onCreated }) {
   const urlError = fieldError(action.error, 'body.url');
   const eventsError = fieldError(action.error, 'body.events');
   const types = eventTypes.data ?? [];
-  return html`<form class="new-subscription" onSubmit=${submit} noValidate aria-labelledby="new-subscription">
-    <h3 id="new-subscription">New subscription</h3>
-    <${Field} id="sub-url" label="Endpoint URL" hint="Where the events are POSTed, signed with the subscription's secret." error=${urlError}>
+  const id = editing ? `edit-${editing.id}` : 'sub';
+  const title = editing ? `Edit the subscription to ${editing.url}` : 'New subscription';
+  return html`<form class="new-subscription" onSubmit=${submit} noValidate aria-labelledby=${`${id}-title`}>
+    <h3 id=${`${id}-title`} tabindex="-1" ref=${heading}>${title}</h3>
+    <${Field} id=${`${id}-url`} label="Endpoint URL" hint="Where the events are POSTed, signed with the subscription's secret." error=${urlError}>
       <input
-        id="sub-url"
+        id=${`${id}-url`}
         type="url"
         required
         value=${url}
         aria-invalid=${urlError ? 'true' : undefined}
-        aria-describedby=${urlError ? 'sub-url-hint sub-url-error' : 'sub-url-hint'}
+        aria-describedby=${urlError ? `${id}-url-hint ${id}-url-error` : `${id}-url-hint`}
         onInput=${(e) => setUrl(e.target.value)}
       />
     </${Field}>
-    <${Field} id="sub-description" label="Description (optional)" error=${fieldError(action.error, 'body.description')}>
-      <input id="sub-description" type="text" maxLength="500" value=${description} onInput=${(e) => setDescription(e.target.value)} />
+    <${Field} id=${`${id}-description`} label="Description (optional)" error=${fieldError(action.error, 'body.description')}>
+      <input id=${`${id}-description`} type="text" maxLength="500" value=${description} onInput=${(e) => setDescription(e.target.value)} />
     </${Field}>
-    <fieldset class="event-picker" aria-describedby=${eventsError ? 'sub-events-error' : undefined}>
+    <fieldset class="event-picker" aria-describedby=${eventsError ? `${id}-events-error` : undefined}>
       <legend>Events</legend>
       <${ErrorBox} error=${eventTypes.error} />
       ${types.map(
@@ -122,10 +138,15 @@ function CreateSubscription({ api, isAdmin, orgId, eventTypes, onCreated }) {
             <input type="checkbox" checked=${events.includes(t)} onChange=${(e) => toggle(t, e.target.checked)} /> <code>${t}</code>
           </label>`,
       )}
-      ${eventsError && html`<span class="field-error" id="sub-events-error" role="alert">${eventsError}</span>`}
+      ${eventsError && html`<span class="field-error" id=${`${id}-events-error`} role="alert">${eventsError}</span>`}
     </fieldset>
     <${ErrorBox} error=${restOf(action.error, ['body.url', 'body.events', 'body.description'])} />
-    <button class="primary" type="submit" disabled=${action.busy}>${action.busy ? 'Creating…' : 'Create subscription'}</button>
+    <div class="row">
+      <button class="primary" type="submit" disabled=${action.busy}>
+        ${editing ? (action.busy ? 'Saving…' : 'Save subscription') : action.busy ? 'Creating…' : 'Create subscription'}
+      </button>
+      ${editing && html`<button type="button" onClick=${onCancel}>Cancel</button>`}
+    </div>
   </form>`;
 }
 
@@ -139,6 +160,8 @@ function LastDelivery({ last }) {
 function Subscriptions({ api, isAdmin, orgId, selected, navigate, onSecret, onChanged, reloadRef }) {
   const [page, setPage] = useState(1);
   const [confirm, setConfirm] = useState(null);
+  const [editing, setEditing] = useState(null);
+  const [saved, setSaved] = useState(null);
   const cancelDelete = useRef(null);
   useEffect(() => {
     if (confirm) cancelDelete.current?.focus();
@@ -221,6 +244,15 @@ function Subscriptions({ api, isAdmin, orgId, selected, navigate, onSecret, onCh
           >
             Deliveries
           </button>
+          <button
+            type="button"
+            onClick=${() => {
+              setSaved(null);
+              setEditing(s);
+            }}
+          >
+            Edit
+          </button>
           <button type="button" disabled=${action.busy} onClick=${() => rotate(s)}>Rotate secret</button>
           <button type="button" class="danger" onClick=${() => setConfirm(s)}>Delete</button>
         </div>`,
@@ -241,19 +273,39 @@ function Subscriptions({ api, isAdmin, orgId, selected, navigate, onSecret, onCh
       </div>`
     }
     <${ActionResult} action=${action} />
+    <${Notice}>${saved}</${Notice}>
     ${list.loading && !list.data ? html`<p class="muted" role="status">Loading subscriptions…</p>` : null}
     ${list.data && html`<${Table} columns=${columns} rows=${rows} caption="Webhook subscriptions" empty="No subscriptions yet." />`}
     ${list.data && list.data.pagination.total > 20 && html`<${Pager} pagination=${list.data.pagination} onPage=${setPage} />`}
-    <${CreateSubscription}
-      api=${api}
-      isAdmin=${isAdmin}
-      orgId=${orgId}
-      eventTypes=${eventTypes}
-      onCreated=${(sub) => {
-        onSecret({ url: sub.url, secret: sub.secret, why: 'created' });
-        list.reload();
-      }}
-    />
+    ${
+      editing
+        ? html`<${SubscriptionForm}
+            key=${`edit-${editing.id}`}
+            api=${api}
+            isAdmin=${isAdmin}
+            orgId=${orgId}
+            eventTypes=${eventTypes}
+            editing=${editing}
+            onSaved=${(sub) => {
+              setEditing(null);
+              setSaved(`Saved the subscription to ${sub.url}.`);
+              list.reload();
+              onChanged();
+            }}
+            onCancel=${() => setEditing(null)}
+          />`
+        : html`<${SubscriptionForm}
+            key="new"
+            api=${api}
+            isAdmin=${isAdmin}
+            orgId=${orgId}
+            eventTypes=${eventTypes}
+            onCreated=${(sub) => {
+              onSecret({ url: sub.url, secret: sub.secret, why: 'created' });
+              list.reload();
+            }}
+          />`
+    }
   </section>`;
 }
 
