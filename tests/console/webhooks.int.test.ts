@@ -142,6 +142,13 @@ describe('the console: webhooks page', () => {
       [sub.id],
     );
     expect(edited).toEqual({ description: 'Edited in the console', events: ['user.created', 'user.deleted'], is_active: true });
+    // Deliveries by event: the subscription's events to choose from; none of user.deleted yet.
+    const deliveries = page.getByRole('table', { name: 'Deliveries' });
+    await page.getByLabel('Event', { exact: true }).selectOption('user.deleted');
+    await page.getByText('No deliveries yet.').waitFor();
+    await page.getByLabel('Event', { exact: true }).selectOption('user.created');
+    await deliveries.locator('tbody tr').first().waitFor();
+    expect(await deliveries.getByText('user.deleted').count()).toBe(0);
 
     // Rotate: a new secret, shown once too.
     const rotated = page.waitForResponse((r) => r.url().endsWith(`/rotate-secret`));

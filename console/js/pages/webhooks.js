@@ -357,6 +357,7 @@ function Attempts({ delivery, onClose }) {
 function Deliveries({ api, subscriptionId, version, onChanged }) {
   const [page, setPage] = useState(1);
   const [status, setStatus] = useState('');
+  const [event, setEvent] = useState('');
   const [bucket, setBucket] = useState('hour');
   const [open, setOpen] = useState(null);
   const [since, setSince] = useState(() => localInput(new Date(Date.now() - 24 * 3600_000)));
@@ -364,8 +365,8 @@ function Deliveries({ api, subscriptionId, version, onChanged }) {
   const path = `/webhook-subscriptions/${subscriptionId}`;
   const sub = useAsync(() => api.get(path), [subscriptionId, version]);
   const list = useAsync(
-    () => api.get(`${path}/deliveries`, { page, limit: 20, status: status || undefined }),
-    [subscriptionId, page, status],
+    () => api.get(`${path}/deliveries`, { page, limit: 20, status: status || undefined, event: event || undefined }),
+    [subscriptionId, page, status, event],
   );
   const chart = useAsync(() => api.get(`${path}/deliveries/outcomes`, { bucket }), [subscriptionId, bucket]);
   const action = useAction();
@@ -480,6 +481,18 @@ function Deliveries({ api, subscriptionId, version, onChanged }) {
       >
         <option value="">All</option>
         ${['pending', 'sending', 'succeeded', 'failed', 'skipped'].map((v) => html`<option value=${v}>${v}</option>`)}
+      </select>
+      <label for="delivery-event">Event</label>
+      <select
+        id="delivery-event"
+        value=${event}
+        onChange=${(e) => {
+          setEvent(e.target.value);
+          setPage(1);
+        }}
+      >
+        <option value="">All</option>
+        ${(sub.data?.data?.events ?? []).map((v) => html`<option value=${v}>${v}</option>`)}
       </select>
       <button
         type="button"
