@@ -21,7 +21,9 @@ function connector(
     {
       logger,
       pageSize: o.pageSize ?? 2000,
-      timeoutMs: 3000,
+      // No test here is about timeouts: a query over the 4,500-contact fake on a busy machine
+      // must not time out and be retried, which the tests would count as a second request.
+      timeoutMs: 15_000,
       retries: o.retries,
       binding: { reauthorize: o.reauthorize },
     },
