@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from './errors';
 
@@ -42,4 +42,12 @@ export function paginated<T>(res: Response, data: T[], page: number, limit: numb
 /** Prisma's `contains` passes LIKE wildcards through; a search for "%" must match a literal %. */
 export function escapeLike(term: string): string {
   return term.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/**
+ * The service's address as callers reach it: PUBLIC_BASE_URL when set (behind a proxy), else
+ * this request's scheme and Host.
+ */
+export function publicOrigin(req: Request, publicBaseUrl: string | undefined): string {
+  return publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }

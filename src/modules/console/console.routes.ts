@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import { AppError } from '../../lib/errors';
-import { idParams, parse } from '../../lib/http';
+import { idParams, parse, publicOrigin } from '../../lib/http';
 import { byId, created, noContent, ok, type Operation } from '../../openapi/operation';
 import { principalOf, requireAdminPrincipal } from '../auth';
 import { createPortalLinkBody, openSessionBody } from './console.schemas';
@@ -65,8 +65,7 @@ export interface OrganizationNameLookup {
 }
 
 /** The base the portal link points at: PUBLIC_BASE_URL, or the request's own origin. */
-const baseOf = (req: Request, publicBaseUrl: string | undefined) =>
-  (publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`).replace(/\/+$/, '');
+const baseOf = (req: Request, publicBaseUrl: string | undefined) => publicOrigin(req, publicBaseUrl).replace(/\/+$/, '');
 
 export function portalLinksRouter(service: PortalService, publicBaseUrl: string | undefined): Router {
   const router = Router();

@@ -6,7 +6,7 @@ import type { SharedRateLimit } from '../../lib/rate-limit';
 import { trackRequest } from '../../lib/request-context';
 import type { WebhookAdapter } from '../../providers/provider';
 import type { InboundWebhookService, Receipt } from './inbound.service';
-import { answer } from './inbound.routes';
+import { answer, incoming } from './inbound.routes';
 
 // The receiving paths as the router serves them (mounted at /api), in their plain form only:
 // lower case, no trailing slash, no percent-encoding, an id of digits. Anything else goes the
@@ -67,14 +67,9 @@ export function inboundWebhookHotPath(deps: InboundHotPathDeps): RequestHandler 
     // Of helmet's headers only nosniff applies to a JSON acknowledgement (see app.ts).
     res.setHeader('X-Content-Type-Options', 'nosniff');
     const receive = (raw: Buffer): Promise<Receipt> => {
-      const incoming = {
-        raw,
-        header: (name: string) => req.get(name),
-        method: req.method,
-        url: `${deps.opts.publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`}${req.originalUrl}`,
-      };
-      if (found === null) return deps.service.receiveEnvelope(deps.adapters.envelope, incoming);
-      return deps.service.receiveFromProvider(found.adapter, provider as string, incoming, {
+      const request = incoming(req, deps.opts.publicBaseUrl, raw);
+      if (found === null) return deps.service.receiveEnvelope(deps.adapters.envelope, request);
+      return deps.service.receiveFromProvider(found.adapter, provider as string, request, {
         integrationId: id === undefined ? undefined : Number(id),
         routedByAccount: found.routedByAccount,
       });

@@ -1,7 +1,7 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../lib/errors';
-import { idParams, paginated, parse } from '../../lib/http';
+import { idParams, paginated, parse, publicOrigin } from '../../lib/http';
 import { byId, list, ok, type Operation } from '../../openapi/operation';
 import type { WebhookAdapter } from '../../providers/provider';
 import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth';
@@ -124,9 +124,8 @@ export function answer(res: express.Response, r: Receipt) {
  * The request as the sender made it. The URL is the one the sender called (some CRMs sign
  * it): PUBLIC_BASE_URL when set (behind a proxy), else this request's scheme and Host.
  */
-function incoming(req: express.Request, publicBaseUrl: string | undefined): IncomingWebhook {
-  const base = publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
-  return { raw: req.body as Buffer, header: (h) => req.get(h), method: req.method, url: `${base}${req.originalUrl}` };
+export function incoming(req: express.Request, publicBaseUrl: string | undefined, raw = req.body as Buffer): IncomingWebhook {
+  return { raw, header: (h) => req.get(h), method: req.method, url: `${publicOrigin(req, publicBaseUrl)}${req.originalUrl}` };
 }
 
 /**

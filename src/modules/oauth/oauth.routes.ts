@@ -1,12 +1,12 @@
 import { Router, type Request, type Response } from 'express';
 import { AppError } from '../../lib/errors';
-import { parse } from '../../lib/http';
+import { parse, publicOrigin } from '../../lib/http';
 import { ok, type Operation } from '../../openapi/operation';
 import { principalOf, scopeOrganization } from '../auth';
 import { authorizeQuery, callbackQuery, providerParams } from './oauth.schemas';
 import { OAuthReturnError, type CallbackOutcome, type OAuthService } from './oauth.service';
 
-const origin = (req: Request) => `${req.protocol}://${req.get('host') ?? 'localhost'}`;
+const origin = (req: Request) => publicOrigin(req, undefined);
 
 export const oauthOperations: Operation[] = [
   {
