@@ -151,7 +151,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
   const providers = new ProviderRegistry(modules);
   /** Webhook formats by channel: a provider's own, or seed 002's envelope. */
   const webhookAdapter = (channel: string) => (channel === 'envelope' ? envelopeWebhook : providers.webhook(channel));
-  const inbox = createInboxRepository(prisma, poolOf(prisma));
+  const inbox = createInboxRepository(prisma, poolOf(prisma), { prepared: !config.database.directUrl });
   const deliveryQueue = createDeliveryRepository(prisma);
   const metrics = createMetrics();
   metrics.setQueueDepths(async () => {
