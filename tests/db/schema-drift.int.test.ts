@@ -13,6 +13,8 @@ import { createTestDatabase } from '../helpers/test-app';
 // Sorted as the comparison lists them: by table, then name.
 const MIGRATION_ONLY_INDEXES = [
   'crm_push_queue_open_idx',
+  'inbound_events_failed_idx',
+  'inbound_events_pending_idx',
   'inbound_events_prunable_idx',
   'users_live_organization_id_id_idx',
   'users_search_trgm_idx',

@@ -69,7 +69,8 @@ export interface EventResult {
   next: string | null;
 }
 
-// Due events, locked for the claiming transaction; other instances skip them.
+// Due events, locked for the claiming transaction; other instances skip them. Read through
+// inbound_events_pending_idx (pending ids in order), whatever the length of the history behind them.
 const CLAIM = `
   SELECT id, integration_id, organization_id, provider, channel, event_type, payload, attempts, received_at
   FROM inbound_events
