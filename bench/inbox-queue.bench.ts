@@ -8,13 +8,18 @@
  * history with the index the claim had before (status, next_attempt_at), to show what the
  * pending-id index changed; BENCH_SKIP_BEFORE=1 leaves it out.
  *
+ * Then the inbox list's first page over the whole table (history and drained events): the
+ * events and a total counted up to LIST_EXACT_COUNT_LIMIT's default, as GET
+ * /api/webhooks/events reads them now, against the exact count every page used to make;
+ * median of 5 each.
+ *
  * The rows are written straight into a scratch database with foreign keys off for the fill
  * (session_replication_role), which needs a superuser: the embedded PostgreSQL's default.
  */
 import pg from 'pg';
 import { createPrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
-import { createInboxQueue, type EventResult } from '../src/modules/inbound-webhooks/inbox.repository';
+import { createInboxQueue, createInboxRepository, type EventResult } from '../src/modules/inbound-webhooks/inbox.repository';
 import { scratchDatabase } from './scratch-database';
 
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 300_000);
@@ -69,6 +74,35 @@ async function drain(url: string): Promise<{ events: number; ms: number; claimMs
   }
 }
 
+/** The inbox list's first page (50 events), its total capped at 1,000 and, as before, exact. */
+async function listPage(url: string): Promise<void> {
+  const prisma = createPrismaClient(url, { poolMax: 2, transactionTimeoutMs: 60_000 });
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const repo = createInboxRepository(prisma, pool, { prepared: false });
+    const median = async (fn: () => Promise<unknown>) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const t = performance.now();
+        await fn();
+        times.push(performance.now() - t);
+      }
+      return times.sort((a, b) => a - b)[2];
+    };
+    const rows = await prisma.inboundEvent.count();
+    const page = () => repo.find({}, { skip: 0, take: 51 });
+    const capped = await median(() => Promise.all([page(), repo.count({}, 1_001)]));
+    const exact = await median(() => Promise.all([page(), prisma.inboundEvent.count()]));
+    console.log(`\nThe inbox list's first page over ${fmt(rows)} events (median of 5):`);
+    console.log(`  total counted up to 1,000 (now)      ${capped.toFixed(1).padStart(7)} ms`);
+    console.log(`  total counted exactly (before)       ${exact.toFixed(1).padStart(7)} ms`);
+    console.log(`  ratio (before / now): ${(exact / capped).toFixed(1)}x`);
+  } finally {
+    await pool.end();
+    await prisma.$disconnect();
+  }
+}
+
 async function main() {
   const logger = createLogger({ level: 'error', json: true, silent: true });
   const db = await scratchDatabase(logger);
@@ -98,6 +132,7 @@ async function main() {
     }
     const [base, ...rest] = results;
     for (const r of rest) console.log(`  ratio (${r.name} / no history): ${(r.ms / base.ms).toFixed(2)}x the time`);
+    await listPage(db.url);
   } finally {
     await c.end();
     await db.dispose();

@@ -289,7 +289,11 @@ export function createServices({ config, prisma, logger, providers: modules = al
     organizations,
     box,
     logger,
-    { allowPrivateUrls: wh.delivery.allowPrivateUrls, secretGraceHours: wh.delivery.secretGraceHours },
+    {
+      allowPrivateUrls: wh.delivery.allowPrivateUrls,
+      secretGraceHours: wh.delivery.secretGraceHours,
+      exactCountLimit: config.lists.exactCountLimit,
+    },
   );
   const deliveries = new DeliveryWorker(deliveryQueue, box, logger, { ...wh.delivery, pollMs: wh.pollMs, metrics });
   const inboxWorker = new InboxWorker(
@@ -653,7 +657,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       pushBackfill: (id) => services.crmPush.backfill.start(id, 'manual'),
     }),
   );
-  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules, services.crmPush.backfill));
+  api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules, config.lists, services.crmPush.backfill));
   api.use(exportsRouter(services.exports, services.integrations));
   api.use(crmPushRouter(services.crmPush.queue, services.integrations, () => services.crmPush.worker.poke()));
   api.use('/users', usersRouter(services.users));
@@ -667,7 +671,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   // Before the integrations router: /integrations/oauth/... is not an integration id.
   api.use('/integrations/oauth', oauthRouter(services.oauth));
   api.use('/integrations', integrationsRouter(services.integrations));
-  api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker));
+  api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker, config.lists));
   api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));
   app.use('/api', api);
   app.use(

@@ -133,3 +133,48 @@ export function sendListPage<T>(res: Response, result: ListPage<T>, q: { page?: 
     },
   });
 }
+
+/** How a caller asks for one page of a list read newest first by id. */
+export interface NewestFirstQuery {
+  page?: number;
+  cursor?: string;
+  limit: number;
+}
+
+/** Reads for newestFirstPage: the matching rows (ids below `below` when given), and a count that stops at `take`. */
+export interface NewestFirstReads<T> {
+  find(at: { below?: number; skip: number; take: number }): Promise<T[]>;
+  count(take: number): Promise<number>;
+}
+
+/**
+ * A page of a list read newest first by id (the operational lists: events, deliveries, runs,
+ * queues), which grow without bound: the total is counted up to `countLimit` (past it the
+ * answer says "gte"), and a cursor resumes below the page's last id, as fast at any depth.
+ * The cursor is bound to `kind` and `filter` (which must include the caller's scope).
+ */
+export async function newestFirstPage<T extends { id: number }>(
+  kind: string,
+  filter: Record<string, unknown>,
+  q: NewestFirstQuery,
+  countLimit: number,
+  reads: NewestFirstReads<T>,
+): Promise<ListPage<T>> {
+  assertOnePosition(q);
+  const fingerprint = listFingerprint(kind, filter);
+  const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, (v) => v === null);
+  // One row more than the page says whether another follows.
+  const [found, counted] = await Promise.all([
+    reads.find({ below: after?.id, skip: after ? 0 : ((q.page ?? 1) - 1) * q.limit, take: q.limit + 1 }),
+    reads.count(countLimit + 1),
+  ]);
+  const rows = found.slice(0, q.limit);
+  const exact = counted <= countLimit;
+  const last = rows[rows.length - 1];
+  return {
+    rows,
+    total: exact ? counted : countLimit,
+    totalExact: exact,
+    nextCursor: found.length > q.limit && last ? encodeCursor(fingerprint, { value: null, id: last.id }) : null,
+  };
+}

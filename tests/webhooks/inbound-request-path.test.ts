@@ -46,7 +46,8 @@ function fakeInbox(): InboxRepository & { stored: NewInboundEvent[] } {
   return {
     stored,
     insertMany: async (events) => events.map((e) => ({ id: stored.push(e), duplicate: false })),
-    list: async () => ({ rows: [], total: 0 }),
+    find: async () => [],
+    count: async () => 0,
     get: async () => null,
     replay: async () => false,
     pendingCount: async () => 0,

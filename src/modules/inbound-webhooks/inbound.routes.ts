@@ -1,8 +1,9 @@
 import express, { Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../../lib/errors';
-import { idParams, paginated, parse, publicOrigin } from '../../lib/http';
-import { byId, list, ok, type Operation } from '../../openapi/operation';
+import { idParams, parse, publicOrigin } from '../../lib/http';
+import { cursorList, newestFirstPage, sendListPage } from '../../lib/list-cursor';
+import { byId, ok, type Operation } from '../../openapi/operation';
 import type { WebhookAdapter } from '../../providers/provider';
 import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth';
 import { envelopeBody } from './envelope';
@@ -84,7 +85,7 @@ export const inboundEventOperations: Operation[] = [
     summary: 'The inbox',
     auth: 'apiKey',
     query: listInboundEventsQuery,
-    responses: list('InboundEvent'),
+    responses: cursorList('InboundEvent'),
   },
   {
     method: 'get',
@@ -170,14 +171,17 @@ export function inboundWebhooksRouter(
 }
 
 /** The inbox, for people: list, inspect, replay. Behind the API key. */
-export function inboundEventsRouter(repo: InboxRepository, worker: InboxWorker): Router {
+export function inboundEventsRouter(repo: InboxRepository, worker: InboxWorker, lists: { exactCountLimit: number }): Router {
   const router = Router();
 
   router.get('/', async (req, res) => {
-    const q = parse(listInboundEventsQuery, req.query, 'query');
-    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
-    const { rows, total } = await repo.list({ ...q, organizationId });
-    paginated(res, rows, q.page, q.limit, total);
+    const { page, cursor, limit, ...q } = parse(listInboundEventsQuery, req.query, 'query');
+    const filter = { ...q, organizationId: scopeOrganization(principalOf(res), q.organizationId) };
+    const result = await newestFirstPage('inbound-events', filter, { page, cursor, limit }, lists.exactCountLimit, {
+      find: (at) => repo.find(filter, at),
+      count: (take) => repo.count(filter, take),
+    });
+    sendListPage(res, result, { page, cursor, limit });
   });
 
   router.get('/:id', async (req, res) => {

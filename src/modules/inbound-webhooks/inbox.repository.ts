@@ -25,8 +25,6 @@ export interface InboundEventFilter {
   status?: string;
   from?: Date;
   to?: Date;
-  page: number;
-  limit: number;
 }
 
 export const inboundEventSelect = {
@@ -45,6 +43,18 @@ export const inboundEventSelect = {
   receivedAt: true,
   processedAt: true,
 } as const;
+
+export type InboundEventRow = Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }>;
+
+function inboundWhere(f: InboundEventFilter): Prisma.InboundEventWhereInput {
+  return {
+    ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
+    ...(f.integrationId !== undefined ? { integrationId: f.integrationId } : {}),
+    ...(f.provider ? { provider: f.provider } : {}),
+    ...(f.status ? { status: f.status } : {}),
+    ...(f.from || f.to ? { receivedAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } } : {}),
+  };
+}
 
 /** A stored event claimed for processing. */
 export interface ClaimedEvent {
@@ -122,8 +132,11 @@ function rowsJson(events: NewInboundEvent[]): string {
 export interface InboxRepository {
   /** Stores events; for each, its id, and whether the sender had already sent it (same dedupe key: the stored event's id). */
   insertMany(events: NewInboundEvent[]): Promise<StoredEvent[]>;
-  list(f: InboundEventFilter): Promise<{ rows: unknown[]; total: number }>;
-  get(id: number): Promise<(Prisma.InboundEventGetPayload<{ select: typeof inboundEventSelect }> & { payload: unknown }) | null>;
+  /** Matching events newest first, below an id when given (a cursor's). */
+  find(f: InboundEventFilter, at: { below?: number; skip: number; take: number }): Promise<InboundEventRow[]>;
+  /** How many events match, counting no further than `take`. */
+  count(f: InboundEventFilter, take: number): Promise<number>;
+  get(id: number): Promise<(InboundEventRow & { payload: unknown }) | null>;
   /** Queues the event to be processed again; false when it is gone or its payload was pruned. */
   replay(id: number): Promise<boolean>;
   /** Events waiting to be processed (a metrics gauge). */
@@ -184,26 +197,15 @@ export function createInboxRepository(db: Db, pool: pg.Pool, opts: { prepared: b
         return { id: id ?? (earlier.get(key) as number), duplicate: true };
       });
     },
-    async list(f) {
-      const where: Prisma.InboundEventWhereInput = {
-        ...(f.organizationId !== undefined ? { organizationId: f.organizationId } : {}),
-        ...(f.integrationId !== undefined ? { integrationId: f.integrationId } : {}),
-        ...(f.provider ? { provider: f.provider } : {}),
-        ...(f.status ? { status: f.status } : {}),
-        ...(f.from || f.to ? { receivedAt: { ...(f.from ? { gte: f.from } : {}), ...(f.to ? { lt: f.to } : {}) } } : {}),
-      };
-      const [rows, total] = await Promise.all([
-        db.inboundEvent.findMany({
-          where,
-          select: inboundEventSelect,
-          orderBy: { id: 'desc' },
-          skip: (f.page - 1) * f.limit,
-          take: f.limit,
-        }),
-        db.inboundEvent.count({ where }),
-      ]);
-      return { rows, total };
-    },
+    find: (f, at) =>
+      db.inboundEvent.findMany({
+        where: at.below === undefined ? inboundWhere(f) : { AND: [inboundWhere(f), { id: { lt: at.below } }] },
+        select: inboundEventSelect,
+        orderBy: { id: 'desc' },
+        skip: at.skip,
+        take: at.take,
+      }),
+    count: (f, take) => db.inboundEvent.count({ where: inboundWhere(f), take }),
     get: (id) => db.inboundEvent.findUnique({ where: { id }, select: { ...inboundEventSelect, payload: true } }),
     async replay(id) {
       // A worker holding the row (FOR UPDATE) makes this wait until it commits; then it is requeued.

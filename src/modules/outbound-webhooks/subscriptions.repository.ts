@@ -23,8 +23,14 @@ export interface DeliveryFilter {
   subscriptionId: number;
   status?: string;
   event?: string;
-  page: number;
-  limit: number;
+}
+
+function deliveryWhere(f: DeliveryFilter): Prisma.WebhookDeliveryWhereInput {
+  return {
+    subscriptionId: f.subscriptionId,
+    ...(f.status ? { status: f.status } : {}),
+    ...(f.event ? { event: { type: f.event } } : {}),
+  };
 }
 
 export interface DeliveryView {
@@ -76,7 +82,10 @@ export interface SubscriptionRepository {
   create(data: Prisma.WebhookSubscriptionUncheckedCreateInput): Promise<SubscriptionRow>;
   update(id: number, data: Prisma.WebhookSubscriptionUncheckedUpdateInput): Promise<SubscriptionRow>;
   delete(id: number): Promise<void>;
-  deliveries(f: DeliveryFilter): Promise<{ rows: DeliveryView[]; total: number }>;
+  /** A subscription's deliveries newest first, below an id when given (a cursor's). */
+  deliveries(f: DeliveryFilter, at: { below?: number; skip: number; take: number }): Promise<DeliveryView[]>;
+  /** How many deliveries match, counting no further than `take`. */
+  countDeliveries(f: DeliveryFilter, take: number): Promise<number>;
   /** The buckets since `since` that have deliveries, oldest first. */
   deliveryOutcomes(subscriptionId: number, bucket: 'hour' | 'day', since: Date): Promise<OutcomeBucket[]>;
   /** Queues one delivery again (a new round of attempts); false when it is not finished. */
@@ -126,47 +135,37 @@ export function createSubscriptionRepository(db: Db): SubscriptionRepository {
     async delete(id) {
       await db.webhookSubscription.delete({ where: { id } });
     },
-    async deliveries(f) {
-      const where: Prisma.WebhookDeliveryWhereInput = {
-        subscriptionId: f.subscriptionId,
-        ...(f.status ? { status: f.status } : {}),
-        ...(f.event ? { event: { type: f.event } } : {}),
-      };
-      const [rows, total] = await Promise.all([
-        db.webhookDelivery.findMany({
-          where,
-          orderBy: { id: 'desc' },
-          skip: (f.page - 1) * f.limit,
-          take: f.limit,
-          include: {
-            event: { select: { id: true, type: true, data: true, createdAt: true } },
-            attemptLog: {
-              orderBy: { id: 'desc' },
-              take: ATTEMPT_LOG_LIMIT,
-              select: { attempt: true, startedAt: true, statusCode: true, latencyMs: true, responseBody: true, error: true },
-            },
+    async deliveries(f, at) {
+      const rows = await db.webhookDelivery.findMany({
+        where: at.below === undefined ? deliveryWhere(f) : { AND: [deliveryWhere(f), { id: { lt: at.below } }] },
+        orderBy: { id: 'desc' },
+        skip: at.skip,
+        take: at.take,
+        include: {
+          event: { select: { id: true, type: true, data: true, createdAt: true } },
+          attemptLog: {
+            orderBy: { id: 'desc' },
+            take: ATTEMPT_LOG_LIMIT,
+            select: { attempt: true, startedAt: true, statusCode: true, latencyMs: true, responseBody: true, error: true },
           },
-        }),
-        db.webhookDelivery.count({ where }),
-      ]);
-      return {
-        total,
-        rows: rows.map((d) => ({
-          id: d.id,
-          eventId: d.eventId,
-          event: d.event.type,
-          status: d.status,
-          attempts: d.attempts,
-          nextAttemptAt: d.nextAttemptAt,
-          lastStatusCode: d.lastStatusCode,
-          lastError: d.lastError,
-          deliveredAt: d.deliveredAt,
-          createdAt: d.createdAt,
-          payload: { id: d.event.id, event: d.event.type, timestamp: d.event.createdAt, data: d.event.data },
-          attemptLog: d.attemptLog.reverse(),
-        })),
-      };
+        },
+      });
+      return rows.map((d) => ({
+        id: d.id,
+        eventId: d.eventId,
+        event: d.event.type,
+        status: d.status,
+        attempts: d.attempts,
+        nextAttemptAt: d.nextAttemptAt,
+        lastStatusCode: d.lastStatusCode,
+        lastError: d.lastError,
+        deliveredAt: d.deliveredAt,
+        createdAt: d.createdAt,
+        payload: { id: d.event.id, event: d.event.type, timestamp: d.event.createdAt, data: d.event.data },
+        attemptLog: d.attemptLog.reverse(),
+      }));
     },
+    countDeliveries: (f, take) => db.webhookDelivery.count({ where: deliveryWhere(f), take }),
     deliveryOutcomes: (subscriptionId, bucket, since) =>
       // A range of (subscription_id, created_at); the range is bounded by the query's schema.
       db.$queryRawUnsafe<OutcomeBucket[]>(

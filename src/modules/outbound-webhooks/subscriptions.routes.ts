@@ -1,6 +1,7 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
 import { idParams, paginated, parse } from '../../lib/http';
+import { cursorList, sendListPage } from '../../lib/list-cursor';
 import { byId, created, list, noContent, ok, type Operation } from '../../openapi/operation';
 import { assertCanSeeOrganization, principalOf, scopeOrganization, targetOrganization } from '../auth';
 import {
@@ -83,7 +84,7 @@ export const subscriptionOperations: Operation[] = [
     auth: 'apiKey',
     ...byId,
     query: listDeliveriesQuery,
-    responses: list('Delivery'),
+    responses: cursorList('Delivery'),
   },
   {
     method: 'get',
@@ -152,9 +153,8 @@ export function subscriptionsRouter(service: SubscriptionService): Router {
 
   router.get('/:id/deliveries', async (req, res) => {
     const row = await visible(service, req.params, res);
-    const q = parse(listDeliveriesQuery, req.query, 'query');
-    const { rows, total } = await service.deliveries({ ...q, subscriptionId: row.id });
-    paginated(res, rows, q.page, q.limit, total);
+    const { page, cursor, limit, ...q } = parse(listDeliveriesQuery, req.query, 'query');
+    sendListPage(res, await service.deliveries({ ...q, subscriptionId: row.id }, { page, cursor, limit }), { page, cursor, limit });
   });
 
   router.get('/:id/deliveries/outcomes', async (req, res) => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { paginationQuery, dbId, dbIdText } from '../../lib/http';
+import { cursorQuery } from '../../lib/list-cursor';
 import { OUTBOUND_EVENT_TYPES } from '../outbox';
 
 const url = z
@@ -40,6 +41,7 @@ export const DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed', '
 export const listDeliveriesQuery = z
   .object({
     ...paginationQuery,
+    ...cursorQuery,
     limit: z.coerce.number().int().min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').default(50),
     status: z.enum(DELIVERY_STATUSES).optional(),
     event: z.enum(OUTBOUND_EVENT_TYPES).optional(),

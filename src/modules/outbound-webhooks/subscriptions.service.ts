@@ -2,11 +2,12 @@ import type { Logger } from 'winston';
 import type { Prisma } from '../../db/prisma';
 import type { UnitOfWork } from '../../db/unit-of-work';
 import { AppError } from '../../lib/errors';
+import { newestFirstPage, type ListPage, type NewestFirstQuery } from '../../lib/list-cursor';
 import { mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import { assertAllowedUrl } from '../../lib/url-guard';
 import type { OrganizationLookup } from '../auth';
 import { newSubscriptionSecret } from './signing';
-import type { DeliveryFilter, OutcomeBucket, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
+import type { DeliveryFilter, DeliveryView, OutcomeBucket, SubscriptionRepository, SubscriptionRow } from './subscriptions.repository';
 import type { CreateSubscriptionInput, UpdateSubscriptionInput } from './subscriptions.schemas';
 
 /** What the API shows: the secret only as its last characters. */
@@ -22,7 +23,8 @@ export class SubscriptionService {
     private readonly organizations: OrganizationLookup,
     private readonly box: SecretBox,
     private readonly logger: Logger,
-    private readonly opts: { allowPrivateUrls: boolean; secretGraceHours: number },
+    /** exactCountLimit: deliveries are counted exactly up to this many (LIST_EXACT_COUNT_LIMIT). */
+    private readonly opts: { allowPrivateUrls: boolean; secretGraceHours: number; exactCountLimit: number },
   ) {}
 
   /** The page of subscriptions, each with its newest delivery (null before the first). */
@@ -78,8 +80,12 @@ export class SubscriptionService {
     return { ...this.view(updated), secret };
   }
 
-  deliveries(f: DeliveryFilter) {
-    return this.repo.deliveries(f);
+  /** A page of a subscription's deliveries, by `page` or by `cursor` (bound to the subscription and filters). */
+  deliveries(f: DeliveryFilter, q: NewestFirstQuery): Promise<ListPage<DeliveryView>> {
+    return newestFirstPage('deliveries', { ...f }, q, this.opts.exactCountLimit, {
+      find: (at) => this.repo.deliveries(f, at),
+      count: (take) => this.repo.countDeliveries(f, take),
+    });
   }
 
   /**

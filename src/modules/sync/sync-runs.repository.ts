@@ -10,11 +10,6 @@ export interface SyncRunWhere {
   requestedMode?: string;
 }
 
-export interface SyncRunFilter extends SyncRunWhere {
-  page: number;
-  limit: number;
-}
-
 /**
  * Every filter field becomes a condition here, for the list and the newest run alike: an
  * implementation that took the filter apart could drop one silently (one did drop the
@@ -33,7 +28,10 @@ function whereOf(f: SyncRunWhere): Prisma.SyncRunWhereInput {
 }
 
 export interface SyncRunRepository {
-  list(f: SyncRunFilter): Promise<{ rows: unknown[]; total: number }>;
+  /** Matching runs newest first (without their checkpoints), below an id when given (a cursor's). */
+  find(f: SyncRunWhere, at: { below?: number; skip: number; take: number }): Promise<({ id: number } & Record<string, unknown>)[]>;
+  /** How many runs match, counting no further than `take`. */
+  count(f: SyncRunWhere, take: number): Promise<number>;
   get(id: number): Promise<({ organizationId: number | null } & Record<string, unknown>) | null>;
   /** The newest run matching every field given. */
   newest(f: SyncRunWhere & { trigger: string }): Promise<{
@@ -47,14 +45,15 @@ export interface SyncRunRepository {
 
 export function createSyncRunRepository(db: Db): SyncRunRepository {
   return {
-    async list(f) {
-      const where = whereOf(f);
-      const [rows, total] = await Promise.all([
-        db.syncRun.findMany({ where, orderBy: { id: 'desc' }, skip: (f.page - 1) * f.limit, take: f.limit, omit: { checkpoint: true } }),
-        db.syncRun.count({ where }),
-      ]);
-      return { rows, total };
-    },
+    find: (f, at) =>
+      db.syncRun.findMany({
+        where: at.below === undefined ? whereOf(f) : { AND: [whereOf(f), { id: { lt: at.below } }] },
+        orderBy: { id: 'desc' },
+        skip: at.skip,
+        take: at.take,
+        omit: { checkpoint: true },
+      }),
+    count: (f, take) => db.syncRun.count({ where: whereOf(f), take }),
     get: (id) => db.syncRun.findUnique({ where: { id } }),
     newest: (f) =>
       db.syncRun.findFirst({

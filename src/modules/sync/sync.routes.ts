@@ -1,7 +1,8 @@
 import { Router, type Response } from 'express';
 import { AppError } from '../../lib/errors';
-import { idParams, paginated, parse } from '../../lib/http';
-import { byId, list, ok, type Operation } from '../../openapi/operation';
+import { idParams, parse } from '../../lib/http';
+import { cursorList, newestFirstPage, sendListPage } from '../../lib/list-cursor';
+import { byId, ok, type Operation } from '../../openapi/operation';
 import { assertCanSeeOrganization, principalOf, scopeOrganization } from '../auth';
 import { visibleIntegration as visible, type IntegrationService } from '../integrations';
 import type { PullService, RunOutcome } from './pull.service';
@@ -35,7 +36,7 @@ export const syncOperations: Operation[] = [
     summary: 'Runs of pushes and pulls',
     auth: 'apiKey',
     query: listRunsQuery,
-    responses: list('Run'),
+    responses: cursorList('Run'),
   },
   { method: 'get', path: '/sync/runs/:id', tag: 'Sync', summary: 'One run', auth: 'apiKey', ...byId, responses: ok('{ data: Run }') },
   {
@@ -65,6 +66,7 @@ export function syncRouter(
   integrations: IntegrationService,
   runs: SyncRunRepository,
   jobs: JobSchedule,
+  lists: { exactCountLimit: number },
   backfill?: PushBackfill,
 ): Router {
   const router = Router();
@@ -122,10 +124,13 @@ export function syncRouter(
   });
 
   router.get('/sync/runs', async (req, res) => {
-    const q = parse(listRunsQuery, req.query, 'query');
-    const organizationId = scopeOrganization(principalOf(res), q.organizationId);
-    const { rows, total } = await runs.list({ ...q, organizationId });
-    paginated(res, rows, q.page, q.limit, total);
+    const { page, cursor, limit, ...q } = parse(listRunsQuery, req.query, 'query');
+    const filter = { ...q, organizationId: scopeOrganization(principalOf(res), q.organizationId) };
+    const result = await newestFirstPage('sync-runs', filter, { page, cursor, limit }, lists.exactCountLimit, {
+      find: (at) => runs.find(filter, at),
+      count: (take) => runs.count(filter, take),
+    });
+    sendListPage(res, result, { page, cursor, limit });
   });
 
   router.get('/sync/runs/:id', async (req, res) => {

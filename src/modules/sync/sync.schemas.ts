@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { cursorQuery } from '../../lib/list-cursor';
 import { booleanQuery, paginationQuery, dbIdText } from '../../lib/http';
 
 export const syncQuery = z
@@ -19,6 +20,7 @@ export const usersSyncQuery = syncQuery.omit({ direction: true }).extend({
 export const listRunsQuery = z
   .object({
     ...paginationQuery,
+    ...cursorQuery,
     organizationId: dbIdText.optional(),
     integrationId: dbIdText.optional(),
     status: z.enum(['running', 'succeeded', 'partial', 'failed', 'interrupted', 'abandoned']).optional(),
