@@ -49,7 +49,7 @@ export const cursorQuery = {
  * The list a cursor belongs to: its kind, scope (the organization a key is limited to),
  * filters and sort, hashed. A cursor is only accepted by the same list.
  */
-export function listFingerprint(kind: string, filter: Record<string, unknown>): string {
+export function listFingerprint(kind: string, filter: object): string {
   const canonical = JSON.stringify([
     kind,
     Object.entries(filter)
@@ -141,10 +141,10 @@ export interface NewestFirstQuery {
   limit: number;
 }
 
-/** Reads for newestFirstPage: the matching rows (ids below `below` when given), and a count that stops at `take`. */
-export interface NewestFirstReads<T> {
-  find(at: { below?: number; skip: number; take: number }): Promise<T[]>;
-  count(take: number): Promise<number>;
+/** Reads for newestFirstPage: the rows matching `f` (ids below `below` when given), and a count that stops at `take`. */
+export interface NewestFirstReads<F, T> {
+  find(f: F, at: { below?: number; skip: number; take: number }): Promise<T[]>;
+  count(f: F, take: number): Promise<number>;
 }
 
 /**
@@ -153,20 +153,20 @@ export interface NewestFirstReads<T> {
  * answer says "gte"), and a cursor resumes below the page's last id, as fast at any depth.
  * The cursor is bound to `kind` and `filter` (which must include the caller's scope).
  */
-export async function newestFirstPage<T extends { id: number }>(
+export async function newestFirstPage<F extends object, T extends { id: number }>(
   kind: string,
-  filter: Record<string, unknown>,
+  filter: F,
   q: NewestFirstQuery,
   countLimit: number,
-  reads: NewestFirstReads<T>,
+  reads: NewestFirstReads<F, T>,
 ): Promise<ListPage<T>> {
   assertOnePosition(q);
   const fingerprint = listFingerprint(kind, filter);
   const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, (v) => v === null);
   // One row more than the page says whether another follows.
   const [found, counted] = await Promise.all([
-    reads.find({ below: after?.id, skip: after ? 0 : ((q.page ?? 1) - 1) * q.limit, take: q.limit + 1 }),
-    reads.count(countLimit + 1),
+    reads.find(filter, { below: after?.id, skip: after ? 0 : ((q.page ?? 1) - 1) * q.limit, take: q.limit + 1 }),
+    reads.count(filter, countLimit + 1),
   ]);
   const rows = found.slice(0, q.limit);
   const exact = counted <= countLimit;

@@ -177,11 +177,8 @@ export function inboundEventsRouter(repo: InboxRepository, worker: InboxWorker, 
   router.get('/', async (req, res) => {
     const { page, cursor, limit, ...q } = parse(listInboundEventsQuery, req.query, 'query');
     const filter = { ...q, organizationId: scopeOrganization(principalOf(res), q.organizationId) };
-    const result = await newestFirstPage('inbound-events', filter, { page, cursor, limit }, lists.exactCountLimit, {
-      find: (at) => repo.find(filter, at),
-      count: (take) => repo.count(filter, take),
-    });
-    sendListPage(res, result, { page, cursor, limit });
+    const at = { page, cursor, limit };
+    sendListPage(res, await newestFirstPage('inbound-events', filter, at, lists.exactCountLimit, repo), at);
   });
 
   router.get('/:id', async (req, res) => {

@@ -154,7 +154,8 @@ export function subscriptionsRouter(service: SubscriptionService): Router {
   router.get('/:id/deliveries', async (req, res) => {
     const row = await visible(service, req.params, res);
     const { page, cursor, limit, ...q } = parse(listDeliveriesQuery, req.query, 'query');
-    sendListPage(res, await service.deliveries({ ...q, subscriptionId: row.id }, { page, cursor, limit }), { page, cursor, limit });
+    const at = { page, cursor, limit };
+    sendListPage(res, await service.deliveries({ ...q, subscriptionId: row.id }, at), at);
   });
 
   router.get('/:id/deliveries/outcomes', async (req, res) => {

@@ -82,9 +82,9 @@ export class SubscriptionService {
 
   /** A page of a subscription's deliveries, by `page` or by `cursor` (bound to the subscription and filters). */
   deliveries(f: DeliveryFilter, q: NewestFirstQuery): Promise<ListPage<DeliveryView>> {
-    return newestFirstPage('deliveries', { ...f }, q, this.opts.exactCountLimit, {
-      find: (at) => this.repo.deliveries(f, at),
-      count: (take) => this.repo.countDeliveries(f, take),
+    return newestFirstPage('deliveries', f, q, this.opts.exactCountLimit, {
+      find: (g, at) => this.repo.deliveries(g, at),
+      count: (g, take) => this.repo.countDeliveries(g, take),
     });
   }
 

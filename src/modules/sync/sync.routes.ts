@@ -126,11 +126,8 @@ export function syncRouter(
   router.get('/sync/runs', async (req, res) => {
     const { page, cursor, limit, ...q } = parse(listRunsQuery, req.query, 'query');
     const filter = { ...q, organizationId: scopeOrganization(principalOf(res), q.organizationId) };
-    const result = await newestFirstPage('sync-runs', filter, { page, cursor, limit }, lists.exactCountLimit, {
-      find: (at) => runs.find(filter, at),
-      count: (take) => runs.count(filter, take),
-    });
-    sendListPage(res, result, { page, cursor, limit });
+    const at = { page, cursor, limit };
+    sendListPage(res, await newestFirstPage('sync-runs', filter, at, lists.exactCountLimit, runs), at);
   });
 
   router.get('/sync/runs/:id', async (req, res) => {
