@@ -659,7 +659,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   );
   api.use(syncRouter(services.pull, services.integrations, services.syncRuns, schedules, config.lists, services.crmPush.backfill));
   api.use(exportsRouter(services.exports, services.integrations));
-  api.use(crmPushRouter(services.crmPush.queue, services.integrations, () => services.crmPush.worker.poke()));
+  api.use(crmPushRouter(services.crmPush.queue, services.integrations, () => services.crmPush.worker.poke(), config.lists));
   api.use('/users', usersRouter(services.users));
   api.use(
     '/integration-templates',

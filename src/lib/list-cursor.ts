@@ -120,9 +120,16 @@ export function assertOnePosition(q: { page?: number; cursor?: string }): void {
  * "gte": at least total, counting stopped there) and `nextCursor`. A page read by cursor has
  * no page number (`page: null`).
  */
-export function sendListPage<T>(res: Response, result: ListPage<T>, q: { page?: number; cursor?: string; limit: number }): void {
+export function sendListPage<T>(
+  res: Response,
+  result: ListPage<T>,
+  q: { page?: number; cursor?: string; limit: number },
+  /** Fields of the answer beside `data` and `pagination` (the push queue's counts). */
+  extra: Record<string, unknown> = {},
+): void {
   res.json({
     data: result.rows,
+    ...extra,
     pagination: {
       page: q.cursor === undefined ? (q.page ?? 1) : null,
       limit: q.limit,

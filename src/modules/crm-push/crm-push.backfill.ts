@@ -233,8 +233,8 @@ export class CrmPushBackfill {
         break;
       }
     }
-    const parked = await this.queue.list(integrationId, { status: 'parked', page: 1, limit: 100 });
-    const failures = parked.rows
+    const parked = await this.queue.list(integrationId, { status: 'parked' }, { skip: 0, take: 100 });
+    const failures = parked
       .filter((r) => ids.includes(r.userId))
       .map((r) => ({ externalId: `user:${r.userId}`, reason: r.lastError ?? 'refused' }));
     return { counts, failures, stalled };

@@ -43,6 +43,13 @@ export interface PushedLink {
   fields: Record<string, unknown>;
 }
 
+/** Where a queue row is: waiting, being sent, sent, or refused alone by the CRM. */
+export const PUSH_QUEUE_STATUSES = ['pending', 'sending', 'done', 'parked'] as const;
+export type PushQueueStatus = (typeof PUSH_QUEUE_STATUSES)[number];
+
+const QUEUE_ROW = `user_id AS "userId", status, attempts, last_action AS "lastAction", last_error AS "lastError",
+  next_attempt_at AS "nextAttemptAt", updated_at AS "updatedAt"`;
+
 export interface QueueRow {
   userId: number;
   status: string;
@@ -175,9 +182,17 @@ export interface CrmPushRepository {
   unlink(organizationId: number, identityProvider: string, gone: { userId: number; externalId: string }[]): Promise<void>;
   enqueuePage(organizationId: number, integrationId: number, afterUserId: number, limit: number): Promise<number[]>;
   countUsersAfter(organizationId: number, afterUserId: number): Promise<number>;
-  /** The queue of one integration, parked first (what needs a person), then by last change. */
-  list(integrationId: number, f: { status?: string; page: number; limit: number }): Promise<{ rows: QueueRow[]; total: number }>;
-  countsByStatus(integrationId: number): Promise<Record<string, number>>;
+  /**
+   * The queue of one integration by last change, newest first (user id breaking ties), of one
+   * status or all: `take` rows after skipping `skip`, or below `before` (a cursor's position).
+   */
+  list(
+    integrationId: number,
+    f: { status?: PushQueueStatus },
+    at: { before?: { updatedAt: Date; userId: number }; skip: number; take: number },
+  ): Promise<QueueRow[]>;
+  /** Rows per status, each counted no further than `take`. */
+  countsByStatus(integrationId: number, take: number): Promise<Record<PushQueueStatus, number>>;
   /** Parked rows (all, or of some users) due again now; returns how many. */
   retryParked(integrationId: number, userIds?: number[]): Promise<number>;
   pendingCount(): Promise<number>;
@@ -228,23 +243,38 @@ export function createCrmPushRepository(db: Db): CrmPushRepository {
     async countUsersAfter(organizationId, afterUserId) {
       return db.user.count({ where: { organizationId, deletedAt: null, id: { gt: afterUserId } } });
     },
-    async list(integrationId, f) {
-      const where = { integrationId, ...(f.status ? { status: f.status } : {}) };
-      const [rows, total] = await Promise.all([
-        db.crmPushQueue.findMany({
-          where,
-          orderBy: [{ updatedAt: 'desc' }, { id: 'desc' }],
-          skip: (f.page - 1) * f.limit,
-          take: f.limit,
-          select: { userId: true, status: true, attempts: true, lastAction: true, lastError: true, nextAttemptAt: true, updatedAt: true },
-        }),
-        db.crmPushQueue.count({ where }),
-      ]);
-      return { rows, total };
+    async list(integrationId, f, at) {
+      // Only the known statuses reach the statement (they are written into it).
+      const statuses = PUSH_QUEUE_STATUSES.filter((s) => f.status === undefined || s === f.status);
+      const before = at.before ? `AND (updated_at, user_id) < ($5::timestamptz, $6::int)` : '';
+      // One ordered read of crm_push_queue_list_idx per status, merged: the index leads with
+      // the status, so the rows of all statuses in order of change are a merge of four ranges.
+      const branches = statuses.map(
+        (status) => `(SELECT ${QUEUE_ROW} FROM crm_push_queue
+           WHERE integration_id = $1 AND status = '${status}' ${before}
+           ORDER BY updated_at DESC, user_id DESC LIMIT $2)`,
+      );
+      return db.$queryRawUnsafe<QueueRow[]>(
+        `SELECT * FROM (${branches.join(' UNION ALL ')}) q ORDER BY "updatedAt" DESC, "userId" DESC OFFSET $3 LIMIT $4`,
+        integrationId,
+        at.skip + at.take,
+        at.skip,
+        at.take,
+        ...(at.before ? [at.before.updatedAt, at.before.userId] : []),
+      );
     },
-    async countsByStatus(integrationId) {
-      const rows = await db.crmPushQueue.groupBy({ by: ['status'], where: { integrationId }, _count: { _all: true } });
-      return Object.fromEntries(rows.map((r) => [r.status, r._count._all]));
+    async countsByStatus(integrationId, take) {
+      // Each status counted through the index, stopping at `take`: a million done rows cost
+      // what `take` of them do.
+      const [row] = await db.$queryRawUnsafe<Record<PushQueueStatus, number>[]>(
+        `SELECT ${PUSH_QUEUE_STATUSES.map(
+          (status) =>
+            `(SELECT count(*) FROM (SELECT 1 FROM crm_push_queue WHERE integration_id = $1 AND status = '${status}' LIMIT $2) c)::int AS ${status}`,
+        ).join(', ')}`,
+        integrationId,
+        take,
+      );
+      return row;
     },
     async retryParked(integrationId, userIds) {
       const r = await db.crmPushQueue.updateMany({

@@ -1,8 +1,9 @@
 import { Router } from 'express';
 import { parse } from '../../lib/http';
+import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, sendListPage } from '../../lib/list-cursor';
 import { byId, ok, type Operation } from '../../openapi/operation';
 import { visibleIntegration as visible, type IntegrationService } from '../integrations';
-import type { CrmPushRepository } from './crm-push.repository';
+import { PUSH_QUEUE_STATUSES, type CrmPushRepository, type PushQueueStatus } from './crm-push.repository';
 import { pushQueueQuery, retryPushBody } from './crm-push.schemas';
 
 export const crmPushOperations: Operation[] = [
@@ -14,7 +15,11 @@ export const crmPushOperations: Operation[] = [
     auth: 'apiKey',
     ...byId,
     query: pushQueueQuery,
-    responses: ok('{ data: [{ userId, status, attempts, lastAction, lastError, nextAttemptAt, updatedAt }], counts, pagination }'),
+    responses: ok(
+      '{ data: [{ userId, status, attempts, lastAction, lastError, nextAttemptAt, updatedAt }], counts: { pending, sending, done, parked }, ' +
+        'countsRelation: { <status>: "eq" | "gte" }, pagination: { page, limit, total, totalPages, totalRelation, nextCursor } }. ' +
+        'Newest change first. Counts stop at LIST_EXACT_COUNT_LIMIT ("gte": at least that many); nextCursor is sent back as `cursor` for the next page.',
+    ),
   },
   {
     method: 'post',
@@ -29,14 +34,47 @@ export const crmPushOperations: Operation[] = [
 ];
 
 /** The push queue of an integration, as its organization sees it. */
-export function crmPushRouter(queue: CrmPushRepository, integrations: IntegrationService, poke: () => void): Router {
+export function crmPushRouter(
+  queue: CrmPushRepository,
+  integrations: IntegrationService,
+  poke: () => void,
+  lists: { exactCountLimit: number },
+): Router {
   const router = Router();
 
   router.get('/integrations/:id/push-queue', async (req, res) => {
     const row = await visible(integrations, req.params, res);
     const q = parse(pushQueueQuery, req.query, 'query');
-    const [{ rows, total }, counts] = await Promise.all([queue.list(row.id, q), queue.countsByStatus(row.id)]);
-    res.json({ data: rows, counts, pagination: { page: q.page, limit: q.limit, total, totalPages: Math.ceil(total / q.limit) } });
+    assertOnePosition(q);
+    // A cursor holds the last row's change time and user id, for this integration and status.
+    const fingerprint = listFingerprint('push-queue', { integrationId: row.id, status: q.status });
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, isTime);
+    const cap = lists.exactCountLimit;
+    const [found, counted] = await Promise.all([
+      queue.list(
+        row.id,
+        { status: q.status },
+        {
+          before: after ? { updatedAt: new Date(after.value as string), userId: after.id } : undefined,
+          skip: after ? 0 : ((q.page ?? 1) - 1) * q.limit,
+          take: q.limit + 1,
+        },
+      ),
+      queue.countsByStatus(row.id, cap + 1),
+    ]);
+    const shown: readonly PushQueueStatus[] = q.status ? [q.status] : PUSH_QUEUE_STATUSES;
+    const counts = Object.fromEntries(PUSH_QUEUE_STATUSES.map((s) => [s, Math.min(counted[s], cap)]));
+    const countsRelation = Object.fromEntries(PUSH_QUEUE_STATUSES.map((s) => [s, counted[s] > cap ? 'gte' : 'eq']));
+    const rows = found.slice(0, q.limit);
+    const last = rows[rows.length - 1];
+    const page = {
+      rows,
+      total: shown.reduce((n: number, s) => n + counts[s], 0),
+      totalExact: shown.every((s) => countsRelation[s] === 'eq'),
+      nextCursor:
+        found.length > q.limit && last ? encodeCursor(fingerprint, { value: last.updatedAt.toISOString(), id: last.userId }) : null,
+    };
+    sendListPage(res, page, q, { counts, countsRelation });
   });
 
   router.post('/integrations/:id/push-queue/retry', async (req, res) => {
@@ -49,3 +87,6 @@ export function crmPushRouter(queue: CrmPushRepository, integrations: Integratio
 
   return router;
 }
+
+const isTime = (v: string | number | null) =>
+  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v));

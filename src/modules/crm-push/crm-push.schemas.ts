@@ -1,10 +1,13 @@
 import { z } from 'zod';
 import { dbId, paginationQuery } from '../../lib/http';
+import { cursorQuery } from '../../lib/list-cursor';
+import { PUSH_QUEUE_STATUSES } from './crm-push.repository';
 
 export const pushQueueQuery = z
   .object({
     ...paginationQuery,
-    status: z.enum(['pending', 'sending', 'done', 'parked']).optional(),
+    ...cursorQuery,
+    status: z.enum(PUSH_QUEUE_STATUSES).optional(),
   })
   .strict();
 
