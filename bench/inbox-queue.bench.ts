@@ -21,6 +21,7 @@ import { createPrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
 import { createInboxQueue, createInboxRepository, type EventResult } from '../src/modules/inbound-webhooks/inbox.repository';
 import { scratchDatabase } from './scratch-database';
+import { medianOf5 } from './timing';
 
 const HISTORY = Number(process.env.BENCH_HISTORY ?? 300_000);
 const PENDING = Number(process.env.BENCH_PENDING ?? 60_000);
@@ -80,19 +81,10 @@ async function listPage(url: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     const repo = createInboxRepository(prisma, pool, { prepared: false });
-    const median = async (fn: () => Promise<unknown>) => {
-      const times: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const t = performance.now();
-        await fn();
-        times.push(performance.now() - t);
-      }
-      return times.sort((a, b) => a - b)[2];
-    };
     const rows = await prisma.inboundEvent.count();
     const page = () => repo.find({}, { skip: 0, take: 51 });
-    const capped = await median(() => Promise.all([page(), repo.count({}, 1_001)]));
-    const exact = await median(() => Promise.all([page(), prisma.inboundEvent.count()]));
+    const capped = await medianOf5(() => Promise.all([page(), repo.count({}, 1_001)]));
+    const exact = await medianOf5(() => Promise.all([page(), prisma.inboundEvent.count()]));
     console.log(`\nThe inbox list's first page over ${fmt(rows)} events (median of 5):`);
     console.log(`  total counted up to 1,000 (now)      ${capped.toFixed(1).padStart(7)} ms`);
     console.log(`  total counted exactly (before)       ${exact.toFixed(1).padStart(7)} ms`);

@@ -18,21 +18,12 @@ import { createPrismaClient, type PrismaClient } from '../src/db/prisma';
 import { createLogger } from '../src/lib/logger';
 import { createCrmPushRepository } from '../src/modules/crm-push/crm-push.repository';
 import { scratchDatabase } from './scratch-database';
+import { medianOf5 } from './timing';
 
 const ROWS = Number(process.env.BENCH_QUEUE_ROWS ?? 1_000_000);
 const LIMIT = 50;
 const CAP = 1_000;
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    await fn();
-    times.push(performance.now() - t);
-  }
-  return times.sort((a, b) => a - b)[2];
-}
 
 /** What the route read before this change, statement for statement. */
 function before(prisma: PrismaClient, status: string | undefined, page: number) {
@@ -86,11 +77,11 @@ async function main() {
       ['second page, all statuses', () => now(undefined, after), () => before(prisma, undefined, 2)],
     ];
     const measured: [string, number][] = [];
-    for (const [name, fn] of cases) measured.push([name, await median(fn)]);
+    for (const [name, fn] of cases) measured.push([name, await medianOf5(fn)]);
     await c.query('DROP INDEX crm_push_queue_list_idx');
     await c.query('ANALYZE crm_push_queue');
     for (const [i, [name, , fn]] of cases.entries()) {
-      const was = await median(fn);
+      const was = await medianOf5(fn);
       const is = measured[i][1];
       console.log(
         `  ${name.padEnd(28)} now ${is.toFixed(1).padStart(7)} ms   before ${was.toFixed(1).padStart(8)} ms   ratio ${(was / is).toFixed(1)}x`,
