@@ -84,6 +84,18 @@ const payload = z
   })
   .strict();
 
+/**
+ * A time in a cursor: one toISOString made (2026-02-30 and 2026-13-01 are not), from year 1
+ * on. Year 0000 is one JavaScript writes (1 BC) and PostgreSQL refuses: an edited cursor must
+ * not reach it.
+ */
+export function isCursorTime(v: string | number | null): boolean {
+  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) || v.startsWith('0000')) return false;
+  // Month 13 is no date at all (toISOString would throw); February 30 becomes March 2.
+  const t = Date.parse(v);
+  return !Number.isNaN(t) && new Date(t).toISOString() === v;
+}
+
 /** The position in a cursor; 400 naming query.cursor when it is not one of this list's. */
 export function decodeCursor(cursor: string, fingerprint: string, valueIsValid: (v: string | number | null) => boolean): CursorPosition {
   let decoded: unknown;

@@ -1,3 +1,4 @@
+import { listFingerprint } from '../../src/lib/list-cursor';
 import { createUser, createWealthboxIntegration } from '../helpers/fixtures';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
@@ -106,5 +107,17 @@ describe('the push queue list', () => {
     const forged = Buffer.from(JSON.stringify({ l: 'x', v: 'yesterday', i: 1 })).toString('base64url');
     const bad = await get({ cursor: forged });
     expect([bad.status, bad.body.code]).toEqual([400, 'invalid_cursor']);
+  });
+
+  it('when a cursor of this list is edited, then a time PostgreSQL would refuse is a 400 and a plausible one just moves within the list', async () => {
+    const edited = (v: string, i: number) =>
+      Buffer.from(JSON.stringify({ l: listFingerprint('push-queue', { integrationId }), v, i })).toString('base64url');
+    for (const time of ['0000-01-01T00:00:00.000Z', '2026-02-30T00:00:00.000Z', '2026-13-01T00:00:00.000Z']) {
+      const res = await get({ cursor: edited(time, 1) });
+      expect([time, res.status, res.body.code]).toEqual([time, 400, 'invalid_cursor']);
+    }
+    const later = await get({ cursor: edited('2099-01-01T00:00:00.000Z', 2_147_483_647) });
+    expect(later.status).toBe(200);
+    expect(later.body.data.map((r: { userId: number }) => r.userId)).toEqual(expected.slice(0, 10).map((r) => r.userId));
   });
 });

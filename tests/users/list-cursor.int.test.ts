@@ -240,6 +240,9 @@ describe('GET /api/users: bad cursors', () => {
   it.each([
     ['-createdAt', 'yesterday'],
     ['-createdAt', '2026-02-30T00:00:00.000Z'],
+    ['-createdAt', '0000-01-01T00:00:00.000Z'],
+    ['updatedAt', '2026-13-01T00:00:00.000Z'],
+    ['lastActiveAt', '-000001-01-01T00:00:00.000Z'],
     ['-createdAt', 12],
     ['name', 'nul\u0000byte'],
     ['name', null],

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { parse } from '../../lib/http';
-import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, sendListPage } from '../../lib/list-cursor';
+import { assertOnePosition, decodeCursor, encodeCursor, isCursorTime, listFingerprint, sendListPage } from '../../lib/list-cursor';
 import { byId, ok, type Operation } from '../../openapi/operation';
 import { visibleIntegration as visible, type IntegrationService } from '../integrations';
 import { PUSH_QUEUE_STATUSES, type CrmPushRepository, type PushQueueStatus } from './crm-push.repository';
@@ -48,7 +48,7 @@ export function crmPushRouter(
     assertOnePosition(q);
     // A cursor holds the last row's change time and user id, for this integration and status.
     const fingerprint = listFingerprint('push-queue', { integrationId: row.id, status: q.status });
-    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, isTime);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, isCursorTime);
     const cap = lists.exactCountLimit;
     const [found, counted] = await Promise.all([
       queue.list(
@@ -87,6 +87,3 @@ export function crmPushRouter(
 
   return router;
 }
-
-const isTime = (v: string | number | null) =>
-  typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(v) && !Number.isNaN(Date.parse(v));

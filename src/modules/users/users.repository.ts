@@ -1,6 +1,6 @@
 import type { Db, Prisma } from '../../db/prisma';
 import { escapeLike } from '../../lib/http';
-import type { CursorPosition } from '../../lib/list-cursor';
+import { isCursorTime, type CursorPosition } from '../../lib/list-cursor';
 import type { SortField } from './users.schemas';
 
 export const userSelect = {
@@ -50,8 +50,7 @@ export function validSortValue(field: SortField, v: string | number | null): boo
   if (field === 'id') return v === null;
   if (v === null) return NULLABLE_SORT.has(field);
   if (typeof v !== 'string') return false;
-  // A time must be one toISOString made (2026-02-30 is not).
-  return TIME_SORT.has(field) ? /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) && new Date(v).toISOString() === v : true;
+  return TIME_SORT.has(field) ? isCursorTime(v) : true;
 }
 
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
