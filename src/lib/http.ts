@@ -1,6 +1,7 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { AppError } from './errors';
+import { isStorableTime } from './input-guard';
 
 /** Parses one part of a request; failures name every failing field under `where`. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params' | 'headers'): z.infer<S> {
@@ -51,3 +52,13 @@ export function escapeLike(term: string): string {
 export function publicOrigin(req: Request, publicBaseUrl: string | undefined): string {
   return publicBaseUrl ?? `${req.protocol}://${req.get('host') ?? 'localhost'}`;
 }
+
+/**
+ * An ISO 8601 time with an offset, within the years 1 to 9999 once in UTC (one PostgreSQL
+ * stores: "0001-01-01T00:00:00+01:00" is year 0 there, a 500 before this check). A text that
+ * is no time at all is the format check's to name, once.
+ */
+export const isoTime = (error = 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z') =>
+  z.iso
+    .datetime({ offset: true, error })
+    .refine((v) => Number.isNaN(Date.parse(v)) || isStorableTime(Date.parse(v)), 'must be a time within the years 1 to 9999 (UTC)');

@@ -14,11 +14,23 @@ export interface WalkOptions {
   skipText?: (path: string) => boolean;
 }
 
+// Times we store and send: years 1 to 9999 in UTC. JavaScript writes year 0 as "0000" and
+// later years as "+010000", which PostgreSQL refuses (and an invalid Date has no time at all).
+const FIRST_TIME = Date.parse('0001-01-01T00:00:00.000Z');
+const LAST_TIME = Date.parse('9999-12-31T23:59:59.999Z');
+export const TIME_RANGE_MESSAGE = 'is a time outside the years 1 to 9999 (UTC), which cannot be stored';
+
+/** A time (epoch milliseconds) PostgreSQL stores and JSON writes as four-digit years. */
+export function isStorableTime(ms: number): boolean {
+  return ms >= FIRST_TIME && ms <= LAST_TIME;
+}
+
 /**
  * The first thing in a parsed JSON value (keys included) that PostgreSQL cannot store or
  * that we refuse to walk: nesting past MAX_JSON_DEPTH, a NUL character (text and jsonb
- * reject it), or an unpaired UTF-16 surrogate (jsonb rejects it; text columns would
- * silently get U+FFFD). `where` prefixes the path, as zod's details do ("body.metadata.x").
+ * reject it), an unpaired UTF-16 surrogate (jsonb rejects it; text columns would
+ * silently get U+FFFD), or a Date outside the years 1 to 9999 (a CRM's record parsed into one).
+ * `where` prefixes the path, as zod's details do ("body.metadata.x").
  */
 export function findUnstorable(value: unknown, where: string, opts: WalkOptions = {}): ErrorDetail | undefined {
   return walk(value, where, 0, opts.maxDepth ?? MAX_JSON_DEPTH, opts.skipText);
@@ -26,6 +38,7 @@ export function findUnstorable(value: unknown, where: string, opts: WalkOptions 
 
 function walk(value: unknown, path: string, depth: number, maxDepth: number, skip?: (path: string) => boolean): ErrorDetail | undefined {
   if (typeof value === 'string') return skip?.(path) ? undefined : textProblem(value, path);
+  if (value instanceof Date) return isStorableTime(value.getTime()) ? undefined : { path, message: TIME_RANGE_MESSAGE };
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth >= maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
   if (Array.isArray(value)) {

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { FakeHubSpot } from '../../fake-crm/hubspot/fake-hubspot';
 import { FakeWealthbox } from '../../fake-crm/wealthbox/fake-wealthbox';
 import { createOrganization, createOrganizationKey, createWealthboxIntegration, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
 import { ADMIN_KEY, createTestContext, createTestDatabase, INTERNAL_KEY, type TestContext } from '../helpers/test-app';
@@ -154,6 +155,70 @@ describe('hostile input', () => {
     });
   });
 
+  describe('times outside the years 1 to 9999', () => {
+    // Year 0 in UTC ("0001-01-01T00:00:00+01:00" too) and past 9999 are times JavaScript
+    // writes and PostgreSQL refuses: each was a 500.
+    const EDGES = ['0000-01-01T00:00:00Z', '0001-01-01T00:00:00+01:00', '9999-12-31T23:59:59-12:00'];
+
+    it.each(EDGES)('GET /api/webhooks/events?from=%s answers 400 naming it', async (t) => {
+      expectNamedError(await ctx.http.get('/api/webhooks/events').query({ from: t }).set(admin), 400, 'query.from');
+    });
+
+    it('a user given such a lastActiveAt is a 400 naming it, and keeps the one it had', async () => {
+      const org = await createOrganization(ctx);
+      const made = await ctx.http
+        .post('/api/users')
+        .set(admin)
+        .send({ organizationId: org.id, email: `${uniq('t')}@example.com`, name: 'Timely' });
+      expect(made.status).toBe(201);
+      for (const t of EDGES) {
+        expectNamedError(
+          await ctx.http.patch(`/api/users/${made.body.data.id}`).set(admin).send({ lastActiveAt: t }),
+          400,
+          'body.lastActiveAt',
+        );
+      }
+      expect((await ctx.http.get(`/api/users/${made.body.data.id}`).set(admin)).body.data.lastActiveAt).toBeNull();
+      expect(
+        (await ctx.http.patch(`/api/users/${made.body.data.id}`).set(admin).send({ lastActiveAt: '0001-01-01T00:00:00Z' })).status,
+      ).toBe(200);
+    });
+
+    it('in a push, a user with such a lastActiveAt fails alone; the others are written', async () => {
+      const tenant = uniq('T');
+      const res = await push(
+        ctx,
+        tenant,
+        pushBody(tenant, [pushUser(1), pushUser(2, { lastActiveAt: EDGES[0] }), pushUser(3, { lastActiveAt: EDGES[2] })]),
+      );
+      expect(res.status).toBe(200);
+      expect(res.body.results.map((r: { status: string }) => r.status)).toEqual(['created', 'failed', 'failed']);
+      expect(res.body.results[1].error).toContain('lastActiveAt');
+    });
+
+    it('a signed inbound webhook whose contact changed in year 0 is stored, and fails alone in processing, naming the field', async () => {
+      const raw = (id: number, updatedAt: string) =>
+        JSON.stringify({
+          id: uniq('e'),
+          event: 'contact.updated',
+          contact: { id, type: 'Person', first_name: 'Old', last_name: `N${id}`, updated_at: updatedAt },
+        });
+      const bad = await signedWebhook(raw(9001, '0000-06-01T00:00:00Z'));
+      const good = await signedWebhook(raw(9002, '2026-06-01T00:00:00Z'));
+      expect([bad.status, good.status]).toEqual([202, 202]);
+      await ctx.services.inboxWorker.drain();
+      const rows = await ctx.sql<{ id: number; status: string; outcome: string; last_error: string | null }>(
+        'SELECT id, status, outcome, last_error FROM inbound_events WHERE id = ANY($1::int[]) ORDER BY id',
+        [[bad.body.eventId, good.body.eventId]],
+      );
+      expect(rows.map((r) => [r.status, r.outcome])).toEqual([
+        ['failed', 'invalid'],
+        ['processed', 'created'],
+      ]);
+      expect(rows[0].last_error).toMatch(/updatedAt is a time outside the years 1 to 9999/);
+    });
+  });
+
   describe('integers past PostgreSQL int4', () => {
     it.each(['/api/users', '/api/api-keys', '/api/integrations', '/api/sync/runs', '/api/webhook-subscriptions', '/api/webhooks/events'])(
       'GET %s?organizationId=2147483648 answers 400 naming it',
@@ -236,6 +301,36 @@ describe('a hostile or changing CRM', () => {
         res.body.data.runId,
       ]);
       expect(run.details.failures.map((f) => f.externalId).sort()).toEqual(['wealthbox:2', 'wealthbox:3']);
+    } finally {
+      await fake.stop();
+    }
+  });
+
+  it('a contact whose change time PostgreSQL cannot store (year 0) fails alone in the pull; the others are written', async () => {
+    const fake = await new FakeHubSpot({ contacts: 5, seed: 7 }).start();
+    try {
+      const [odd] = [...fake.contacts.values()];
+      odd.updatedAt = new Date('0000-06-01T00:00:00.000Z');
+      const org = await createOrganization(ctx);
+      const made = await ctx.http
+        .post('/api/integrations')
+        .set(admin)
+        .send({
+          organizationId: org.id,
+          provider: 'hubspot',
+          name: 'HubSpot',
+          config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url },
+        });
+      expect(made.status).toBe(201);
+      const res = await ctx.http.post(`/api/integrations/${made.body.data.id}/sync?wait=true`).set(admin);
+      expect(res.body.data).toMatchObject({ status: 'partial', created: 4, failed: 1 });
+      const [run] = await ctx.sql<{ details: { failures: { externalId: string; reason: string }[] } }>(
+        'SELECT details FROM sync_runs WHERE id = $1',
+        [res.body.data.runId],
+      );
+      expect(run.details.failures).toEqual([
+        { externalId: `hubspot:${odd.id}`, reason: 'record.updatedAt is a time outside the years 1 to 9999 (UTC), which cannot be stored' },
+      ]);
     } finally {
       await fake.stop();
     }

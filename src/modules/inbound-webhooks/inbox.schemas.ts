@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { paginationQuery, dbIdText } from '../../lib/http';
+import { isoTime, paginationQuery, dbIdText } from '../../lib/http';
 import { cursorQuery } from '../../lib/list-cursor';
 
-const time = z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }).transform((v) => new Date(v));
+const time = isoTime().transform((v) => new Date(v));
 
 export const INBOUND_STATUSES = ['pending', 'processed', 'failed'] as const;
 

@@ -133,9 +133,15 @@ export class InboxWorker {
       const adapter = this.adapters(event.channel);
       try {
         if (!adapter) throw new Error(`no webhook adapter for ${event.channel}`);
-        parsed.push({ event, change: adapter.change(event.payload, event.event_type, event.provider) });
+        const change = adapter.change(event.payload, event.event_type, event.provider);
+        // A time the sender wrote that PostgreSQL cannot store (year 0, past 9999) would fail
+        // the whole batch: the event fails alone instead, saying which field.
+        const unfit = findUnstorable(change, 'event');
+        if (unfit) throw new Error(`${unfit.path} ${unfit.message}`);
+        parsed.push({ event, change });
       } catch (err) {
-        // Checked at the door; only a stored event from an older version can fail here.
+        // Checked at the door, but for its times; otherwise only a stored event from an older
+        // version can fail here.
         results.set(event.id, { id: event.id, status: 'failed', outcome: 'invalid', error: (err as Error).message, next: null });
       }
     }

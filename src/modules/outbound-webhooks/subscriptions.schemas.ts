@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationQuery, dbId, dbIdText } from '../../lib/http';
+import { isoTime, paginationQuery, dbId, dbIdText } from '../../lib/http';
 import { cursorQuery } from '../../lib/list-cursor';
 import { OUTBOUND_EVENT_TYPES } from '../outbox';
 
@@ -57,7 +57,7 @@ export const rotateSecretBody = z
 
 export const recoverQuery = z
   .object({
-    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }),
+    since: isoTime(),
   })
   .strict();
 
@@ -68,7 +68,7 @@ export const deliveryOutcomesQuery = z
   .object({
     bucket: z.enum(['hour', 'day'], { error: 'must be hour or day' }).default('hour'),
     /** Default: two days of hours, or thirty days. */
-    since: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 time such as 2026-11-22T10:00:00Z' }).optional(),
+    since: isoTime().optional(),
   })
   .strict()
   .superRefine((q, ctx) => {

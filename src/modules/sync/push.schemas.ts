@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTime } from '../../lib/http';
 
 const headerToken = z
   .string({ error: 'is required' })
@@ -24,7 +25,7 @@ export const pushBody = z.object({
   users: z.array(z.unknown()),
   metadata: z
     .object({
-      syncTime: z.iso.datetime({ offset: true }).optional(),
+      syncTime: isoTime().optional(),
       syncedBy: z.string().max(200).optional(),
       syncType: z.string().max(50).optional(),
       applicationCode: z.string().max(50).optional(),
@@ -51,7 +52,7 @@ export const pushUser = z
     isAdmin: z.boolean().optional(),
     department: optionalText(200),
     title: optionalText(200),
-    lastActiveAt: z.iso.datetime({ offset: true }).nullable().optional(),
+    lastActiveAt: isoTime().nullable().optional(),
     roles: stringList.optional(),
     permissions: stringList.optional(),
     allowedApplications: stringList.optional(),

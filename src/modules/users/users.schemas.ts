@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { booleanQuery, paginationQuery, dbId, dbIdText } from '../../lib/http';
+import { booleanQuery, isoTime, paginationQuery, dbId, dbIdText } from '../../lib/http';
 import { cursorQuery } from '../../lib/list-cursor';
 
 const stringList = z.array(z.string().trim().min(1).max(100)).max(200);
@@ -22,7 +22,7 @@ export const userWritableFields = {
   roles: stringList.optional(),
   permissions: stringList.optional(),
   source: z.string().trim().min(1).max(50).optional(),
-  lastActiveAt: z.iso.datetime({ offset: true }).nullable().optional(),
+  lastActiveAt: isoTime().nullable().optional(),
 };
 
 export const createUserBody = z.object({ organizationId: dbId.optional(), ...userWritableFields }).strict();
