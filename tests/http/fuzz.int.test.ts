@@ -12,8 +12,8 @@
  *   integration, subscription, API key, sync run, inbound event, delivery) are created through the
  *   API before each property, so path ids point at real rows as well as at unknown ones.
  * - Input classes: `path` (malformed percent-encoding, huge and non-numeric ids), `query` (NUL,
- *   lone surrogates, past-int4 numbers, long strings, arrays, objects), `body` (values of the
- *   operation's example replaced by hostile ones, deep nesting as raw text, extra and __proto__
+ *   lone surrogates, past-int4 numbers, times outside the years 1 to 9999, long strings, arrays,
+ *   objects), `body` (values of the operation's example replaced by hostile ones, deep nesting as raw text, extra and __proto__
  *   keys, non-JSON/empty/scalar bodies), `headers` (Content-Encoding, Content-Type, charset,
  *   invalid UTF-8 bytes, hostile header parameters) and `combined` (all at once). Generators make
  *   small printable recipes; `build` turns a recipe into the bytes sent.
@@ -706,6 +706,14 @@ const HOSTILE_QUERY: Record<string, QVal[]> = {
     { repeat: 'a,', times: 1_000 },
   ],
   malformed: ['', '%', '%ff', '%E0%A4%A', '1,2', '%2B1'],
+  // Times JavaScript reads and PostgreSQL refuses (year 0 in UTC, past 9999), or no date at all.
+  time: [
+    '0000-01-01T00:00:00Z',
+    '0001-01-01T00:00:00%2B01:00',
+    '9999-12-31T23:59:59-12:00',
+    '2026-13-01T00:00:00Z',
+    '%2B010000-01-01T00:00:00Z',
+  ],
 };
 
 /** Hostile JSON values by kind. */
@@ -736,6 +744,12 @@ const HOSTILE_VALUES: Record<string, Val[]> = {
   long: [
     { repeat: 'x', times: 10_000 },
     { repeat: '\u00e9', times: 5_000 },
+  ],
+  time: [
+    { json: '0000-01-01T00:00:00Z' },
+    { json: '0001-01-01T00:00:00+01:00' },
+    { json: '9999-12-31T23:59:59-12:00' },
+    { json: '+010000-01-01T00:00:00Z' },
   ],
 };
 
@@ -998,6 +1012,8 @@ const CASES: Record<Cls, [string, Case][]> = {
     ['integrations organizationId 1e400', { op: 'GET /api/integrations', query: 'organizationId=1e400' }],
     ['inbound events integrationId -0', { op: 'GET /api/webhooks/events', query: 'integrationId=-0' }],
     ['inbound events from NUL', { op: 'GET /api/webhooks/events', query: 'from=a%00b' }],
+    ['inbound events from year 0', { op: 'GET /api/webhooks/events', query: 'from=0000-01-01T00:00:00Z' }],
+    ['sync runs cursor no date', { op: 'GET /api/sync/runs', query: 'cursor=eyJ2IjoiMjAyNi0xMy0wMVQwMDowMDowMC4wMDBaIn0' }],
     ['users search 2,000 chars', { op: 'GET /api/users', query: `search=${'x'.repeat(2_000)}` }],
     ['users page twice', { op: 'GET /api/users', query: 'page=1&page=2' }],
     ['users search[a]', { op: 'GET /api/users', query: 'search[a]=1' }],
