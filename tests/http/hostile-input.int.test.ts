@@ -336,6 +336,46 @@ describe('a hostile or changing CRM', () => {
     }
   });
 
+  it('a contact stamped in the future does not move the incremental mark past the run; a mark already there counts as none', async () => {
+    const fake = await new FakeHubSpot({ contacts: 4, seed: 8 }).start();
+    try {
+      const [ahead, other] = [...fake.contacts.values()];
+      ahead.updatedAt = new Date('2099-01-01T00:00:00.000Z');
+      const org = await createOrganization(ctx);
+      const made = await ctx.http
+        .post('/api/integrations')
+        .set(admin)
+        .send({
+          organizationId: org.id,
+          provider: 'hubspot',
+          name: 'HubSpot',
+          config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url },
+        });
+      const id = made.body.data.id as number;
+      const cursor = async () =>
+        (await ctx.sql<{ c: { updatedSince: string } }>('SELECT sync_cursor AS c FROM integrations WHERE id = $1', [id]))[0].c.updatedSince;
+      const sync = (mode: string) => ctx.http.post(`/api/integrations/${id}/sync?wait=true&mode=${mode}`).set(admin);
+      expect((await sync('full')).body.data).toMatchObject({ status: 'succeeded', created: 4 });
+      expect(Date.parse(await cursor())).toBeLessThanOrEqual(Date.now());
+      // A change after that run is found by the next incremental one.
+      fake.updateContact(other.id, { jobtitle: 'Changed after the mark' });
+      expect((await sync('incremental')).body.data).toMatchObject({ status: 'succeeded', updated: 1 });
+      // A mark written in the future before this fix: the next run reads everything.
+      await ctx.sql(
+        `UPDATE integrations SET sync_cursor = jsonb_set(sync_cursor, '{updatedSince}', '"2099-01-01T00:00:00.000Z"') WHERE id = $1`,
+        [id],
+      );
+      fake.updateContact(other.id, { jobtitle: 'Changed behind a future mark' });
+      const after = await sync('incremental');
+      expect(after.body.data).toMatchObject({ status: 'succeeded', updated: 1 });
+      const [run] = await ctx.sql<{ operation: string }>('SELECT operation FROM sync_runs WHERE id = $1', [after.body.data.runId]);
+      expect(run.operation).toBe('full');
+      expect(Date.parse(await cursor())).toBeLessThanOrEqual(Date.now());
+    } finally {
+      await fake.stop();
+    }
+  });
+
   it('an integration deleted while its run fails leaves a failed outcome, not an unhandled rejection', async () => {
     const fake = await new FakeWealthbox({ contacts: 5 }).start();
     try {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'winston';
 import { AppError } from '../../lib/errors';
-import { findUnstorable, storableText } from '../../lib/input-guard';
+import { findUnstorable, isStorableTime, storableText } from '../../lib/input-guard';
 import type { Metrics } from '../../lib/metrics';
 import type { UnitOfWork } from '../../db/unit-of-work';
 import { CrmAuthError, CrmBudgetError, type CrmConnector, type PersonRecord } from '../../providers/connector';
@@ -104,8 +104,11 @@ export class PullService {
     try {
       await this.repo.abandonStaleRuns(integrationId);
       const cursor = (row.syncCursor ?? {}) as { updatedSince?: string; deletedSince?: string };
+      // A mark in the future (one a CRM's bad time set before marks were capped at their run's
+      // start) would skip every change until then: it counts as none.
+      const since = cursor.updatedSince && Date.parse(cursor.updatedSince) <= Date.now() ? cursor.updatedSince : null;
       // Without a cursor there is nothing to be incremental from.
-      const mode: PullMode = opts.mode === 'incremental' && !cursor.updatedSince ? 'full' : opts.mode;
+      const mode: PullMode = opts.mode === 'incremental' && !since ? 'full' : opts.mode;
       const previous = await this.repo.latestResumable(integrationId);
       const resume =
         previous && previous.operation === mode && Date.now() - previous.startedAt.getTime() < RESUME_WINDOW_MS
@@ -114,8 +117,8 @@ export class PullService {
       const checkpoint: Checkpoint = resume ?? {
         stream: 0,
         cursor: null,
-        updatedSince: mode === 'incremental' ? (cursor.updatedSince ?? null) : null,
-        maxUpdatedAt: cursor.updatedSince ?? null,
+        updatedSince: mode === 'incremental' ? since : null,
+        maxUpdatedAt: since,
         startedAt: new Date().toISOString(),
       };
       const runId = await this.repo.createRun({
@@ -221,9 +224,14 @@ export class PullService {
         if (this.stopping) throw new Interrupted('interrupted by shutdown; the next run resumes from the checkpoint');
         const stream = connector.streams[cp.stream];
         const { valid, failures } = screen(page.records);
+        // The next incremental run asks for changes since this mark. A time the CRM wrote past
+        // this run's start (a clock ahead, a bad record, year 33658 from an epoch in
+        // microseconds) counts as the start: taken as it is, the mark would skip every change
+        // until then. A time that cannot be stored is no time.
         let maxUpdatedAt = cp.maxUpdatedAt ? Date.parse(cp.maxUpdatedAt) : 0;
         for (const r of page.records) {
-          if (r.updatedAt && r.updatedAt.getTime() > maxUpdatedAt) maxUpdatedAt = r.updatedAt.getTime();
+          const t = r.updatedAt?.getTime();
+          if (t !== undefined && isStorableTime(t)) maxUpdatedAt = Math.max(maxUpdatedAt, Math.min(t, started));
         }
         const next: Checkpoint = {
           ...cp,
