@@ -117,8 +117,12 @@ describe('the tenant portal: links, sessions, and the console scoped to one orga
 
     // Signing out ends the session on the server too.
     const key = (await page.evaluate(`JSON.parse(sessionStorage.getItem('crm-console-session') ?? '{}').key`)) as string;
+    // The console shows the sign-in form without waiting for the server's answer: the test
+    // waits for that answer, then asks the server (it once asked first, and got 200).
+    const ended = page.waitForResponse((r) => r.url().endsWith('/api/console/sessions/current') && r.request().method() === 'DELETE');
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('API key').waitFor();
+    expect((await ended).status()).toBe(204);
     await h.ctx.http.get('/api/me').set({ 'x-api-key': key }).expect(401);
     await page.context().close();
   });

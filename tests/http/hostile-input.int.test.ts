@@ -357,6 +357,13 @@ describe('a hostile or changing CRM', () => {
       const sync = (mode: string) => ctx.http.post(`/api/integrations/${id}/sync?wait=true&mode=${mode}`).set(admin);
       expect((await sync('full')).body.data).toMatchObject({ status: 'succeeded', created: 4 });
       expect(Date.parse(await cursor())).toBeLessThanOrEqual(Date.now());
+      // The ordering guard keeps no time for it (more than five minutes ahead), so its later
+      // changes are not stale until 2099.
+      const [held] = await ctx.sql<{ at: string | null }>(
+        `SELECT data->>'sourceUpdatedAt' AS at FROM user_identities WHERE provider = 'hubspot' AND external_id = $1`,
+        [ahead.id],
+      );
+      expect(held.at).toBeNull();
       // A change after that run is found by the next incremental one.
       fake.updateContact(other.id, { jobtitle: 'Changed after the mark' });
       expect((await sync('incremental')).body.data).toMatchObject({ status: 'succeeded', updated: 1 });

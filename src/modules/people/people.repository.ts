@@ -224,6 +224,15 @@ function isEcho(pushed: Record<string, unknown>, record: PersonRecord): boolean 
   return keys.length > 0 && keys.every((k) => norm(pushed[k]) === norm(record[k]));
 }
 
+// A source's time as the ordering guard keeps it: none when it is more than a few minutes past
+// our clock. A record stamped 2099 would otherwise make every later version of it stale (and a
+// deletion so stamped keep it from ever coming back); without a time it is ordered by arrival,
+// as a record from a CRM that gives none. A CRM clock a few minutes ahead keeps its order.
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+function guardTime(d: Date | null | undefined): string | null {
+  return d && d.getTime() <= Date.now() + FUTURE_TOLERANCE_MS ? d.toISOString() : null;
+}
+
 /** Creates, updates and links the users of `records`; call inside a transaction. */
 async function applyPeople(
   tx: Db,
@@ -235,7 +244,7 @@ async function applyPeople(
   const outcomes: PersonOutcome[] = new Array(records.length).fill('unchanged');
   const userIds: (number | null)[] = new Array(records.length).fill(null);
   if (records.length === 0) return { outcomes, userIds };
-  const all = records.map((r, ord) => ({ ...r, ord, updatedAt: r.updatedAt?.toISOString() ?? null }));
+  const all = records.map((r, ord) => ({ ...r, ord, updatedAt: guardTime(r.updatedAt) }));
   const matched = await tx.$queryRawUnsafe<
     {
       ord: number;
@@ -366,7 +375,7 @@ async function removePeople(
     organizationId,
     crm.source,
     JSON.stringify(crm.providers),
-    JSON.stringify(removals.map((r) => ({ provider: r.provider, externalId: r.externalId, at: r.at?.toISOString() ?? null }))),
+    JSON.stringify(removals.map((r) => ({ provider: r.provider, externalId: r.externalId, at: guardTime(r.at) }))),
   );
   for (const r of rows) outcomes.set(seenKey(r.provider, r.external_id), r.outcome);
   const deletedIds = rows[0]?.deleted_ids ?? [];
