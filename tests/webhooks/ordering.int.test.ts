@@ -242,4 +242,19 @@ describe('a deletion and the pull', () => {
     expect(await userByEmail('seven@clients.example', orgId)).toMatchObject({ title: 'Back Again', deleted_at: null });
     expect(await ctx.sql('SELECT 1 FROM tombstones WHERE organization_id = $1', [orgId])).toHaveLength(0);
   });
+
+  it('when one batch holds a version stamped 2099 and a later one stamped now, then the later one wins, and the next one applies too', async () => {
+    const id = 30_001;
+    const version = (key: string, updatedAt: string, firstName: string) =>
+      send({ id: `e-${id}-${key}`, event: 'contact.updated', contact: contact(id, { updated_at: updatedAt, first_name: firstName }) });
+    const future = await version('future', '2099-01-01T00:00:00Z', 'Future');
+    const real = await version('real', new Date().toISOString(), 'Real');
+    await drain();
+    expect([await outcome(future), await outcome(real)]).toEqual(['superseded', 'created']);
+    expect((await userByEmail(`kevin${id}@example.com`))?.name).toBe('Real Anderson');
+    const next = await version('next', new Date(Date.now() + 1000).toISOString(), 'Next');
+    await drain();
+    expect(await outcome(next)).toBe('updated');
+    expect((await userByEmail(`kevin${id}@example.com`))?.name).toBe('Next Anderson');
+  });
 });

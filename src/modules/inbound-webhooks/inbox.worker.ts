@@ -5,7 +5,7 @@ import type { Metrics } from '../../lib/metrics';
 import { PollingLoop } from '../../lib/polling-loop';
 import type { CrmConnector, InboundChange, PersonRecord } from '../../providers/connector';
 import type { WebhookAdapter } from '../../providers/provider';
-import { seenKey, type PeopleRepository, type Removal } from '../people';
+import { seenKey, trustedSourceTime, type PeopleRepository, type Removal } from '../people';
 import type { ClaimedEvent as Claimed, EventResult as Result, InboxQueue } from './inbox.repository';
 import { isEmail } from '../../lib/email';
 
@@ -287,7 +287,8 @@ function personKey(c: InboundChange): string | null {
   return null;
 }
 
+/** The source's time as the ordering guard trusts it (see trustedSourceTime), else the arrival. */
 function sourceTime({ event, change }: { event: Claimed; change: InboundChange }): number {
   const t = change.kind === 'upsert' ? change.person.updatedAt : change.kind === 'delete' ? change.at : null;
-  return (t ?? event.received_at).getTime();
+  return trustedSourceTime(t) ?? event.received_at.getTime();
 }

@@ -4,6 +4,7 @@ export {
   createPeopleRepository,
   ECHO_FIELDS,
   seenKey,
+  trustedSourceTime,
   type Activity,
   type IdentityLink,
   type PeopleRepository,

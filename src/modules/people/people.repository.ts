@@ -229,8 +229,14 @@ function isEcho(pushed: Record<string, unknown>, record: PersonRecord): boolean 
 // deletion so stamped keep it from ever coming back); without a time it is ordered by arrival,
 // as a record from a CRM that gives none. A CRM clock a few minutes ahead keeps its order.
 const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+/** A source's time the ordering guard trusts (epoch ms), or null (none given, or too far ahead). */
+export function trustedSourceTime(d: Date | null | undefined): number | null {
+  return d && d.getTime() <= Date.now() + FUTURE_TOLERANCE_MS ? d.getTime() : null;
+}
+
 function guardTime(d: Date | null | undefined): string | null {
-  return d && d.getTime() <= Date.now() + FUTURE_TOLERANCE_MS ? d.toISOString() : null;
+  return trustedSourceTime(d) === null ? null : (d as Date).toISOString();
 }
 
 /** Creates, updates and links the users of `records`; call inside a transaction. */
