@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Response } from 'express';
 import { z } from 'zod';
 import { AppError } from './errors';
+import { isStorableTime } from './input-guard';
 import { DB_ID_MAX } from './http';
 
 /** Where a keyset page resumes: the last row's sort value (null for a null one) and its id. */
@@ -85,15 +86,14 @@ const payload = z
   .strict();
 
 /**
- * A time in a cursor: one toISOString made (2026-02-30 and 2026-13-01 are not), from year 1
- * on. Year 0000 is one JavaScript writes (1 BC) and PostgreSQL refuses: an edited cursor must
- * not reach it.
+ * A time in a cursor: one toISOString made (2026-02-30 and 2026-13-01 are not) that PostgreSQL
+ * stores (year 0000, 1 BC to JavaScript, it refuses): an edited cursor must not reach it.
  */
 export function isCursorTime(v: string | number | null): boolean {
-  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v) || v.startsWith('0000')) return false;
+  if (typeof v !== 'string' || !/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(v)) return false;
   // Month 13 is no date at all (toISOString would throw); February 30 becomes March 2.
   const t = Date.parse(v);
-  return !Number.isNaN(t) && new Date(t).toISOString() === v;
+  return isStorableTime(t) && new Date(t).toISOString() === v;
 }
 
 /** The position in a cursor; 400 naming query.cursor when it is not one of this list's. */

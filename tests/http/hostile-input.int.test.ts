@@ -306,23 +306,24 @@ describe('a hostile or changing CRM', () => {
     }
   });
 
+  /** A HubSpot integration of a new organization, on `fake`; its id. */
+  async function hubspotIntegration(fake: FakeHubSpot): Promise<number> {
+    const org = await createOrganization(ctx);
+    const config = { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url };
+    const made = await ctx.http
+      .post('/api/integrations')
+      .set(admin)
+      .send({ organizationId: org.id, provider: 'hubspot', name: 'HubSpot', config });
+    expect(made.status).toBe(201);
+    return made.body.data.id as number;
+  }
+
   it('a contact whose change time PostgreSQL cannot store (year 0) fails alone in the pull; the others are written', async () => {
     const fake = await new FakeHubSpot({ contacts: 5, seed: 7 }).start();
     try {
       const [odd] = [...fake.contacts.values()];
       odd.updatedAt = new Date('0000-06-01T00:00:00.000Z');
-      const org = await createOrganization(ctx);
-      const made = await ctx.http
-        .post('/api/integrations')
-        .set(admin)
-        .send({
-          organizationId: org.id,
-          provider: 'hubspot',
-          name: 'HubSpot',
-          config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url },
-        });
-      expect(made.status).toBe(201);
-      const res = await ctx.http.post(`/api/integrations/${made.body.data.id}/sync?wait=true`).set(admin);
+      const res = await ctx.http.post(`/api/integrations/${await hubspotIntegration(fake)}/sync?wait=true`).set(admin);
       expect(res.body.data).toMatchObject({ status: 'partial', created: 4, failed: 1 });
       const [run] = await ctx.sql<{ details: { failures: { externalId: string; reason: string }[] } }>(
         'SELECT details FROM sync_runs WHERE id = $1',
@@ -341,17 +342,7 @@ describe('a hostile or changing CRM', () => {
     try {
       const [ahead, other] = [...fake.contacts.values()];
       ahead.updatedAt = new Date('2099-01-01T00:00:00.000Z');
-      const org = await createOrganization(ctx);
-      const made = await ctx.http
-        .post('/api/integrations')
-        .set(admin)
-        .send({
-          organizationId: org.id,
-          provider: 'hubspot',
-          name: 'HubSpot',
-          config: { accessToken: fake.token, appSecret: fake.appSecret, baseUrl: fake.url },
-        });
-      const id = made.body.data.id as number;
+      const id = await hubspotIntegration(fake);
       const cursor = async () =>
         (await ctx.sql<{ c: { updatedSince: string } }>('SELECT sync_cursor AS c FROM integrations WHERE id = $1', [id]))[0].c.updatedSince;
       const sync = (mode: string) => ctx.http.post(`/api/integrations/${id}/sync?wait=true&mode=${mode}`).set(admin);
