@@ -1,5 +1,6 @@
 import { queueDeliveries, subscribe } from '../helpers/deliveries';
 import { createOrganization, createOrganizationKey, createWealthboxIntegration } from '../helpers/fixtures';
+import { walkPages } from '../helpers/list-pages';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
 /**
@@ -47,20 +48,8 @@ const newestFirst = (ids: number[]) => [...ids].sort((a, b) => b - a);
 
 /** Every page of a list by cursor: the ids in order, and each page's pagination. */
 async function walk(path: string, key: string, query: Record<string, string | number>) {
-  const ids: number[] = [];
-  const pages: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await ctx.http
-      .get(path)
-      .query({ ...query, ...(cursor ? { cursor } : {}) })
-      .set('x-api-key', key);
-    expect(res.status).toBe(200);
-    ids.push(...res.body.data.map((r: { id: number }) => r.id));
-    pages.push(res.body.pagination);
-    cursor = res.body.pagination.nextCursor ?? undefined;
-  } while (cursor && pages.length < 20);
-  return { ids, pages };
+  const { rows, pages } = await walkPages<{ id: number }>(ctx, path, key, query);
+  return { ids: rows.map((r) => r.id), pages };
 }
 
 describe('lists that grow without bound: capped totals and cursors', () => {

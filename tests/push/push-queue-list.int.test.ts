@@ -1,5 +1,6 @@
 import { listFingerprint } from '../../src/lib/list-cursor';
 import { createUser, createWealthboxIntegration } from '../helpers/fixtures';
+import { walkPages } from '../helpers/list-pages';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
 /**
@@ -55,17 +56,13 @@ const get = (query: Record<string, string | number>) =>
   ctx.http.get(`/api/integrations/${integrationId}/push-queue`).query(query).set('x-api-key', ADMIN_KEY);
 
 async function walk(query: Record<string, string | number>) {
-  const seen: { userId: number; status: string }[] = [];
-  const pages: Record<string, unknown>[] = [];
-  let cursor: string | undefined;
-  do {
-    const res = await get({ ...query, ...(cursor ? { cursor } : {}) });
-    expect(res.status).toBe(200);
-    seen.push(...res.body.data.map((r: { userId: number; status: string }) => ({ userId: r.userId, status: r.status })));
-    pages.push(res.body.pagination);
-    cursor = res.body.pagination.nextCursor ?? undefined;
-  } while (cursor && pages.length < 20);
-  return { seen, pages };
+  const { rows, pages } = await walkPages<{ userId: number; status: string }>(
+    ctx,
+    `/api/integrations/${integrationId}/push-queue`,
+    ADMIN_KEY,
+    query,
+  );
+  return { seen: rows.map(({ userId, status }) => ({ userId, status })), pages };
 }
 
 describe('the push queue list', () => {
