@@ -81,6 +81,78 @@ describe('/api/integration-templates', () => {
     );
   });
 
+  it('refuses a secret below the top level (it would be stored in clear), naming each, at create and at update', async () => {
+    const base = { displayName: 'Nested', category: 'CRM' };
+    const nested = await admin.post('/api/integration-templates', {
+      ...base,
+      name: 'nested_secret_crm',
+      configSchema: {
+        type: 'object',
+        properties: {
+          auth: { type: 'object', properties: { apiKey: { type: 'string' }, region: { type: 'string' } } },
+          hooks: { type: 'array', items: { type: 'object', properties: { signing: { type: 'string', format: 'password' } } } },
+          // A `properties` key inside data is not a field.
+          options: { type: 'object', default: { properties: { token: 'x' } } },
+        },
+        allOf: [{ properties: { clientSecret: { type: 'string' } } }],
+      },
+    });
+    expect(nested.status).toBe(400);
+    expect(nested.body.details.map((d: { path: string }) => d.path).sort()).toEqual([
+      'body.configSchema.allOf.0.properties.clientSecret',
+      'body.configSchema.properties.auth.properties.apiKey',
+      'body.configSchema.properties.hooks.items.properties.signing',
+    ]);
+    expect(nested.body.details[0].message).toMatch(/top-level/);
+    expect((await ctx.sql(`SELECT 1 FROM integration_templates WHERE name = 'nested_secret_crm'`)).length).toBe(0);
+
+    const flat = await admin.post('/api/integration-templates', {
+      ...base,
+      name: 'flat_secret_crm',
+      configSchema: { type: 'object', properties: { apiKey: { type: 'string' }, auth: { type: 'object', properties: { region: { type: 'string' } } } } },
+    });
+    expect(flat.status).toBe(201);
+    const patched = await admin.patch(`/api/integration-templates/${flat.body.data.id}`, {
+      configSchema: { type: 'object', properties: { auth: { type: 'object', properties: { password: { type: 'string' } } } } },
+    });
+    expect(patched.status).toBe(400);
+    expect(patched.body.details[0].path).toBe('body.configSchema.properties.auth.properties.password');
+    expect((await admin.delete(`/api/integration-templates/${flat.body.data.id}`)).status).toBe(204);
+  });
+
+  it('seals a secret-named field the schema does not declare, and masks secret names at any depth of an older row', async () => {
+    const template = await admin.post('/api/integration-templates', {
+      name: 'open_schema_crm',
+      displayName: 'Open',
+      category: 'CRM',
+      configSchema: { type: 'object', properties: { region: { type: 'string' } } },
+    });
+    expect(template.status).toBe(201);
+    const integration = await admin.post('/api/integrations', {
+      organizationId: orgId,
+      templateId: template.body.data.id,
+      name: 'Open',
+      config: { region: 'eu', apiToken: 'undeclared-token-value-1234' },
+    });
+    expect(integration.status).toBe(201);
+    expect(integration.body.data.config).toEqual({ region: 'eu', apiToken: '••••1234' });
+    const [row] = await ctx.sql('SELECT config, secrets FROM integrations WHERE id = $1', [integration.body.data.id]);
+    expect(JSON.stringify(row)).not.toContain('undeclared-token-value-1234');
+    expect(Object.keys(row.secrets as object)).toEqual(['apiToken']);
+
+    // A row written before nested secrets were refused: its nested secret is never shown.
+    await ctx.sql(`UPDATE integrations SET config = config || $2::jsonb WHERE id = $1`, [
+      integration.body.data.id,
+      JSON.stringify({ auth: { password: 'old-nested-password-5678', user: 'me' }, list: [{ clientSecret: 'in-an-array-9012' }] }),
+    ]);
+    const shown = await admin.get(`/api/integrations/${integration.body.data.id}`);
+    expect(shown.body.data.config.auth).toEqual({ password: '••••5678', user: 'me' });
+    expect(shown.body.data.config.list).toEqual([{ clientSecret: '••••9012' }]);
+    expect(JSON.stringify(shown.body)).not.toMatch(/old-nested-password|in-an-array/);
+    expect((await admin.delete(`/api/integrations/${integration.body.data.id}`)).status).toBe(204);
+    expect((await admin.delete(`/api/integration-templates/${template.body.data.id}`)).status).toBe(204);
+  });
+
   it('when a template is created, updated and deleted, then each step shows; a used template cannot be deleted (409)', async () => {
     const created = await admin.post('/api/integration-templates', {
       name: 'acme_crm',

@@ -15,11 +15,46 @@ const SECRET_NAME = /(secret|password|passwd|token|api[-_]?key|client[-_]?id|pri
 
 export const isSecretName = (field: string) => SECRET_NAME.test(field);
 
+type Prop = Props[string];
+/** A property that holds a secret: marked so (`"format": "password"`, `"writeOnly": true`) or a string named so. */
+const isSecretProperty = (k: string, p: Prop) =>
+  p?.format === 'password' || p?.writeOnly === true || (isSecretName(k) && (p?.type ?? 'string') === 'string');
+
 /** Top-level fields that are secret: marked so (`"format": "password"`, `"writeOnly": true`) or named so. */
 export function secretFields(schema: Schema): string[] {
   return Object.entries(propsOf(schema))
-    .filter(([k, p]) => p?.format === 'password' || p?.writeOnly === true || (isSecretName(k) && (p?.type ?? 'string') === 'string'))
+    .filter(([k, p]) => isSecretProperty(k, p))
     .map(([k]) => k);
+}
+
+// Keywords whose values are data, not schemas: a `properties` key inside a default is no field.
+const DATA_KEYWORDS = new Set(['default', 'examples', 'const', 'enum', 'title', 'description']);
+
+/**
+ * Secret properties anywhere but among the root's own `properties` (inside a nested object,
+ * an array's items, a combinator or a definition). The service seals top-level fields only,
+ * so such a field would be stored and returned in clear: a template declaring one is refused.
+ */
+export function nestedSecretPaths(schema: Schema): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown, path: string, root: boolean): void => {
+    if (Array.isArray(node)) {
+      node.forEach((n, i) => walk(n, `${path}.${i}`, false));
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    for (const [key, value] of Object.entries(node as Schema)) {
+      if (DATA_KEYWORDS.has(key)) continue;
+      if (key === 'properties' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+        for (const [k, p] of Object.entries(value as Props)) {
+          if (!root && typeof p === 'object' && p !== null && isSecretProperty(k, p)) found.push(`${path}.properties.${k}`);
+          walk(p, `${path}.properties.${k}`, false);
+        }
+      } else walk(value, `${path}.${key}`, false);
+    }
+  };
+  walk(schema, 'body.configSchema', true);
+  return found;
 }
 
 /** Top-level fields holding a URL the service will call (`format: uri`/`url`, or named …Url). */
@@ -46,6 +81,11 @@ export class ConfigValidator {
     if (typeof schema !== 'object' || schema === null || (schema as Schema).type !== 'object') {
       return [{ path: 'body.configSchema', message: 'must be a JSON Schema with "type": "object"' }];
     }
+    const nested = nestedSecretPaths(schema as Schema).map((path) => ({
+      path,
+      message: 'is a secret below the top level; only top-level fields are sealed, so a secret must be a top-level field',
+    }));
+    if (nested.length) return nested;
     try {
       this.ajv.compile(schema as Schema);
       return [];

@@ -330,9 +330,9 @@ export class IntegrationService {
 
   view(row: IntegrationRow): IntegrationView {
     const { secrets, config, ...rest } = row;
-    const masked: Config = { ...((config ?? {}) as Config) };
-    // Stored before its name made it secret (it is sealed at its next update): never shown.
-    for (const [k, v] of Object.entries(masked)) if (isSecretName(k) && typeof v === 'string') masked[k] = mask(v);
+    // Stored before its name made it secret (it is sealed at its next update), or nested in
+    // an object of a template made before nested secrets were refused: never shown.
+    const masked = maskSecretNamed((config ?? {}) as Config) as Config;
     for (const [k, v] of Object.entries((secrets ?? {}) as Record<string, unknown>)) {
       masked[k] = isSealed(v) ? mask(this.box.open(v)) : '••••';
     }
@@ -436,9 +436,19 @@ export class IntegrationService {
     const plain: Config = {};
     const sealed: Record<string, SealedValue> = {};
     for (const [k, v] of Object.entries(config)) {
-      if (secret.has(k)) sealed[k] = this.box.seal(String(v));
+      // A field the schema does not declare (it allows additional ones) is sealed by its name.
+      if (secret.has(k) || (isSecretName(k) && typeof v === 'string')) sealed[k] = this.box.seal(String(v));
       else plain[k] = v;
     }
     return { config: plain as Prisma.InputJsonValue, secrets: sealed as unknown as Prisma.InputJsonValue };
   }
+}
+
+/** A copy with every string under a secret's name masked, at any depth. */
+function maskSecretNamed(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(maskSecretNamed);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, isSecretName(k) && typeof v === 'string' ? mask(v) : maskSecretNamed(v)]),
+  );
 }
