@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import { z } from 'zod';
 import { verifyHmacHex } from '../../lib/crypto';
 import type { InboundChange } from '../../providers/connector';
@@ -51,8 +52,8 @@ const message = z.looseObject({
 const clean = (v: string | null | undefined) => (v && v.trim() ? v.trim() : null);
 const when = (...values: (string | null | undefined)[]) => {
   for (const v of values) {
-    const t = v ? Date.parse(v) : NaN;
-    if (!Number.isNaN(t)) return new Date(t);
+    const t = parseIsoTime(v);
+    if (t) return t;
   }
   return null;
 };

@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError, type ConnectionInfo, type CrmConnector, type PersonPage } from '../connector';
-import { CONTACT_PROVIDER, mapContact, type GhlContact } from './gohighlevel.mapping';
+import { CONTACT_PROVIDER, mapContact, parseGhlTime, type GhlContact } from './gohighlevel.mapping';
 import { forEachLimit } from '../../lib/for-each-limit';
 import { checkDailyQuota } from '../http-client';
 
@@ -158,8 +158,8 @@ export class GoHighLevelConnector implements CrmConnector {
 function sortKey(c: SearchResult): SearchAfter | null {
   const given = c.searchAfter;
   if (Array.isArray(given) && given.length > 0 && given.length <= 5 && given.every(isKeyValue)) return given;
-  const t = typeof c.dateUpdated === 'string' ? Date.parse(c.dateUpdated) : NaN;
-  return Number.isNaN(t) ? null : [t, String(c.id)];
+  const t = parseGhlTime(c.dateUpdated);
+  return t === null ? null : [t.getTime(), String(c.id)];
 }
 
 const isKeyValue = (v: unknown): v is string | number =>

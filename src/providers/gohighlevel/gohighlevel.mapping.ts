@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import type { PersonRecord } from '../connector';
 
 /** Identity provider of HighLevel contacts (the only kind of people it syncs). */
@@ -29,9 +30,7 @@ const clean = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim() : nu
 
 /** An ISO time (HighLevel writes `2025-01-28T14:35:00.000Z`), or null. */
 export function parseGhlTime(v: unknown): Date | null {
-  if (typeof v !== 'string' || v.trim() === '') return null;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : new Date(t);
+  return parseIsoTime(v);
 }
 
 /**

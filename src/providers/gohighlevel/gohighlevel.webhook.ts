@@ -26,7 +26,7 @@ const text = z.string().max(10_000).nullish();
 const time = z
   .string()
   .max(100)
-  .refine((v) => !Number.isNaN(Date.parse(v)), 'must be an ISO 8601 time')
+  .refine((v) => parseGhlTime(v) !== null, 'must be an ISO 8601 time')
   .nullish();
 
 /** What every HighLevel webhook has: `type` (required), the location (routing key), webhookId and timestamp. */

@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import type { PersonRecord } from '../connector';
 
 /** The identity provider of HubSpot contacts (the only people this connector syncs). */
@@ -29,7 +30,8 @@ export function parseHubSpotTime(value: unknown): Date | null {
   if (typeof value === 'number') return Number.isFinite(value) ? new Date(value) : null;
   const v = clean(value);
   if (v === null) return null;
-  const t = /^\d+$/.test(v) ? Number(v) : /^\d{4}-\d{2}-\d{2}/.test(v) ? Date.parse(v) : NaN;
+  if (!/^\d+$/.test(v)) return parseIsoTime(v);
+  const t = Number(v);
   return Number.isFinite(t) ? new Date(t) : null;
 }
 

@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import type { PersonRecord } from '../connector';
 
 /** The identity provider of Salesforce Contacts (the only people this connector syncs). */
@@ -27,10 +28,7 @@ const DATETIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d{1,9})?(Z|[+-]\d{2}
 export function parseSalesforceTime(value: unknown): Date | null {
   const m = typeof value === 'string' ? DATETIME.exec(value.trim()) : null;
   if (!m) return null;
-  const zone = m[3] === 'Z' ? 'Z' : `${m[3].slice(0, 3)}:${m[3].slice(-2)}`;
-  const ms = m[2] ? m[2].slice(0, 4).padEnd(4, '0') : '';
-  const t = Date.parse(`${m[1]}${ms}${zone}`);
-  return Number.isFinite(t) ? new Date(t) : null;
+  return parseIsoTime(`${m[1]}${m[2] ?? ''}${m[3]}`);
 }
 
 /** A Contact as a query answers it: `attributes`, the selected fields, `Account` an object or null. */

@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import type { AxiosInstance, AxiosResponse } from 'axios';
 import type { Logger } from 'winston';
 import { CrmUnavailableError } from '../connector';
@@ -222,7 +223,7 @@ export class SendGridWriter implements CrmWriter {
       for (const [email, entry] of Object.entries(res.data?.result ?? {})) {
         const c = entry?.contact;
         if (!c || typeof c.id !== 'string') continue;
-        const createdAt = typeof c.created_at === 'string' ? Date.parse(c.created_at) : NaN;
+        const createdAt = parseIsoTime(c.created_at)?.getTime() ?? NaN;
         found.set(email.toLowerCase(), {
           id: c.id,
           listIds: Array.isArray(c.list_ids) ? c.list_ids.map(String) : [],

@@ -1,3 +1,4 @@
+import { parseIsoTime } from '../../lib/time';
 import type { PersonRecord } from '../connector';
 
 /** The identity provider of Zoho CRM contacts (the only people this connector syncs). */
@@ -42,9 +43,7 @@ export function zohoId(value: unknown): string | null {
 /** An ISO 8601 time with an offset, as Zoho writes them; anything else is null. */
 export function parseZohoTime(value: unknown): Date | null {
   const v = clean(value);
-  if (v === null || !/^\d{4}-\d{2}-\d{2}T/.test(v)) return null;
-  const t = Date.parse(v);
-  return Number.isNaN(t) ? null : new Date(t);
+  return v !== null && /^\d{4}-\d{2}-\d{2}T/.test(v) ? parseIsoTime(v) : null;
 }
 
 /**
