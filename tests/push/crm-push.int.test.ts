@@ -239,6 +239,36 @@ describe('the push backfill', () => {
     }
   });
 
+  it('when the CRM refuses more than 100 users of one page, then the run counts and names every one', async () => {
+    const org = await createOrganization(ctx);
+    const users = await Promise.all(
+      Array.from({ length: 200 }, (_, k) => createUser(ctx, org.id, { email: `refused${k}@example.com`, name: `Refused ${k}` })),
+    );
+    // 160 addresses HubSpot refuses (no dot in the domain), one record at a time.
+    const bad = users.slice(0, 160).map((u) => u.id);
+    await ctx.sql(`UPDATE users SET email = 'refused' || id || '@nodot' WHERE id = ANY($1::int[])`, [bad]);
+    const fakeC = await new FakeHubSpot({ contacts: 0, seed: 11, portalId: 70002 }).start();
+    try {
+      const created = await admin.post('/api/integrations', {
+        organizationId: org.id,
+        provider: 'hubspot',
+        name: 'HubSpot C',
+        config: { accessToken: fakeC.token, baseUrl: fakeC.url, requestsPerSecond: 0, direction: 'push' },
+      });
+      const cid = created.body.data.id;
+      expect((await admin.post(`/api/integrations/${cid}/test`)).body).toMatchObject({ success: true });
+      const run = await admin.post(`/api/integrations/${cid}/sync?direction=push&wait=true`);
+      expect(run.body.data.status).toBe('partial');
+      const details = (await admin.get(`/api/sync/runs/${run.body.data.runId}`)).body.data;
+      expect({ successful: details.successful, failed: details.failed }).toEqual({ successful: 40, failed: 160 });
+      const named = (details.details.failures as { externalId: string; reason: string }[]).map((f) => f.externalId);
+      expect(new Set(named)).toEqual(new Set(bad.map((userId) => `user:${userId}`)));
+      expect(fakeC.contacts.size).toBe(40);
+    } finally {
+      await fakeC.stop();
+    }
+  });
+
   it('when the integration only pulls, then a push backfill is refused with 409', async () => {
     const org = await createOrganization(ctx);
     const created = await admin.post('/api/integrations', {

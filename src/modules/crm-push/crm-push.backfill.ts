@@ -233,10 +233,9 @@ export class CrmPushBackfill {
         break;
       }
     }
-    const parked = await this.queue.list(integrationId, { status: 'parked' }, { skip: 0, take: 100 });
-    const failures = parked
-      .filter((r) => ids.includes(r.userId))
-      .map((r) => ({ externalId: `user:${r.userId}`, reason: r.lastError ?? 'refused' }));
+    // Every parked row of this page (the queue's newest 100 parked rows could be other pages').
+    const parked = await this.queue.parkedAmong(integrationId, ids);
+    const failures = parked.map((r) => ({ externalId: `user:${r.userId}`, reason: r.lastError ?? 'refused' }));
     return { counts, failures, stalled };
   }
 }

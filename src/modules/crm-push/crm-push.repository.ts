@@ -193,6 +193,8 @@ export interface CrmPushRepository {
   ): Promise<QueueRow[]>;
   /** Rows per status, each counted no further than `take`. */
   countsByStatus(integrationId: number, take: number): Promise<Record<PushQueueStatus, number>>;
+  /** The parked rows among these users, with why (a backfill page's failures). */
+  parkedAmong(integrationId: number, userIds: number[]): Promise<{ userId: number; lastError: string | null }[]>;
   /** Parked rows (all, or of some users) due again now; returns how many. */
   retryParked(integrationId: number, userIds?: number[]): Promise<number>;
   pendingCount(): Promise<number>;
@@ -276,6 +278,12 @@ export function createCrmPushRepository(db: Db): CrmPushRepository {
       );
       return row;
     },
+    parkedAmong: (integrationId, userIds) =>
+      db.crmPushQueue.findMany({
+        where: { integrationId, status: 'parked', userId: { in: userIds } },
+        select: { userId: true, lastError: true },
+        orderBy: { userId: 'asc' },
+      }),
     async retryParked(integrationId, userIds) {
       const r = await db.crmPushQueue.updateMany({
         where: { integrationId, status: 'parked', ...(userIds ? { userId: { in: userIds } } : {}) },
