@@ -213,4 +213,42 @@ describe('the console: integrations page', () => {
     expect(unexpectedErrors()).toEqual([]);
     await page.context().close();
   });
+
+  it('when an admin has more than 100 integrations in scope, then Show more lists the rest, each with its organization’s name', async () => {
+    // 130 organizations with a SendGrid integration each, made directly: more integrations and
+    // organizations than one page of either.
+    const orgs = await h.ctx.sql<{ id: number }>(
+      `INSERT INTO organizations (name, slug) SELECT 'Paging Org ' || g, 'paging-org-' || g FROM generate_series(1, 130) g RETURNING id`,
+    );
+    await h.ctx.sql(
+      `INSERT INTO integrations (organization_id, template_id, provider, name, status)
+       SELECT o, (SELECT id FROM integration_templates WHERE name = 'sendgrid'), 'sendgrid', 'SendGrid of ' || o, 'active'
+       FROM unnest($1::int[]) o`,
+      [orgs.map((o) => o.id)],
+    );
+    const total = (await h.ctx.http.get('/api/integrations?limit=1').set(admin)).body.pagination.total as number;
+    expect(total).toBeGreaterThanOrEqual(130);
+    const { page, unexpectedErrors } = await h.signIn(ADMIN_KEY, '/console/#/integrations');
+    const sendgrid = card(page, 'SendGrid');
+    const more = page.getByRole('button', { name: /^Show \d+ more$/ });
+    await more.waitFor();
+    await page.getByText(`Showing 100 of ${total} integrations.`).waitFor();
+    await more.click();
+    await more.waitFor({ state: 'detached' });
+    await page.getByText(/^Showing \d+ of/).waitFor({ state: 'detached' });
+    // Every one of the 130, named by its organization (the last ones are past the first 100 organizations).
+    for (const o of [orgs[0], orgs[129]]) {
+      await sendgrid
+        .getByRole('region', { name: `SendGrid of ${o.id} (#${await integrationIdOf(o.id)})` })
+        .getByText(`Paging Org ${orgs.indexOf(o) + 1}`)
+        .waitFor();
+    }
+    expect(await sendgrid.getByText(/^Organization #\d+$/).count()).toBe(0);
+    expect(await sendgrid.getByRole('region', { name: /^SendGrid of \d+ \(#\d+\)$/ }).count()).toBe(130);
+    expect(unexpectedErrors()).toEqual([]);
+    await page.context().close();
+  });
+
+  const integrationIdOf = async (organizationId: number) =>
+    (await h.ctx.sql<{ id: number }>(`SELECT id FROM integrations WHERE organization_id = $1`, [organizationId]))[0].id;
 });

@@ -1,5 +1,5 @@
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
-import { createOrganization, createUser, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
+import { createOrganization, createOrganizationKey, createUser, push, pushBody, pushUser, uniq } from '../helpers/fixtures';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -99,6 +99,23 @@ describe('/api/organizations', () => {
     const res = await ctx.http.get(`/api/organizations?search=${marker.toUpperCase()}`).set('x-api-key', ADMIN_KEY);
     expect(res.body.data.map((o: { id: number }) => o.id)).toEqual([org.id]);
     expect(res.body.pagination).toEqual({ page: 1, limit: 10, total: 1, totalPages: 1, totalRelation: 'eq', nextCursor: null });
+  });
+
+  it('when organizations are asked for by ids, then those come back, within the key’s scope; a bad list is 400', async () => {
+    const [a, b, c] = await Promise.all([1, 2, 3].map(() => createOrganization(ctx)));
+    const res = await ctx.http.get(`/api/organizations?ids=${c.id},${a.id},2147483647`).set('x-api-key', ADMIN_KEY);
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((o: { id: number }) => o.id)).toEqual([a.id, c.id]);
+    // An organization key sees its own organization only, whatever ids it names.
+    const key = await createOrganizationKey(ctx, b.id);
+    const scoped = await ctx.http.get(`/api/organizations?ids=${a.id},${b.id}`).set('x-api-key', key);
+    expect(scoped.body.data.map((o: { id: number }) => o.id)).toEqual([b.id]);
+    expect((await ctx.http.get(`/api/organizations?ids=${a.id}`).set('x-api-key', key)).body.data).toEqual([]);
+    const tooMany = Array.from({ length: 101 }, (_, i) => i + 1).join(',');
+    for (const ids of ['', 'abc', '1,,2', '0', '99999999999', tooMany]) {
+      const bad = await ctx.http.get('/api/organizations').query({ ids }).set('x-api-key', ADMIN_KEY);
+      expect([ids, bad.status, bad.body.details?.[0]?.path]).toEqual([ids, 400, expect.stringMatching(/^query\.ids/)]);
+    }
   });
 
   it('when users are listed through the organization, then only its users come back', async () => {

@@ -21,15 +21,27 @@ const byForm = (t) => !t.connect || t.connect.modes?.includes('api_key') || !oau
 
 export default function IntegrationsPage({ api, isAdmin, orgId, params, navigate, oauthBack }) {
   const templates = useAsync(() => api.get('/integration-templates'), []);
-  // An admin with every organization in scope sees every organization's integrations.
-  const integrations = useAsync(() => api.get('/integrations', { organizationId: orgId, limit: 100 }), [orgId]);
-  const orgs = useAsync(() => (isAdmin && orgId === undefined ? api.get('/organizations', { limit: 100 }) : null), [isAdmin, orgId]);
+  // An admin with every organization in scope sees every organization's integrations, 100 a
+  // page; "Show more" adds the next page (all loaded pages are read again on a reload).
+  const [pages, setPages] = useState(1);
+  useEffect(() => setPages(1), [orgId]);
+  const integrations = useAsync(async () => {
+    const answers = await Promise.all(
+      Array.from({ length: pages }, (_, i) => api.get('/integrations', { organizationId: orgId, limit: PAGE_SIZE, page: i + 1 })),
+    );
+    // A row created meanwhile shifts the pages: keep each integration once.
+    const seen = new Set();
+    const data = answers.flatMap((a) => a.data).filter((r) => !seen.has(r.id) && seen.add(r.id));
+    return { data, total: answers[answers.length - 1].pagination?.total ?? data.length };
+  }, [orgId, pages]);
+  const orgs = useOrgNames(api, isAdmin && orgId === undefined ? (integrations.data?.data ?? []) : null);
   const [revealed, setRevealed] = useState(null);
   const [notice, setNotice] = useState(null);
   const oauth = useAction();
 
-  const orgName = (id) => orgs.data?.data?.find((o) => o.id === id)?.name ?? `Organization #${id}`;
+  const orgName = (id) => orgs[id] ?? `Organization #${id}`;
   const rows = integrations.data?.data ?? [];
+  const total = integrations.data?.total ?? 0;
   // Cards wait for both lists, so a provider is never shown "not connected" before its integrations are known.
   const ready = Boolean(templates.data && (integrations.data || integrations.error));
   const used = (t) => rows.some((r) => r.templateId === t.id);
@@ -119,7 +131,49 @@ export default function IntegrationsPage({ api, isAdmin, orgId, params, navigate
             onChanged=${(message) => done(message)}
           />`,
       )}
-    </div>`;
+    </div>
+    ${
+      ready &&
+      rows.length < total &&
+      html`<p class="row more" role="status">
+        <span>Showing ${rows.length} of ${total} integrations.</span>
+        <button type="button" disabled=${integrations.loading} onClick=${() => setPages((n) => n + 1)}>
+          ${integrations.loading ? 'Loading…' : `Show ${Math.min(PAGE_SIZE, total - rows.length)} more`}
+        </button>
+      </p>`
+    }`;
+}
+
+const PAGE_SIZE = 100;
+
+/**
+ * The names of the organizations these integrations belong to (null: none needed), read 100
+ * ids a request (`GET /organizations?ids=`) and remembered, so an admin with thousands of
+ * organizations sees the right names.
+ */
+function useOrgNames(api, rows) {
+  const [names, setNames] = useState({});
+  const ids = rows ? [...new Set(rows.map((r) => r.organizationId))].filter((id) => !(id in names)) : [];
+  const key = ids.join(',');
+  useEffect(() => {
+    if (!key) return undefined;
+    let live = true;
+    const wanted = key.split(',');
+    const batches = Array.from({ length: Math.ceil(wanted.length / 100) }, (_, i) => wanted.slice(i * 100, i * 100 + 100));
+    Promise.all(batches.map((b) => api.get('/organizations', { ids: b.join(','), limit: 100 }).then((r) => r.data)))
+      .then((found) => {
+        if (!live) return;
+        // An id not found (deleted meanwhile) is remembered as unnamed, so it is not asked again.
+        const named = Object.fromEntries(wanted.map((id) => [id, null]));
+        for (const o of found.flat()) named[o.id] = o.name;
+        setNames((n) => ({ ...n, ...named }));
+      })
+      .catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [key]);
+  return names;
 }
 
 /** What the OAuth round trip brought back (once). */

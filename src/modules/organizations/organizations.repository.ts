@@ -25,6 +25,8 @@ export interface OrganizationStats {
 export interface OrganizationListFilter {
   search?: string;
   onlyId?: number;
+  /** Only these ids. */
+  ids?: number[];
   page: number;
   limit: number;
   /** Resume after this id (a keyset cursor) instead of skipping (page - 1) * limit rows. */
@@ -68,10 +70,10 @@ const userSummary = { id: true, name: true, email: true, createdAt: true } as co
 
 export function createOrganizationRepository(db: Db): OrganizationRepository {
   return {
-    async list({ search, onlyId, page, limit, afterId, countLimit }) {
+    async list({ search, onlyId, ids, page, limit, afterId, countLimit }) {
       const where: Prisma.OrganizationWhereInput = {
         deletedAt: null,
-        ...(onlyId !== undefined ? { id: onlyId } : {}),
+        ...(onlyId !== undefined || ids ? { AND: [{ id: onlyId }, { id: ids && { in: ids } }] } : {}),
         ...(search
           ? {
               OR: [

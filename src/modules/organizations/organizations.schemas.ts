@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { paginationQuery } from '../../lib/http';
+import { dbIdText, paginationQuery } from '../../lib/http';
 import { cursorQuery } from '../../lib/list-cursor';
 
 const slug = z
@@ -40,8 +40,15 @@ export const updateOrganizationBody = z
   .refine((b) => Object.keys(b).length > 0, 'at least one field is required');
 
 /** `page` or `cursor` (the `nextCursor` of the page before), by id. */
+/** `ids=3,7,12`: only these organizations (up to 100), e.g. to name the ones a page shows. */
+const idList = z
+  .string()
+  .max(1_200)
+  .transform((v): unknown[] => v.split(','))
+  .pipe(z.array(dbIdText).min(1).max(100, 'must name at most 100 ids'));
+
 export const listOrganizationsQuery = z
-  .object({ ...paginationQuery, ...cursorQuery, search: z.string().trim().max(200).optional() })
+  .object({ ...paginationQuery, ...cursorQuery, search: z.string().trim().max(200).optional(), ids: idList.optional() })
   .strict();
 
 export type CreateOrganizationInput = z.infer<typeof createOrganizationBody>;

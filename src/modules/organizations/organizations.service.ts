@@ -24,16 +24,18 @@ export class OrganizationService {
   async list(q: {
     search?: string;
     onlyId?: number;
+    ids?: number[];
     page?: number;
     cursor?: string;
     limit: number;
   }): Promise<ListPage<OrganizationRecord>> {
     assertOnePosition(q);
-    const fingerprint = listFingerprint('organizations', { search: q.search, onlyId: q.onlyId });
+    const fingerprint = listFingerprint('organizations', { search: q.search, onlyId: q.onlyId, ids: q.ids?.join(',') });
     const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, fingerprint, (v) => v === null);
     const result = await this.repo.list({
       search: q.search,
       onlyId: q.onlyId,
+      ids: q.ids,
       limit: q.limit,
       page: q.page ?? 1,
       afterId: after?.id,
