@@ -80,4 +80,49 @@ describe('migrator', () => {
     expect(retry.applied).toEqual(['002_bad']);
     expect(await query(url, "SELECT to_regclass('public.b')::text AS t")).toEqual([{ t: 'b' }]);
   });
+  it('when a database holds source times from the future, then the upgrade makes them no time and leaves the rest', async () => {
+    const url = await emptyDatabase();
+    const NAME = '20261124000200_distrust_future_source_times';
+    // Every migration before this one, then rows as the service wrote them before it.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migs-'));
+    for (const m of readMigrations().filter((f) => f.name < NAME)) {
+      fs.mkdirSync(path.join(dir, m.name));
+      fs.copyFileSync(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'), path.join(dir, m.name, 'migration.sql'));
+    }
+    await migrate(url, logger, dir);
+    const soon = new Date(Date.now() + 60_000).toISOString();
+    const past = '2025-03-01T10:00:00.000Z';
+    await query(
+      url,
+      `INSERT INTO organizations (id, name, slug) VALUES (1, 'O', 'o');
+       INSERT INTO users (id, organization_id, email, name) VALUES (1, 1, 'a@example.com', 'A');
+       INSERT INTO user_identities (organization_id, user_id, provider, external_id, data) VALUES
+         (1, 1, 'crm', 'future', '{"sourceUpdatedAt": "2099-01-01T00:00:00.000Z", "k": 1}'),
+         (1, 1, 'crm', 'past', '{"sourceUpdatedAt": "${past}"}'),
+         (1, 1, 'crm', 'soon', '{"sourceUpdatedAt": "${soon}"}'),
+         (1, 1, 'crm', 'no-time-text', '{"sourceUpdatedAt": "2099-13-45T99:00:00Z"}'),
+         (1, 1, 'crm', 'none', NULL);
+       INSERT INTO tombstones (organization_id, provider, external_id, deleted_at) VALUES
+         (1, 'crm', 't-future', '2099-01-01T00:00:00Z'), (1, 'crm', 't-past', '${past}');`,
+    );
+    expect((await migrate(url, logger)).applied).toEqual(
+      readMigrations()
+        .filter((f) => f.name >= NAME)
+        .map((f) => f.name),
+    );
+    const ids = await query(url, `SELECT external_id, data FROM user_identities ORDER BY external_id`);
+    expect(Object.fromEntries(ids.map((r) => [r.external_id, r.data]))).toEqual({
+      future: { sourceUpdatedAt: null, k: 1 },
+      past: { sourceUpdatedAt: past },
+      // Within the guard's 5 minutes: trusted, kept.
+      soon: { sourceUpdatedAt: soon },
+      'no-time-text': { sourceUpdatedAt: '2099-13-45T99:00:00Z' },
+      none: null,
+    });
+    const tombs = await query(url, `SELECT external_id, deleted_at FROM tombstones ORDER BY external_id`);
+    expect(tombs.map((r) => [r.external_id, r.deleted_at?.toISOString() ?? null])).toEqual([
+      ['t-future', null],
+      ['t-past', past],
+    ]);
+  });
 });
