@@ -188,6 +188,19 @@ describe('pushing users to a CRM', () => {
 });
 
 describe('the push backfill', () => {
+  /** A push-only HubSpot integration of `organizationId` on `fake`, tested (active); its id. */
+  const pushOnlyHubSpot = async (organizationId: number, fake: FakeHubSpot, name: string): Promise<number> => {
+    const created = await admin.post('/api/integrations', {
+      organizationId,
+      provider: 'hubspot',
+      name,
+      config: { accessToken: fake.token, baseUrl: fake.url, requestsPerSecond: 0, direction: 'push' },
+    });
+    expect(created.status).toBe(201);
+    expect((await admin.post(`/api/integrations/${created.body.data.id}/test`)).body).toMatchObject({ success: true });
+    return created.body.data.id;
+  };
+
   it('when it fails part way, then the next run resumes from its checkpoint and every user is at the CRM once', async () => {
     const org = await createOrganization(ctx);
     // Users made before the integration pushes: only a backfill sends them.
@@ -199,14 +212,7 @@ describe('the push backfill', () => {
     }
     const fakeB = await new FakeHubSpot({ contacts: 0, seed: 9, portalId: 70001 }).start();
     try {
-      const created = await admin.post('/api/integrations', {
-        organizationId: org.id,
-        provider: 'hubspot',
-        name: 'HubSpot B',
-        config: { accessToken: fakeB.token, baseUrl: fakeB.url, requestsPerSecond: 0, direction: 'push' },
-      });
-      const bid = created.body.data.id;
-      expect((await admin.post(`/api/integrations/${bid}/test`)).body).toMatchObject({ success: true });
+      const bid = await pushOnlyHubSpot(org.id, fakeB, 'HubSpot B');
       // The third page's calls fail past the client's retries.
       let n = 0;
       fakeB.onRequest = (r) => {
@@ -249,14 +255,7 @@ describe('the push backfill', () => {
     await ctx.sql(`UPDATE users SET email = 'refused' || id || '@nodot' WHERE id = ANY($1::int[])`, [bad]);
     const fakeC = await new FakeHubSpot({ contacts: 0, seed: 11, portalId: 70002 }).start();
     try {
-      const created = await admin.post('/api/integrations', {
-        organizationId: org.id,
-        provider: 'hubspot',
-        name: 'HubSpot C',
-        config: { accessToken: fakeC.token, baseUrl: fakeC.url, requestsPerSecond: 0, direction: 'push' },
-      });
-      const cid = created.body.data.id;
-      expect((await admin.post(`/api/integrations/${cid}/test`)).body).toMatchObject({ success: true });
+      const cid = await pushOnlyHubSpot(org.id, fakeC, 'HubSpot C');
       const run = await admin.post(`/api/integrations/${cid}/sync?direction=push&wait=true`);
       expect(run.body.data.status).toBe('partial');
       const details = (await admin.get(`/api/sync/runs/${run.body.data.runId}`)).body.data;
