@@ -1,5 +1,6 @@
-import cron, { type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
 import type { Logger } from 'winston';
+import { schedulePass } from './scheduled-pass';
 import type { OAuthService } from '../modules/oauth';
 
 /**
@@ -23,19 +24,7 @@ export class OAuthKeepAliveJob {
   }
 
   start(): void {
-    if (!this.opts.enabled) return;
-    this.task = cron.schedule(
-      this.opts.schedule,
-      async () => {
-        try {
-          const r = await this.run();
-          this.logger.info(`${this.name} done`, r);
-        } catch (err) {
-          this.logger.error(`${this.name} failed`, { error: err instanceof Error ? err.message : String(err) });
-        }
-      },
-      { name: this.name, timezone: this.opts.timezone, noOverlap: true },
-    );
+    this.task = schedulePass(this.name, this.opts, this.logger, () => this.run());
   }
 
   async stop(): Promise<void> {
