@@ -18,6 +18,7 @@ import { SyncJobs } from './jobs/sync.jobs';
 import { ExportJobs } from './jobs/export.jobs';
 import { OAuthKeepAliveJob } from './jobs/oauth-keepalive.job';
 import { RetentionJob } from './jobs/retention.job';
+import { WebhookChannelsJob } from './jobs/webhook-channels.job';
 import { createErasureRepository, createRetentionRepository, RetentionService } from './modules/retention';
 import { createConnectorFactory, createWriterFactory, ProviderRegistry } from './providers/registry';
 import { allProviders } from './providers';
@@ -86,6 +87,8 @@ import { inboundWebhookHotPath } from './modules/inbound-webhooks/inbound.hot-pa
 import { InboundWebhookService } from './modules/inbound-webhooks/inbound.service';
 import { createInboxQueue, createInboxRepository, type InboxRepository } from './modules/inbound-webhooks/inbox.repository';
 import { InboxWorker } from './modules/inbound-webhooks/inbox.worker';
+import { createWebhookChannelRepository } from './modules/inbound-webhooks/channels.repository';
+import { WebhookChannelService } from './modules/inbound-webhooks/channels.service';
 import { createDeliveryRepository } from './modules/outbound-webhooks/deliveries.repository';
 import { DeliveryWorker } from './modules/outbound-webhooks/delivery.worker';
 import { createSubscriptionRepository } from './modules/outbound-webhooks/subscriptions.repository';
@@ -132,6 +135,8 @@ export interface Services {
   keepAlive: OAuthKeepAliveJob;
   retention: RetentionService;
   retentionJob: RetentionJob;
+  webhookChannels: WebhookChannelService;
+  webhookChannelsJob: WebhookChannelsJob;
   metrics: Metrics;
   subscriptions: SubscriptionService;
   deliveries: DeliveryWorker;
@@ -210,7 +215,15 @@ export function createServices({ config, prisma, logger, providers: modules = al
       freshenToken: (id: number): Promise<boolean> => oauth.ensureFresh(id),
       reauthorize: (id: number): Promise<string | null> => oauth.refreshNow(id),
       writers: createWriterFactory(providers, connectorDeps),
-      lifecycle: subscriptionOwners(providers, () => subscriptions),
+      lifecycle: bothLifecycles(
+        subscriptionOwners(providers, () => subscriptions),
+        {
+          async created() {},
+          // A changed config (a new webhook token) goes to the CRM's channel on the next pass.
+          updated: (row) => webhookChannels.touch(row.id),
+          removing: (row) => webhookChannels.release(row),
+        },
+      ),
     },
   );
   const oauth: OAuthService = new OAuthService(
@@ -275,6 +288,24 @@ export function createServices({ config, prisma, logger, providers: modules = al
       deliveries: config.retention.deliveriesDays,
       syncRuns: config.retention.syncRunsDays,
     },
+  });
+  const webhookChannels: WebhookChannelService = new WebhookChannelService(
+    createWebhookChannelRepository(prisma),
+    integrations,
+    () => providers.channelProviders(),
+    logger,
+    {
+      publicBaseUrl: config.publicBaseUrl,
+      lifetimeMs: 7 * 24 * 3_600_000,
+      renewAheadMs: config.webhookChannels.renewAheadMs,
+      batch: 50,
+      leaseSeconds: 300,
+    },
+  );
+  const webhookChannelsJob = new WebhookChannelsJob(webhookChannels, logger, {
+    enabled: config.sync.cronEnabled,
+    schedule: config.webhookChannels.cron,
+    timezone: config.sync.timezone,
   });
   const keepAlive = new OAuthKeepAliveJob(oauth, logger, {
     enabled: config.sync.cronEnabled,
@@ -342,6 +373,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       exportJobs.start();
       keepAlive.start();
       retentionJob.start();
+      webhookChannelsJob.start();
       if (wh.workersEnabled) {
         inboxWorker.start();
         deliveries.start();
@@ -354,6 +386,7 @@ export function createServices({ config, prisma, logger, providers: modules = al
       await exportsService.stop();
       await keepAlive.stop();
       await retentionJob.stop();
+      await webhookChannelsJob.stop();
       await Promise.all([inboxWorker.stop(), deliveries.stop(), crmPush.worker.stop(), crmPush.backfill.stop()]);
     },
   };
@@ -377,6 +410,8 @@ export function createServices({ config, prisma, logger, providers: modules = al
     keepAlive,
     retention,
     retentionJob,
+    webhookChannels,
+    webhookChannelsJob,
     metrics,
     subscriptions,
     deliveries,
@@ -422,6 +457,25 @@ function subscriptionOwners(providers: ProviderRegistry, subscriptions: () => Su
           // Deleted by hand already: nothing left to remove.
           if (!(err instanceof AppError && err.kind === 'not_found')) throw err;
         });
+    },
+  };
+}
+
+/** Two lifecycles as one: each step runs the first's, then the second's. */
+function bothLifecycles(a: IntegrationLifecycle, b: IntegrationLifecycle): IntegrationLifecycle {
+  return {
+    async created(row, config) {
+      const first = await a.created(row, config);
+      await b.created(row, config);
+      return first;
+    },
+    async updated(row, config) {
+      await a.updated(row, config);
+      await b.updated(row, config);
+    },
+    async removing(row, config) {
+      await a.removing(row, config);
+      await b.removing(row, config);
     },
   };
 }
@@ -635,6 +689,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
       ...(await services.jobs.describe(organizationId)),
       await services.keepAlive.describe(organizationId),
       services.retentionJob.describe(),
+      services.webhookChannelsJob.describe(),
     ],
   };
   // Before the id-based routers: /integrations/:provider and /integrations/:provider/sync.

@@ -324,3 +324,125 @@ describe('FakeZoho: writes', () => {
     expect((await send('delete', '/crm/v8/Contacts')).data.code).toBe('REQUIRED_PARAM_MISSING');
   });
 });
+
+describe('FakeZoho: watch channels', () => {
+  let fake: FakeZoho;
+  beforeAll(async () => {
+    fake = await new FakeZoho({ seed: 5 }).start();
+  });
+  afterAll(() => fake.stop());
+
+  const send = (method: 'post' | 'patch' | 'delete' | 'get', body?: unknown, params?: Record<string, unknown>) =>
+    http.request<Json>({
+      method,
+      url: `${fake.url}/crm/v8/actions/watch`,
+      data: body === undefined ? undefined : JSON.stringify(body),
+      params,
+      headers: { Authorization: `Zoho-oauthtoken ${fake.token}`, 'Content-Type': 'application/json' },
+    });
+  const inDays = (d: number) => zohoTime(new Date(Date.now() + d * 86_400_000), '+00:00');
+  const channel = (id: string, extra: Json = {}) => ({
+    channel_id: id,
+    events: ['Contacts.all'],
+    token: 'a-token-of-twenty-chars',
+    notify_url: 'https://hooks.example/zoho/1',
+    channel_expiry: inDays(3),
+    ...extra,
+  });
+
+  it('when a channel is enabled, then 201 with the expiry granted per module, and GET lists it with its token and URL', async () => {
+    const res = await send('post', { watch: [channel('1001')] });
+    expect(res.status).toBe(201);
+    expect(res.data.watch[0]).toMatchObject({
+      code: 'SUCCESS',
+      status: 'success',
+      details: { events: [{ channel_id: '1001', resource_name: 'Contacts' }] },
+    });
+    const granted = Date.parse(res.data.watch[0].details.events[0].channel_expiry);
+    expect(Math.abs(granted - (Date.now() + 3 * 86_400_000))).toBeLessThan(5000);
+    const listed = await send('get', undefined, { channel_id: '1001' });
+    expect(listed.status).toBe(200);
+    expect(listed.data.watch).toEqual([
+      expect.objectContaining({
+        channel_id: '1001',
+        token: 'a-token-of-twenty-chars',
+        notify_url: 'https://hooks.example/zoho/1',
+        events: ['Contacts.all'],
+      }),
+    ]);
+    expect(fake.received.at(-1)).toMatchObject({ method: 'POST', path: '/crm/v8/actions/watch' });
+  });
+
+  it('when no expiry is given or one past a week, then Zoho grants its default hour; a past one is refused', async () => {
+    for (const extra of [{ channel_expiry: undefined }, { channel_expiry: inDays(8) }]) {
+      const res = await send('post', { watch: [channel('1002', extra)] });
+      expect(res.status).toBe(201);
+      const granted = Date.parse(res.data.watch[0].details.events[0].channel_expiry);
+      expect(Math.abs(granted - (Date.now() + 3_600_000))).toBeLessThan(5000);
+    }
+    const past = await send('post', { watch: [channel('1003', { channel_expiry: inDays(-1) })] });
+    expect(past.status).toBe(400);
+    expect(past.data.watch[0]).toMatchObject({ code: 'INVALID_DATA', details: { api_name: 'channel_expiry' }, status: 'error' });
+  });
+
+  it('when a channel id is enabled again, then it is replaced (new token and expiry), not doubled', async () => {
+    await send('post', { watch: [channel('1004')] });
+    const again = await send('post', { watch: [channel('1004', { token: 'another-token-value-x', channel_expiry: inDays(6) })] });
+    expect(again.status).toBe(201);
+    const listed = await send('get', undefined, { channel_id: '1004' });
+    expect(listed.data.watch).toHaveLength(1);
+    expect(listed.data.watch[0].token).toBe('another-token-value-x');
+    expect(fake.watch.active('1004')?.channel_expiry.getTime()).toBeGreaterThan(Date.now() + 5 * 86_400_000);
+  });
+
+  it('when entries are malformed, then each gets its own error in place: 207 beside a good one, 400 alone', async () => {
+    const res = await send('post', {
+      watch: [
+        channel('1005'),
+        channel('not-a-number'),
+        channel('1006', { events: ['Widgets.all'] }),
+        channel('1007', { token: 'x'.repeat(51) }),
+        channel('1008', { notify_url: 'ftp://nope' }),
+        { events: ['Contacts.all'], notify_url: 'https://hooks.example/x' },
+      ],
+    });
+    expect(res.status).toBe(207);
+    expect(res.data.watch.map((w: Json) => [w.code, w.details.api_name])).toEqual([
+      ['SUCCESS', undefined],
+      ['INVALID_DATA', 'channel_id'],
+      ['INVALID_DATA', 'events'],
+      ['INVALID_DATA', 'token'],
+      ['INVALID_DATA', 'notify_url'],
+      ['MANDATORY_NOT_FOUND', 'channel_id'],
+    ]);
+    expect((await send('post', { watch: [] })).data.code).toBe('MANDATORY_NOT_FOUND');
+  });
+
+  it('when a channel expires, then GET no longer lists it (204) and PATCH refuses it; enabling it again works', async () => {
+    await send('post', { watch: [channel('1009')] });
+    const patched = await send('patch', { watch: [{ channel_id: '1009', channel_expiry: inDays(5) }] });
+    expect(patched.status).toBe(200);
+    expect(fake.watch.active('1009')?.token).toBe('a-token-of-twenty-chars');
+    fake.watch.expire('1009');
+    expect((await send('get', undefined, { channel_id: '1009' })).status).toBe(204);
+    const late = await send('patch', { watch: [{ channel_id: '1009', channel_expiry: inDays(5) }] });
+    expect(late.status).toBe(400);
+    expect(late.data.watch[0]).toMatchObject({ code: 'INVALID_DATA', details: { api_name: 'channel_id' } });
+    expect((await send('post', { watch: [channel('1009')] })).status).toBe(201);
+    expect(fake.watch.active('1009')).toBeDefined();
+  });
+
+  it('when channels are disabled, then each is un-subscribed; an unknown one is an error in place', async () => {
+    await send('post', { watch: [channel('1010')] });
+    const res = await send('delete', undefined, { channel_ids: '1010,999999' });
+    expect(res.status).toBe(207);
+    expect(res.data.watch[0]).toMatchObject({
+      code: 'SUCCESS',
+      message: 'Successfully un-subscribed from actions-watch',
+      details: { channel_id: '1010' },
+    });
+    expect(res.data.watch[1]).toMatchObject({ code: 'INVALID_DATA', status: 'error' });
+    expect(fake.watch.channels.has('1010')).toBe(false);
+    expect((await send('delete')).data.code).toBe('REQUIRED_PARAM_MISSING');
+  });
+});

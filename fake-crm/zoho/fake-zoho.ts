@@ -13,6 +13,7 @@ import {
   WRITABLE,
   type ZohoOutcome,
 } from './fake-zoho-writes';
+import { FakeZohoWatch } from './fake-zoho-watch';
 
 /**
  * A Zoho CRM of our own for Contacts (fake-crm/zoho/README.md lists each fact followed and its
@@ -23,7 +24,8 @@ import {
  * GET /crm/{v}/users?type=CurrentUser; the org's API credits (X-API-CREDITS-REMAINING once
  * half are spent, 429 when none are left); and the body of a notification. Writes:
  * POST /crm/{v}/Contacts/upsert, PUT /crm/{v}/Contacts, DELETE /crm/{v}/Contacts?ids=
- * (fake-zoho-writes.ts has the per-record checks), logged in `received`.
+ * (fake-zoho-writes.ts has the per-record checks), logged in `received`. Watch channels:
+ * POST, PATCH, GET and DELETE /crm/{v}/actions/watch (fake-zoho-watch.ts), in `watch`.
  */
 
 // ---- types ----
@@ -212,6 +214,8 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
   readonly accounts: FakeZohoLookup[] = ACCOUNTS.map((a) => ({ ...a }));
   readonly customFields: Set<string>;
   readonly offset: string;
+  /** The watch channels enabled through /actions/watch. */
+  readonly watch: FakeZohoWatch;
   creditLimit: number | null;
   creditsUsed = 0;
   pageTokenTtlMs: number;
@@ -240,6 +244,7 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
     this.stepMs = Math.max(1000, seconds(opts.stepMs ?? 1000));
     this.clock = seconds((opts.epoch ?? new Date(Date.now() - 30 * 86_400_000)).getTime()) - this.stepMs;
     this.addContacts(opts.contacts ?? 0);
+    this.watch = new FakeZohoWatch((at) => zohoTime(at, this.offset));
   }
 
   protected override requestDetails(req: Request): Omit<RequestLogEntry, keyof LoggedRequest> {
@@ -327,6 +332,11 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
     const [, version, rest] = m;
     if (Number(version.slice(1)) < 2 || Number(version.slice(1)) > 8) {
       throw error(404, 'INVALID_URL_PATTERN', 'Please check if the URL trying to access is a correct one');
+    }
+    if (rest === 'actions/watch') {
+      const body = req.method === 'POST' || req.method === 'PATCH' ? parseBody(req.body) : undefined;
+      if (req.method !== 'GET') this.received.push({ method: req.method, path: req.path, query: { ...req.query }, body });
+      return this.watch.handle(req.method, req.query, body);
     }
     if (req.method !== 'GET') return this.write(req, rest);
     if (rest === 'org') return { status: 200, body: { org: [this.org()] } };

@@ -151,6 +151,16 @@ export const envSchema = z.object({
     .default('17 * * * *'),
   RETENTION_BATCH: int(1).max(100_000).default(1000),
 
+  // Webhook channels the service keeps open at CRMs whose channels expire (Zoho's watch
+  // channels, at most a week): how often it looks, and how long before expiry it renews.
+  WEBHOOK_CHANNELS_CRON: z
+    .string()
+    .refine((v) => cron.validate(v), 'must be a cron expression')
+    .default('*/10 * * * *'),
+  WEBHOOK_CHANNEL_RENEW_AHEAD_HOURS: int(1)
+    .max(24 * 6)
+    .default(48),
+
   // Webhooks. Inbound: body limit, processing attempts before an event is parked as failed.
   WEBHOOK_BODY_LIMIT: z
     .string()
@@ -286,6 +296,7 @@ export interface Config {
   };
   /** Days kept (0 = forever) and the prune job's schedule; see src/modules/retention. */
   retention: { inboundPayloadDays: number; deliveriesDays: number; syncRunsDays: number; cron: string; batch: number };
+  webhookChannels: { cron: string; renewAheadMs: number };
   crmHttp: { timeoutMs: number; maxRetries: number; retryBaseMs: number; allowPrivateUrls: boolean; budgetRecheckMs?: number };
   /** The SSRF guard's switch, for every URL called on a tenant's behalf. */
   allowPrivateUrls: boolean;
@@ -402,6 +413,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       concurrency: e.SYNC_CONCURRENCY,
       jitterSeconds: e.SYNC_JITTER_SECONDS,
     },
+    webhookChannels: { cron: e.WEBHOOK_CHANNELS_CRON, renewAheadMs: e.WEBHOOK_CHANNEL_RENEW_AHEAD_HOURS * 3_600_000 },
     retention: {
       inboundPayloadDays: e.RETENTION_INBOUND_PAYLOAD_DAYS,
       deliveriesDays: e.RETENTION_DELIVERIES_DAYS,

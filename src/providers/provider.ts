@@ -158,6 +158,20 @@ export interface ProviderModule {
   createFileSink?(config: Record<string, unknown>, ctx: ConnectorContext): FileSink;
   /** Reads its own settings from the environment, when it has any. */
   fromEnvironment?(env: Readonly<Record<string, string | undefined>>): EnvironmentIntegration | undefined;
+  /** Keeps the channel its webhooks come through open (Zoho's watch channels expire within a week). */
+  createChannelKeeper?(config: Record<string, unknown>, ctx: ConnectorContext): WebhookChannelKeeper;
+}
+
+/** A CRM whose webhooks flow only while the service keeps a channel open at the CRM. */
+export interface WebhookChannelKeeper {
+  /**
+   * Opens the channel, or extends and updates it, so the CRM posts to `notifyUrl` until about
+   * `until` (it may grant less); the expiry granted. Null when the integration's config asks
+   * for no channel (no webhook token set). Throws the connector errors (CrmAuthError, ...).
+   */
+  keep(channel: { id: string; notifyUrl: string; until: Date }): Promise<{ expiresAt: Date } | null>;
+  /** Closes the channel (the integration is being deleted); one the CRM no longer has is not an error. */
+  release(channelId: string): Promise<void>;
 }
 
 /** The whole request, as the sender made it. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'winston';
 import type { CrmConnector } from './connector';
-import type { ConnectorContext, ProviderDefinition, ProviderModule, WebhookAdapter } from './provider';
+import type { ConnectorContext, ProviderDefinition, ProviderModule, WebhookAdapter, WebhookChannelKeeper } from './provider';
 import type { LimiterRegistry } from './rate-limiter';
 import { pushConfigProperties, type CrmWriter, type FileSink } from './writer';
 
@@ -53,6 +53,13 @@ export class ProviderRegistry {
     return m ? m.definition.routingKeyField : 'locationId';
   }
 
+  /** The providers whose webhooks need a channel the service keeps open. */
+  channelProviders(): string[] {
+    return this.list()
+      .filter((m) => m.createChannelKeeper)
+      .map((m) => m.definition.name);
+  }
+
   templates(): BuiltInTemplate[] {
     return this.list().map(({ definition: d }) => templateOf(d));
   }
@@ -99,12 +106,14 @@ export function createConnectorFactory(registry: ProviderRegistry, deps: Connect
 export interface WriterFactory {
   writer(provider: string, config: Record<string, unknown>, binding?: ConnectorBinding): CrmWriter | undefined;
   fileSink(provider: string, config: Record<string, unknown>, binding?: ConnectorBinding): FileSink | undefined;
+  channelKeeper(provider: string, config: Record<string, unknown>, binding?: ConnectorBinding): WebhookChannelKeeper | undefined;
 }
 
 export function createWriterFactory(registry: ProviderRegistry, deps: ConnectorDeps): WriterFactory {
   return {
     writer: (provider, config, binding) => registry.get(provider)?.createWriter?.(config, contextOf(deps, binding)),
     fileSink: (provider, config, binding) => registry.get(provider)?.createFileSink?.(config, contextOf(deps, binding)),
+    channelKeeper: (provider, config, binding) => registry.get(provider)?.createChannelKeeper?.(config, contextOf(deps, binding)),
   };
 }
 

@@ -74,6 +74,7 @@ describe('scheduled sync jobs', () => {
     expect(res.body.data).toContainEqual(
       expect.objectContaining({ name: 'oauth-keepalive', schedule: '30 3 * * *', idleDays: 30, failures: [] }),
     );
+    expect(res.body.data).toContainEqual(expect.objectContaining({ name: 'webhook-channels', schedule: '*/10 * * * *', enabled: false }));
   });
 
   it('when cron is enabled, then the jobs are scheduled with their next run time, and stop on shutdown', async () => {

@@ -10,6 +10,7 @@ import { assertAllowedUrl } from '../../lib/url-guard';
 import { CrmAuthError, CrmBudgetError, type CrmConnector } from '../../providers/connector';
 import type { ConnectorBinding, ConnectorFactory, WriterFactory } from '../../providers/registry';
 import type { CrmWriter, FileSink } from '../../providers/writer';
+import type { WebhookChannelKeeper } from '../../providers/provider';
 import { assertTransition, type IntegrationStatus } from './integration-status';
 import type { IntegrationFilter, IntegrationRepository, IntegrationRow } from './integrations.repository';
 import type { CreateIntegrationInput, UpdateIntegrationInput } from './integrations.schemas';
@@ -308,6 +309,12 @@ export class IntegrationService {
     const sink = this.opts.writers?.fileSink(row.provider, this.decrypt(row), this.binding(row));
     if (!sink) throw new AppError('conflict', 'export_not_supported', `${row.provider} stores no exported files`);
     return sink;
+  }
+
+  /** What keeps this integration's webhook channel open, with a current access token; null when its CRM needs none. */
+  async freshChannelKeeper(row: IntegrationRow): Promise<WebhookChannelKeeper | null> {
+    row = await this.freshened(row);
+    return this.opts.writers?.channelKeeper(row.provider, this.decrypt(row), this.binding(row)) ?? null;
   }
 
   /**

@@ -5,6 +5,7 @@ import { perSecond } from '../rate-limiter';
 import { ZohoConnector, type ZohoConfig } from './zoho.connector';
 import { DEFAULT_CREDIT_RESERVE, ZOHO_DEFAULT_API_DOMAIN, ZOHO_DEFAULT_VERSION, zohoDefinition } from './zoho.definition';
 import { zohoWebhook } from './zoho.webhook';
+import { ZohoChannelKeeper } from './zoho.watch';
 import { ZohoWriter } from './zoho.writer';
 
 /** Zoho's header scheme for OAuth access tokens (pasted ones are the same kind): not Bearer. */
@@ -79,7 +80,7 @@ function zohoClient(raw: Record<string, unknown>, ctx: ConnectorContext): { http
   };
 }
 
-/** Zoho CRM: contacts, by a pasted access token or OAuth; notifications checked by their token; pushes by upsert. */
+/** Zoho CRM: contacts, by a pasted access token or OAuth; notifications checked by their token, through a watch channel the service keeps open; pushes by upsert. */
 export const zoho: ProviderModule = {
   definition: zohoDefinition,
   webhook: zohoWebhook,
@@ -90,5 +91,9 @@ export const zoho: ProviderModule = {
   createWriter(raw, ctx) {
     const { http, config } = zohoClient(raw, ctx);
     return new ZohoWriter(http, config, ctx.logger);
+  },
+  createChannelKeeper(raw, ctx) {
+    const { http, config } = zohoClient(raw, ctx);
+    return new ZohoChannelKeeper(http, config);
   },
 };

@@ -102,7 +102,13 @@ export const zohoDefinition: ProviderDefinition = {
     tokenUrl: 'https://accounts.zoho.com/oauth/v2/token',
     // Contacts (read, and written by pushes) and their deletions; the org's name for the
     // connection test; the record count (search + layouts) so a full sync can tell its length.
-    scopes: ['ZohoCRM.modules.contacts.ALL', 'ZohoCRM.org.READ', 'ZohoSearch.securesearch.READ', 'ZohoCRM.settings.layouts.READ'],
+    scopes: [
+      'ZohoCRM.modules.contacts.ALL',
+      'ZohoCRM.org.READ',
+      'ZohoSearch.securesearch.READ',
+      'ZohoCRM.settings.layouts.READ',
+      'ZohoCRM.notifications.ALL',
+    ],
     // Zoho documents PKCE for mobile and desktop clients only; a server-based client has a secret.
     pkce: false,
     // offline: a refresh token; consent: a new one even when the person connected before.
@@ -188,13 +194,11 @@ export const zohoDefinition: ProviderDefinition = {
   },
   setupInstructions: [
     '## Connect Zoho CRM',
-    '1. **OAuth** (recommended): connect through `/api/integrations/oauth/zoho/authorize`. The token answer names the data centre’s `api_domain`, and the callback its accounts server; both are kept. Scopes: `ZohoCRM.modules.contacts.ALL` (`.READ` is enough without pushes), `ZohoCRM.org.READ`, `ZohoSearch.securesearch.READ`, `ZohoCRM.settings.layouts.READ`.',
+    '1. **OAuth** (recommended): connect through `/api/integrations/oauth/zoho/authorize`. The token answer names the data centre’s `api_domain`, and the callback its accounts server; both are kept. Scopes: `ZohoCRM.modules.contacts.ALL` (`.READ` is enough without pushes), `ZohoCRM.org.READ`, `ZohoSearch.securesearch.READ`, `ZohoCRM.settings.layouts.READ`, `ZohoCRM.notifications.ALL` (the watch channel).',
     '   **Or a pasted token**: in the API console (https://api-console.zoho.com, or your region’s), create a **Self Client**, generate a code with those scopes, exchange it for an access token, and create the integration with `{ "accessToken": "<token>", "apiDomain": "https://www.zohoapis.eu" }` (your data centre: `.com`, `.eu`, `.in`, `.com.au`, `.jp`, `.ca`, `.com.cn`, `.sa`, `.uk`). A pasted access token lasts one hour: prefer OAuth for anything but a test.',
     '2. Test it: `POST /api/integrations/:id/test` reads one contact and `GET /crm/v8/org`.',
     '3. Syncs read `GET /crm/v8/Contacts` (200 a page; past the first 2,000 records by `page_token`), incremental ones with `If-Modified-Since`, and deletions (recycle bin and permanent) from `GET /crm/v8/Contacts/deleted?type=all`. Zoho keeps deleted records listed 60 days (recycle bin) or 120 days (permanent): run an incremental sync at least that often.',
-    '4. Notifications: set a `webhookToken` (16 to 50 random characters) on the integration, then enable a watch channel with the same token:',
-    '   `POST {apiDomain}/crm/v8/actions/watch` with `{"watch":[{"channel_id":"<integration id>","events":["Contacts.all"],"token":"<webhookToken>","notify_url":"<PUBLIC_BASE_URL>/api/webhooks/zoho/<integration id>","channel_expiry":"<at most one week ahead, ISO 8601>"}]}` (scope `ZohoCRM.notifications.ALL`).',
-    '   A channel lasts one hour when no `channel_expiry` is given, and at most a week: renew it before then (`PATCH /crm/v8/actions/watch` with a new `channel_expiry`). Missed notifications are caught by the next incremental sync.',
+    '4. Notifications: set a `webhookToken` (16 to 50 random characters) on the integration. When the service knows its public address (`PUBLIC_BASE_URL`), it opens the watch channel itself within 10 minutes of the integration being active (`WEBHOOK_CHANNELS_CRON`): `POST {apiDomain}/crm/v8/actions/watch` with a channel id of its own (a random number), `events: ["Contacts.all"]`, the token and `<PUBLIC_BASE_URL>/api/webhooks/zoho/<integration id>`, for a little under a week (Zoho’s maximum). It enables the channel again 48 hours before it expires (`WEBHOOK_CHANNEL_RENEW_AHEAD_HOURS`), at once when the token changes, retries a refusal with backoff (the log says `webhook channel not kept`, with Zoho’s answer), and disables it when the integration is deleted. Scope `ZohoCRM.notifications.ALL` (connect again if the integration was connected without it). Without `PUBLIC_BASE_URL`, enable the channel yourself with that same body and enable it again before a week is out. Missed notifications are caught by the next incremental sync.',
     '   Each notification’s `token` is checked in constant time; a notification without the right token is refused (401). Notifications name records, not their contents: each insert/update is read back in batches of 100, each delete removes the user.',
     '5. Zoho counts API credits per 24 hours by edition. When Zoho reports fewer than `creditReserve` (default 1,000) left, a sync (or a push) stops cleanly and the next run resumes it.',
     '6. Pushing users (`direction` push or both): new people go through `POST /crm/v8/Contacts/upsert` matched by Email (100 a call), linked ones through `PUT /crm/v8/Contacts`. Default mapping: firstName → First_Name, lastName → Last_Name, email → Email, phone → Phone, company → Account_Name (the account of that name), title → Title. Last_Name is mandatory in Zoho: a user without one gets their display name (else the local part of their email). `onUserDeleted: delete` sends the contact to the recycle bin.',
