@@ -5,6 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/db/migrator';
 import { createLogger } from '../../src/lib/logger';
+import { allProviders } from '../../src/providers';
 import { createTestDatabase } from '../helpers/test-app';
 
 const logger = createLogger({ level: 'error', json: true, silent: true });
@@ -124,5 +125,36 @@ describe('migrator', () => {
       ['t-future', null],
       ['t-past', past],
     ]);
+  });
+
+  it('when built-in templates hold setup texts, then the upgrade marks those the code once wrote as the service’s and leaves edited ones unmarked', async () => {
+    const url = await emptyDatabase();
+    const NAME = '20261124000400_template_setup_from_code';
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migs-'));
+    for (const m of readMigrations().filter((f) => f.name < NAME)) {
+      fs.mkdirSync(path.join(dir, m.name));
+      fs.copyFileSync(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'), path.join(dir, m.name, 'migration.sql'));
+    }
+    await migrate(url, logger, dir);
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      const insert = `INSERT INTO integration_templates (name, display_name, category, config_schema, setup_instructions, built_in)
+                      VALUES ($1, $1, 'CRM', '{"type":"object"}', $2, $3)`;
+      // Every provider's current text is among those the code wrote.
+      for (const m of allProviders) await c.query(insert, [m.definition.name, m.definition.setupInstructions, true]);
+      await c.query(`UPDATE integration_templates SET setup_instructions = 'Edited by the operator' WHERE name = 'hubspot'`);
+      await c.query(insert, ['custom_crm', allProviders[0].definition.setupInstructions, false]);
+    } finally {
+      await c.end();
+    }
+    await migrate(url, logger);
+    const rows = await query(url, `SELECT name, setup_from_code, md5(setup_instructions) AS hash FROM integration_templates ORDER BY name`);
+    const marked = Object.fromEntries(rows.map((r) => [r.name, r.setup_from_code === r.hash]));
+    expect(marked).toEqual({
+      ...Object.fromEntries(allProviders.map((m) => [m.definition.name, m.definition.name !== 'hubspot'])),
+      custom_crm: false,
+    });
+    expect(rows.find((r) => r.name === 'hubspot').setup_from_code).toBeNull();
   });
 });

@@ -3,6 +3,7 @@ import { createServices } from '../../src/app';
 import { loadConfig } from '../../src/config/config';
 import { createPrismaClient } from '../../src/db/prisma';
 import { createLogger } from '../../src/lib/logger';
+import { hubspotDefinition } from '../../src/providers/hubspot/hubspot.definition';
 import { keyId, SecretBox } from '../../src/lib/secret-box';
 import { ADMIN_KEY, createTestContext, ENCRYPTION_KEY, type TestContext } from '../helpers/test-app';
 import { createOrganization, createOrganizationKey, createWealthboxIntegration } from '../helpers/fixtures';
@@ -65,6 +66,28 @@ describe('/api/integration-templates', () => {
     await ctx.sql(`UPDATE integration_templates SET display_name = 'HubSpot CRM' WHERE name = 'hubspot'`);
   });
 
+  it('when the service starts with a newer provider version, then a built-in template’s setup text follows the code, unless an operator edited it', async () => {
+    const current = hubspotDefinition.setupInstructions;
+    // As an earlier version left it: its own text, marked as written by the service.
+    await ctx.sql(
+      `UPDATE integration_templates SET setup_instructions = 'Paste a key (older text)', setup_from_code = md5('Paste a key (older text)') WHERE name = 'hubspot'`,
+    );
+    await ctx.services.templates.ensureBuiltIns();
+    const text = async () =>
+      (await ctx.sql<{ setup_instructions: string }>(`SELECT setup_instructions FROM integration_templates WHERE name = 'hubspot'`))[0]
+        .setup_instructions;
+    expect(await text()).toBe(current);
+
+    const id = (await admin.get('/api/integration-templates')).body.data.find((t: { name: string }) => t.name === 'hubspot').id;
+    expect((await admin.patch(`/api/integration-templates/${id}`, { setupInstructions: 'Ask Dana in IT for the key.' })).status).toBe(200);
+    // Even when the code's text changes after the edit, the edit stays.
+    await ctx.sql(`UPDATE integration_templates SET setup_from_code = md5('Paste a key (older text)') WHERE name = 'hubspot'`);
+    await ctx.services.templates.ensureBuiltIns();
+    expect(await text()).toBe('Ask Dana in IT for the key.');
+    // Set back to the code's text, it follows the code again.
+    await ctx.sql(`UPDATE integration_templates SET setup_instructions = $1, setup_from_code = md5($1) WHERE name = 'hubspot'`, [current]);
+  });
+
   it('validates its input: a schema that is not an object schema, or does not compile, is 400', async () => {
     const base = { name: 'custom_crm', displayName: 'Custom', category: 'CRM' };
     const notObject = await admin.post('/api/integration-templates', { ...base, configSchema: { type: 'string' } });
@@ -109,7 +132,10 @@ describe('/api/integration-templates', () => {
     const flat = await admin.post('/api/integration-templates', {
       ...base,
       name: 'flat_secret_crm',
-      configSchema: { type: 'object', properties: { apiKey: { type: 'string' }, auth: { type: 'object', properties: { region: { type: 'string' } } } } },
+      configSchema: {
+        type: 'object',
+        properties: { apiKey: { type: 'string' }, auth: { type: 'object', properties: { region: { type: 'string' } } } },
+      },
     });
     expect(flat.status).toBe(201);
     const patched = await admin.patch(`/api/integration-templates/${flat.body.data.id}`, {
