@@ -725,7 +725,10 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   );
   // Before the integrations router: /integrations/oauth/... is not an integration id.
   api.use('/integrations/oauth', oauthRouter(services.oauth));
-  api.use('/integrations', integrationsRouter(services.integrations));
+  api.use(
+    '/integrations',
+    integrationsRouter(services.integrations, (id) => services.webhookChannels.status(id)),
+  );
   api.use('/webhooks/events', inboundEventsRouter(services.inbox, services.inboxWorker, config.lists));
   api.use('/webhook-subscriptions', subscriptionsRouter(services.subscriptions));
   app.use('/api', api);

@@ -1,5 +1,5 @@
 import { FakeZoho } from '../../fake-crm/zoho/fake-zoho';
-import { createOrganization } from '../helpers/fixtures';
+import { createOrganization, createOrganizationKey, createWealthboxIntegration } from '../helpers/fixtures';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
 /**
@@ -65,6 +65,29 @@ describe('Webhook channels kept open at Zoho', () => {
     expect(row!.channelId).not.toBe(String(id));
     expect(row!.expiresAt!.getTime()).toBe(expiry);
     expect(row!.nextAttemptAt.getTime()).toBe(expiry - 48 * 3_600_000);
+  });
+
+  it('when the channel is asked through the API, then its owner sees expiry, renewal and failures; another organization and an integration without one get 404', async () => {
+    const ownerOrg = (await ctx.sql<{ organization_id: number }>('SELECT organization_id FROM integrations WHERE id = $1', [id]))[0]
+      .organization_id;
+    const res = await ctx.http.get(`/api/integrations/${id}/webhook-channel`).set('x-api-key', await createOrganizationKey(ctx, ownerOrg));
+    expect(res.status).toBe(200);
+    const row = (await ctx.services.webhookChannels.status(id))!;
+    expect(res.body.data).toEqual({
+      channelId: row.channelId,
+      notifyUrl: `${BASE}/api/webhooks/zoho/${id}`,
+      expiresAt: row.expiresAt!.toISOString(),
+      keptAt: row.keptAt!.toISOString(),
+      nextAttemptAt: row.nextAttemptAt.toISOString(),
+      failures: 0,
+      lastError: null,
+    });
+    const stranger = await createOrganizationKey(ctx, (await createOrganization(ctx)).id);
+    expect((await ctx.http.get(`/api/integrations/${id}/webhook-channel`).set('x-api-key', stranger)).status).toBe(404);
+    const wb = await createWealthboxIntegration(ctx, { token: 'wb-token-0123456789', url: 'http://127.0.0.1:9' });
+    const none = await ctx.http.get(`/api/integrations/${wb.id}/webhook-channel`).set('x-api-key', ADMIN_KEY);
+    expect(none.status).toBe(404);
+    expect(none.body).toMatchObject({ code: 'webhook_channel_not_found', error: expect.stringContaining('no webhook channel') });
   });
 
   it('when nothing is due, then a second pass calls Zoho not at all', async () => {

@@ -63,6 +63,16 @@ export const integrationOperations: Operation[] = [
     responses: ok('{ success, message, data }'),
   },
   {
+    method: 'get',
+    path: '/:id/webhook-channel',
+    tag: 'Integrations',
+    summary:
+      'The webhook channel the service keeps open at the CRM (Zoho): expiry, next renewal, last failure; 404 when it keeps none for this integration',
+    auth: 'apiKey',
+    ...byId,
+    responses: ok('{ data: { channelId, notifyUrl, expiresAt, keptAt, nextAttemptAt, failures, lastError } }'),
+  },
+  {
     method: 'post',
     path: '/:id/disconnect',
     tag: 'Integrations',
@@ -82,7 +92,10 @@ export const integrationOperations: Operation[] = [
   },
 ];
 
-export function integrationsRouter(service: IntegrationService): Router {
+/** The state of an integration's kept webhook channel (inbound webhooks own it; wired in app.ts). */
+export type WebhookChannelLookup = (integrationId: number) => Promise<Record<string, unknown> | null>;
+
+export function integrationsRouter(service: IntegrationService, webhookChannel?: WebhookChannelLookup): Router {
   const router = Router();
 
   router.get('/', async (req, res) => {
@@ -106,6 +119,19 @@ export function integrationsRouter(service: IntegrationService): Router {
 
   router.get('/:id', async (req, res) => {
     res.json({ data: service.view(await visible(service, req.params, res)) });
+  });
+
+  router.get('/:id/webhook-channel', async (req, res) => {
+    const row = await visible(service, req.params, res);
+    const channel = await webhookChannel?.(row.id);
+    if (!channel) {
+      throw new AppError(
+        'not_found',
+        'webhook_channel_not_found',
+        `Integration ${row.id} has no webhook channel kept by the service: its CRM needs none, PUBLIC_BASE_URL is unset, or it has not been active since`,
+      );
+    }
+    res.json({ data: channel });
   });
 
   router.patch('/:id', async (req, res) => {
