@@ -432,6 +432,19 @@ describe('FakeZoho: watch channels', () => {
     expect(fake.watch.active('1009')).toBeDefined();
   });
 
+  it('when the token was granted no notifications scope, then watch calls are 401 OAUTH_SCOPE_MISMATCH while Contacts still answer', async () => {
+    fake.addToken('contacts-only-token', ['ZohoCRM.modules.contacts.ALL', 'ZohoCRM.org.READ']);
+    const res = await http.post(`${fake.url}/crm/v8/actions/watch`, JSON.stringify({ watch: [channel('1011')] }), {
+      headers: { Authorization: 'Zoho-oauthtoken contacts-only-token', 'Content-Type': 'application/json' },
+    });
+    expect(res.status).toBe(401);
+    expect(res.data).toEqual({ code: 'OAUTH_SCOPE_MISMATCH', message: 'Unauthorized', status: 'error' });
+    expect(fake.watch.channels.has('1011')).toBe(false);
+    expect((await client(fake, 'Zoho-oauthtoken contacts-only-token')('/crm/v8/org')).status).toBe(200);
+    fake.addToken('contacts-only-token', ['ZohoCRM.notifications.ALL']);
+    expect((await send('post', { watch: [channel('1011')] })).status).toBe(201);
+  });
+
   it('when channels are disabled, then each is un-subscribed; an unknown one is an error in place', async () => {
     await send('post', { watch: [channel('1010')] });
     const res = await send('delete', undefined, { channel_ids: '1010,999999' });

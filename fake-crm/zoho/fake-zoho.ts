@@ -222,6 +222,8 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
 
   private readonly tokens = new Set<string>();
   private readonly expired = new Set<string>();
+  /** Tokens granted only some scopes (the others have every scope). */
+  private readonly scopes = new Map<string, Set<string>>();
   private readonly acceptToken?: (token: string) => boolean;
   private readonly pageTokens = new Map<string, PageToken>();
   private readonly random: () => number;
@@ -282,10 +284,16 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
 
   // ---- auth and credits ----
 
-  /** Another valid token (the access token an OAuth refresh hands out). */
-  addToken(token: string): void {
+  /**
+   * Another valid token (the access token an OAuth refresh hands out). With `scopes`, the
+   * token has only those: a watch call without a ZohoCRM.notifications scope is 401
+   * OAUTH_SCOPE_MISMATCH (a connection made before the service asked for it).
+   */
+  addToken(token: string, scopes?: string[]): void {
     this.tokens.add(token);
     this.expired.delete(token);
+    if (scopes) this.scopes.set(token, new Set(scopes));
+    else this.scopes.delete(token);
   }
 
   /** The token stops working: 401 INVALID_TOKEN, as Zoho answers for an expired access token. */
@@ -334,6 +342,7 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
       throw error(404, 'INVALID_URL_PATTERN', 'Please check if the URL trying to access is a correct one');
     }
     if (rest === 'actions/watch') {
+      this.requireScope(req, 'ZohoCRM.notifications.');
       const body = req.method === 'POST' || req.method === 'PATCH' ? parseBody(req.body) : undefined;
       if (req.method !== 'GET') this.received.push({ method: req.method, path: req.path, query: { ...req.query }, body });
       return this.watch.handle(req.method, req.query, body);
@@ -352,6 +361,15 @@ export class FakeZoho extends FakeServer<RequestLogEntry> {
       return c ? { status: 200, body: { data: [this.render(c, null)] } } : { status: 204 };
     }
     throw error(404, 'INVALID_URL_PATTERN', 'Please check if the URL trying to access is a correct one');
+  }
+
+  /** 401 OAUTH_SCOPE_MISMATCH (Zoho's body) when the token was granted no scope under `prefix`. */
+  private requireScope(req: Request, prefix: string): void {
+    const token = /^Zoho-oauthtoken\s+(\S+)$/i.exec(req.get('authorization')?.trim() ?? '')?.[1];
+    const granted = token === undefined ? undefined : this.scopes.get(token);
+    if (granted && ![...granted].some((s) => s.startsWith(prefix))) {
+      throw new FakeApiError(401, { code: 'OAUTH_SCOPE_MISMATCH', message: 'Unauthorized', status: 'error' });
+    }
   }
 
   private org() {

@@ -259,10 +259,17 @@ function describeBody(data: unknown): string {
       .slice(0, 300);
   }
   if (data && typeof data === 'object') {
-    const d = data as { error?: unknown; errors?: unknown; message?: unknown };
+    const d = data as { error?: unknown; errors?: unknown; message?: unknown; code?: unknown; errorCode?: unknown };
     // HighLevel answers { statusCode, message, error: "Unauthorized" }: the message says more.
     const text = typeof d.error === 'string' && d.message !== undefined ? d.message : (d.error ?? d.message ?? d.errors);
-    if (text !== undefined) return String(typeof text === 'string' ? text : JSON.stringify(text)).slice(0, 300);
+    // Zoho and Salesforce put what went wrong in a code beside a generic message
+    // (OAUTH_SCOPE_MISMATCH beside "Unauthorized"): both are kept.
+    const code = [d.code, d.errorCode].find((c) => typeof c === 'string' && /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(c)) as string | undefined;
+    if (text !== undefined) {
+      const said = String(typeof text === 'string' ? text : JSON.stringify(text));
+      return (code && !said.includes(code) ? `${code}: ${said}` : said).slice(0, 300);
+    }
+    if (code) return code;
   }
   return typeof data === 'string' ? data.slice(0, 300) : 'no details';
 }

@@ -265,7 +265,7 @@ describe('ZohoConnector: 401 and reauthorization', () => {
         .testConnection()
         .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(CrmAuthError);
-      expect((err as Error).message).toMatch(/zoho rejected the credentials \(401 on GET \/crm\/v8\/Contacts\): invalid oauth token/);
+      expect((err as Error).message).toMatch(/zoho rejected the credentials \(401 on GET \/crm\/v8\/Contacts\): INVALID_TOKEN: invalid oauth token/);
       expect((err as Error).message).not.toContain('not-a-valid-token');
       expect(reauthorize).toHaveBeenCalledTimes(1);
     } finally {

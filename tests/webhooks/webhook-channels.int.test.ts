@@ -223,6 +223,33 @@ describe('Webhook channels Zoho refuses', () => {
   });
 });
 
+describe('Webhook channels without the notifications scope', () => {
+  it('when the token lacks ZohoCRM.notifications (connected before it was asked), then the row says OAUTH_SCOPE_MISMATCH and the integration stays active', async () => {
+    const c = await createTestContext({ PUBLIC_BASE_URL: BASE });
+    try {
+      fake.addToken('old-connection-token-0123', ['ZohoCRM.modules.contacts.ALL', 'ZohoCRM.org.READ']);
+      const org = (await createOrganization(c)).id;
+      const res = await c.http
+        .post('/api/integrations')
+        .set('x-api-key', ADMIN_KEY)
+        .send({
+          organizationId: org,
+          provider: 'zoho',
+          name: 'Zoho',
+          config: { accessToken: 'old-connection-token-0123', apiDomain: fake.url, webhookToken: 'scope-token-0123456789' },
+        });
+      const oid: number = res.body.data.id;
+      expect((await c.http.post(`/api/integrations/${oid}/test`).set('x-api-key', ADMIN_KEY)).body.success).toBe(true);
+      expect(await c.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 1 });
+      const row = await c.services.webhookChannels.status(oid);
+      expect(row!.lastError).toMatch(/401.*OAUTH_SCOPE_MISMATCH/);
+      expect((await c.http.get(`/api/integrations/${oid}`).set('x-api-key', ADMIN_KEY)).body.data.status).toBe('active');
+    } finally {
+      await c.close();
+    }
+  });
+});
+
 describe('Webhook channels without a public address', () => {
   it('when PUBLIC_BASE_URL is not set, then no channel row is made and Zoho is not called', async () => {
     const bare = await createTestContext();
