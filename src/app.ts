@@ -721,6 +721,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     templatesRouter(services.templates, (name) => ({
       modes: services.providers.get(name)?.definition.authModes ?? ['api_key'],
       oauthReady: services.oauth.isConfigured(name),
+      keepsWebhookChannel: Boolean(services.providers.get(name)?.createChannelKeeper),
     })),
   );
   // Before the integrations router: /integrations/oauth/... is not an integration id.

@@ -151,6 +151,8 @@ describe('the console: integrations page', () => {
     expect(auth.codeExchanges).toBe(1);
     const [row] = await h.ctx.sql<{ organization_id: number }>('SELECT organization_id FROM integrations WHERE provider = $1', ['zoho']);
     expect(row.organization_id).toBe(org.id);
+    // Zoho's webhooks need a channel the service keeps open; here it has no public address to give.
+    await mine.getByText('not kept: the service has no public address (PUBLIC_BASE_URL)').waitFor();
 
     // Delete: a confirmation in the page; Cancel keeps it.
     await mine.getByRole('button', { name: 'Delete' }).click();

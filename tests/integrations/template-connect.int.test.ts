@@ -23,6 +23,8 @@ describe('GET /api/integration-templates: how each template connects', () => {
     expect(byName.hubspot).toMatchObject({ modes: ['api_key', 'oauth2'], oauthReady: true });
     expect(byName.salesforce).toMatchObject({ modes: ['api_key', 'oauth2'], oauthReady: false });
     expect(byName.mailchimp).toMatchObject({ modes: ['api_key'], oauthReady: false });
+    // Only Zoho's webhooks come through a channel the service keeps open.
+    expect(Object.keys(byName).filter((n) => (byName[n] as { keepsWebhookChannel?: boolean }).keepsWebhookChannel)).toEqual(['zoho']);
   });
 
   it('when a template has no provider module (an operator’s own), then it connects by its form only', async () => {

@@ -224,6 +224,7 @@ function ProviderCard({ template: t, rows, api, orgId, showOrg, orgName, oauthBu
           api=${api}
           org=${showOrg ? orgName(row.organizationId) : null}
           canOAuth=${oauthReady(t)}
+          keepsChannel=${Boolean(t.connect?.keepsWebhookChannel)}
           oauthBusy=${oauthBusy}
           onOAuth=${onOAuth}
           onSettings=${() => onSettings(row)}
@@ -246,7 +247,7 @@ function ProviderCard({ template: t, rows, api, orgId, showOrg, orgName, oauthBu
   </article>`;
 }
 
-function IntegrationItem({ row, api, org, canOAuth, oauthBusy, onOAuth, onSettings, onSyncs, onChanged }) {
+function IntegrationItem({ row, api, org, canOAuth, keepsChannel, oauthBusy, onOAuth, onSettings, onSyncs, onChanged }) {
   const action = useAction();
   const [confirming, setConfirming] = useState(false);
 
@@ -278,6 +279,7 @@ function IntegrationItem({ row, api, org, canOAuth, oauthBusy, onOAuth, onSettin
         html`<dt>Last error</dt>
           <dd class="field-error">${row.errorMessage}</dd>`
       }
+      ${keepsChannel && html`<${ChannelFact} api=${api} row=${row} />`}
     </dl>
     <div class="actions">
       ${row.status !== 'disconnected' && html`<button type="button" disabled=${action.busy} onClick=${() => check('test')}>Test</button>`}
@@ -321,6 +323,27 @@ function IntegrationItem({ row, api, org, canOAuth, oauthBusy, onOAuth, onSettin
     }
     <${ActionResult} action=${action} />
   </section>`;
+}
+
+/**
+ * The webhook channel the service keeps open at the CRM (Zoho's watch channel): until when,
+ * or why not. Null means the service keeps none yet (no PUBLIC_BASE_URL, or not active).
+ */
+function ChannelFact({ api, row }) {
+  const state = useAsync(async () => (await api.get(`/integrations/${row.id}/webhook-channel`)).data, [row.id, row.status, row.updatedAt]);
+  const c = state.data;
+  let text;
+  let failing = false;
+  if (state.loading && c === undefined) text = '…';
+  else if (state.error) [text, failing] = [state.error.message, true];
+  else if (!c)
+    text =
+      row.status === 'active' ? 'not kept: the service has no public address (PUBLIC_BASE_URL)' : 'opened once the integration is active';
+  else if (c.lastError) [text, failing] = [`not open: ${c.lastError} (next try ${fmtDate(c.nextAttemptAt)})`, true];
+  else if (c.expiresAt) text = `open until ${fmtDate(c.expiresAt)}, renewed ${fmtDate(c.nextAttemptAt)}`;
+  else text = 'opening within 10 minutes';
+  return html`<dt>Webhook channel</dt>
+    <dd class=${failing ? 'field-error' : undefined}>${text}</dd>`;
 }
 
 /** The in-page confirmation of a delete; focus starts on Cancel, the safe choice. */

@@ -67,10 +67,10 @@ export const integrationOperations: Operation[] = [
     path: '/:id/webhook-channel',
     tag: 'Integrations',
     summary:
-      'The webhook channel the service keeps open at the CRM (Zoho): expiry, next renewal, last failure; 404 when it keeps none for this integration',
+      'The webhook channel the service keeps open at the CRM (Zoho): expiry, next renewal, last failure; data null (with a message) when it keeps none for this integration',
     auth: 'apiKey',
     ...byId,
-    responses: ok('{ data: { channelId, notifyUrl, expiresAt, keptAt, nextAttemptAt, failures, lastError } }'),
+    responses: ok('{ data: { channelId, notifyUrl, expiresAt, keptAt, nextAttemptAt, failures, lastError } | null, message? }'),
   },
   {
     method: 'post',
@@ -123,15 +123,16 @@ export function integrationsRouter(service: IntegrationService, webhookChannel?:
 
   router.get('/:id/webhook-channel', async (req, res) => {
     const row = await visible(service, req.params, res);
-    const channel = await webhookChannel?.(row.id);
-    if (!channel) {
-      throw new AppError(
-        'not_found',
-        'webhook_channel_not_found',
-        `Integration ${row.id} has no webhook channel kept by the service: its CRM needs none, PUBLIC_BASE_URL is unset, or it has not been active since`,
-      );
-    }
-    res.json({ data: channel });
+    // None is an answer about an integration that exists, not a missing resource: 200 with null.
+    const channel = (await webhookChannel?.(row.id)) ?? null;
+    res.json(
+      channel
+        ? { data: channel }
+        : {
+            data: null,
+            message: `The service keeps no webhook channel for integration ${row.id}: its CRM needs none, PUBLIC_BASE_URL is unset, or it has not been active since`,
+          },
+    );
   });
 
   router.patch('/:id', async (req, res) => {

@@ -62,6 +62,8 @@ export const templateOperations: Operation[] = [
 export interface ConnectWays {
   modes: readonly ('api_key' | 'oauth2')[];
   oauthReady: boolean;
+  /** The service keeps the CRM's webhook channel open (Zoho): GET /api/integrations/:id/webhook-channel tells its state. */
+  keepsWebhookChannel?: boolean;
 }
 
 /** /api/integration-templates (seed 002): any key reads, admins write. */
