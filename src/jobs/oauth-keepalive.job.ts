@@ -1,6 +1,6 @@
 import type { ScheduledTask } from 'node-cron';
 import type { Logger } from 'winston';
-import { schedulePass } from './scheduled-pass';
+import { passFacts, schedulePass } from './scheduled-pass';
 import type { OAuthService } from '../modules/oauth';
 
 /**
@@ -35,12 +35,8 @@ export class OAuthKeepAliveJob {
   /** For GET /api/sync/jobs: the schedule, and the integrations whose last refresh failed. */
   async describe(organizationId?: number) {
     return {
-      name: this.name,
-      schedule: this.opts.schedule,
-      timezone: this.opts.timezone,
-      enabled: this.opts.enabled,
+      ...passFacts(this.name, this.opts, this.task),
       idleDays: this.opts.idleDays,
-      nextRunAt: this.task?.getNextRun() ?? null,
       failures: await this.oauth.failures(organizationId),
     };
   }

@@ -1,6 +1,6 @@
 import type { ScheduledTask } from 'node-cron';
 import type { Logger } from 'winston';
-import { schedulePass } from './scheduled-pass';
+import { passFacts, schedulePass } from './scheduled-pass';
 import type { PruneCounts, RetentionService } from '../modules/retention';
 
 /**
@@ -45,12 +45,8 @@ export class RetentionJob {
   /** For GET /api/sync/jobs: the schedule, the days kept (0 = forever), and this instance's last pass. */
   describe() {
     return {
-      name: this.name,
-      schedule: this.opts.schedule,
-      timezone: this.opts.timezone,
-      enabled: this.opts.enabled,
+      ...passFacts(this.name, this.opts, this.task),
       keepDays: this.opts.days,
-      nextRunAt: this.task?.getNextRun() ?? null,
       lastRun: this.last,
     };
   }

@@ -32,3 +32,8 @@ export function schedulePass<T extends object>(
     { name, timezone: opts.timezone, noOverlap: true },
   );
 }
+
+/** What GET /api/sync/jobs shows of a scheduled pass: its schedule and next run (null when off). */
+export function passFacts(name: string, opts: PassSchedule, task: ScheduledTask | null) {
+  return { name, schedule: opts.schedule, timezone: opts.timezone, enabled: opts.enabled, nextRunAt: task?.getNextRun() ?? null };
+}

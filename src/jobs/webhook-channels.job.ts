@@ -1,6 +1,6 @@
 import type { ScheduledTask } from 'node-cron';
 import type { Logger } from 'winston';
-import { schedulePass } from './scheduled-pass';
+import { passFacts, schedulePass } from './scheduled-pass';
 import type { WebhookChannelService } from '../modules/inbound-webhooks';
 
 /**
@@ -40,12 +40,6 @@ export class WebhookChannelsJob {
 
   /** For GET /api/sync/jobs. */
   describe() {
-    return {
-      name: this.name,
-      schedule: this.opts.schedule,
-      timezone: this.opts.timezone,
-      enabled: this.opts.enabled,
-      nextRunAt: this.task?.getNextRun() ?? null,
-    };
+    return passFacts(this.name, this.opts, this.task);
   }
 }

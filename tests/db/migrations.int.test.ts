@@ -12,6 +12,18 @@ const logger = createLogger({ level: 'error', json: true, silent: true });
 
 const emptyDatabase = () => createTestDatabase('empty');
 
+/** A new database with every migration before `name` applied: what an upgrade to it starts from. */
+async function migratedBefore(name: string): Promise<string> {
+  const url = await emptyDatabase();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migs-'));
+  for (const m of readMigrations().filter((f) => f.name < name)) {
+    fs.mkdirSync(path.join(dir, m.name));
+    fs.copyFileSync(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'), path.join(dir, m.name, 'migration.sql'));
+  }
+  await migrate(url, logger, dir);
+  return url;
+}
+
 async function query(url: string, sql: string) {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -82,15 +94,9 @@ describe('migrator', () => {
     expect(await query(url, "SELECT to_regclass('public.b')::text AS t")).toEqual([{ t: 'b' }]);
   });
   it('when a database holds source times from the future, then the upgrade makes them no time and leaves the rest', async () => {
-    const url = await emptyDatabase();
     const NAME = '20261124000200_distrust_future_source_times';
     // Every migration before this one, then rows as the service wrote them before it.
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migs-'));
-    for (const m of readMigrations().filter((f) => f.name < NAME)) {
-      fs.mkdirSync(path.join(dir, m.name));
-      fs.copyFileSync(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'), path.join(dir, m.name, 'migration.sql'));
-    }
-    await migrate(url, logger, dir);
+    const url = await migratedBefore(NAME);
     const soon = new Date(Date.now() + 60_000).toISOString();
     const past = '2025-03-01T10:00:00.000Z';
     await query(
@@ -128,14 +134,7 @@ describe('migrator', () => {
   });
 
   it('when built-in templates hold setup texts, then the upgrade marks those the code once wrote as the service’s and leaves edited ones unmarked', async () => {
-    const url = await emptyDatabase();
-    const NAME = '20261124000400_template_setup_from_code';
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'migs-'));
-    for (const m of readMigrations().filter((f) => f.name < NAME)) {
-      fs.mkdirSync(path.join(dir, m.name));
-      fs.copyFileSync(path.join(MIGRATIONS_DIR, m.name, 'migration.sql'), path.join(dir, m.name, 'migration.sql'));
-    }
-    await migrate(url, logger, dir);
+    const url = await migratedBefore('20261124000400_template_setup_from_code');
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     try {
