@@ -1,4 +1,5 @@
 import { FakeZoho } from '../../fake-crm/zoho/fake-zoho';
+import { capturingLogger } from '../helpers/connector-harness';
 import { createOrganization, createOrganizationKey, createWealthboxIntegration } from '../helpers/fixtures';
 import { ADMIN_KEY, createTestContext, type TestContext } from '../helpers/test-app';
 
@@ -251,12 +252,19 @@ describe('Webhook channels without the notifications scope', () => {
 });
 
 describe('Webhook channels without a public address', () => {
-  it('when PUBLIC_BASE_URL is not set, then no channel row is made and Zoho is not called', async () => {
-    const bare = await createTestContext();
+  it('when PUBLIC_BASE_URL is not set, then no channel row is made, Zoho is not called, and the log says why once a Zoho integration exists', async () => {
+    const { capture, logger } = capturingLogger('warn');
+    const bare = await createTestContext({}, logger);
     try {
+      const said = () => capture.entries.filter((e) => String(e.message).includes('PUBLIC_BASE_URL is not set'));
+      // No Zoho integration yet: nothing to say.
+      expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 0 });
+      expect(said()).toEqual([]);
       await zoho('no-base-url-token-0123', bare);
       const before = watchPosts().length;
       expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 0 });
+      await bare.services.webhookChannels.keepDue();
+      expect(said()).toHaveLength(1);
       expect(await bare.sql('SELECT * FROM webhook_channels')).toEqual([]);
       expect(watchPosts()).toHaveLength(before);
     } finally {

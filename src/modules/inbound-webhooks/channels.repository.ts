@@ -15,6 +15,8 @@ export interface WebhookChannelRepository {
    * row at its notify URL under `baseUrl` (PUBLIC_BASE_URL may change): a changed URL is due now.
    */
   ensure(providers: string[], baseUrl: string): Promise<void>;
+  /** Whether any active integration of these providers would have a channel. */
+  anyCandidate(providers: string[]): Promise<boolean>;
   /**
    * Claims up to `limit` due channels of active integrations: each is not due again for
    * `leaseSeconds`, so instances running the same pass take different ones.
@@ -56,6 +58,13 @@ export function createWebhookChannelRepository(db: Db): WebhookChannelRepository
         providers,
         baseUrl,
       );
+    },
+    async anyCandidate(providers) {
+      const found = await db.integration.findFirst({
+        where: { provider: { in: providers }, status: 'active', isActive: true },
+        select: { id: true },
+      });
+      return found !== null;
     },
     claimDue: (limit, leaseSeconds) =>
       db.$queryRawUnsafe<DueChannel[]>(

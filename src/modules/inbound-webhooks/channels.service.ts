@@ -53,7 +53,8 @@ export class WebhookChannelService {
     if (providers.length === 0) return result;
     const base = this.opts.publicBaseUrl?.replace(/\/+$/, '');
     if (!base) {
-      if (!this.warnedNoBaseUrl) {
+      // Said once, and only to a deployment that has such an integration to keep a channel for.
+      if (!this.warnedNoBaseUrl && (await this.repo.anyCandidate(providers))) {
         this.warnedNoBaseUrl = true;
         this.logger.warn('webhook channels not opened: PUBLIC_BASE_URL is not set, so there is no address to give the CRM', {
           providers,
