@@ -29,7 +29,7 @@ export class WebhookChannelsJob {
       this.opts,
       this.logger,
       () => this.run(),
-      (r) => r.kept + r.failed > 0,
+      (r) => r.kept + r.released + r.failed > 0,
     );
   }
 

@@ -49,7 +49,7 @@ describe('Webhook channels kept open at Zoho', () => {
   it('when an active Zoho integration has a token, then a pass enables its channel for almost a week at our public URL and plans the renewal 48 hours ahead', async () => {
     id = await zoho('channel-token-0123456789');
     const result = await ctx.services.webhookChannels.keepDue();
-    expect(result).toEqual({ kept: 1, idle: 0, failed: 0 });
+    expect(result).toEqual({ kept: 1, released: 0, idle: 0, failed: 0 });
     const channel = fake.watch.active(await channelOf(id));
     expect(channel).toMatchObject({
       events: ['Contacts.all'],
@@ -93,7 +93,7 @@ describe('Webhook channels kept open at Zoho', () => {
 
   it('when nothing is due, then a second pass calls Zoho not at all', async () => {
     const before = watchPosts().length;
-    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 0 });
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 0 });
     expect(watchPosts()).toHaveLength(before);
   });
 
@@ -126,7 +126,7 @@ describe('Webhook channels kept open at Zoho', () => {
     await makeDue(id);
     // More 500s than the client's own retries.
     fake.failNext(10, 500);
-    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 1 });
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 1 });
     const row = await ctx.services.webhookChannels.status(id);
     fake.clearFaults();
     expect(row).toMatchObject({ failures: 1, lastError: expect.stringContaining('500') });
@@ -143,7 +143,7 @@ describe('Webhook channels kept open at Zoho', () => {
     const bare = await zoho();
     await ctx.sql("UPDATE webhook_channels SET next_attempt_at = now() + interval '1 day' WHERE integration_id <> $1", [bare]);
     const before = watchPosts().length;
-    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 1, failed: 0 });
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 1, failed: 0 });
     expect(watchPosts()).toHaveLength(before);
     const wait = (await ctx.services.webhookChannels.status(bare))!.nextAttemptAt.getTime() - Date.now();
     expect(wait).toBeGreaterThan(23 * 3_600_000);
@@ -165,6 +165,53 @@ describe('Webhook channels kept open at Zoho', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('Webhook channels of integrations disconnected, turned off or without a token', () => {
+  /** An integration with its channel open at Zoho, every other row not due. */
+  async function opened(token: string): Promise<{ id: number; channelId: string }> {
+    const oid = await zoho(token);
+    await ctx.sql("UPDATE webhook_channels SET next_attempt_at = now() + interval '1 day' WHERE integration_id <> $1", [oid]);
+    expect(await ctx.services.webhookChannels.keepDue()).toMatchObject({ kept: 1 });
+    const channelId = await channelOf(oid);
+    expect(fake.watch.active(channelId)).toBeDefined();
+    return { id: oid, channelId };
+  }
+  const api = (method: 'post' | 'patch', path: string, body?: object) => ctx.http[method](path).set('x-api-key', ADMIN_KEY).send(body);
+
+  it('when an integration is disconnected, then the next pass closes its channel at Zoho (its renewal days away); reconnected, the pass after opens it again', async () => {
+    const { id: oid, channelId } = await opened('disconnect-token-0123456');
+    expect((await api('post', `/api/integrations/${oid}/disconnect`)).status).toBe(200);
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 1, idle: 0, failed: 0 });
+    expect(fake.watch.channels.has(channelId)).toBe(false);
+    expect(await ctx.services.webhookChannels.status(oid)).toMatchObject({ keptAt: null, expiresAt: null });
+    // Once closed, a disconnected integration is not claimed again.
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 0 });
+
+    expect((await api('post', `/api/integrations/${oid}/reconnect`)).body.success).toBe(true);
+    expect(await ctx.services.webhookChannels.keepDue()).toMatchObject({ kept: 1 });
+    expect(fake.watch.active(channelId)).toMatchObject({ token: 'disconnect-token-0123456' });
+  });
+
+  it('when an integration is turned off (isActive false), then its channel is closed; turned on again, opened', async () => {
+    const { id: oid, channelId } = await opened('turned-off-token-0123456');
+    expect((await api('patch', `/api/integrations/${oid}`, { isActive: false })).status).toBe(200);
+    expect(await ctx.services.webhookChannels.keepDue()).toMatchObject({ released: 1 });
+    expect(fake.watch.channels.has(channelId)).toBe(false);
+    expect((await api('patch', `/api/integrations/${oid}`, { isActive: true })).status).toBe(200);
+    expect(await ctx.services.webhookChannels.keepDue()).toMatchObject({ kept: 1 });
+    expect(fake.watch.active(channelId)).toBeDefined();
+  });
+
+  it('when the webhook token is removed, then the open channel is closed (Zoho would post what we refuse) and the row idles', async () => {
+    const { id: oid, channelId } = await opened('removed-token-0123456789');
+    expect((await api('patch', `/api/integrations/${oid}`, { config: { webhookToken: null } })).status).toBe(200);
+    expect(await ctx.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 1, idle: 0, failed: 0 });
+    expect(fake.watch.channels.has(channelId)).toBe(false);
+    const row = await ctx.services.webhookChannels.status(oid);
+    expect(row).toMatchObject({ keptAt: null, expiresAt: null });
+    expect(row!.nextAttemptAt.getTime() - Date.now()).toBeGreaterThan(23 * 3_600_000);
   });
 });
 
@@ -204,7 +251,7 @@ describe('Webhook channels Zoho refuses', () => {
     const long = await createTestContext({ PUBLIC_BASE_URL: `${BASE}/${'p'.repeat(240)}` });
     try {
       const other = await zoho('refused-token-0123456789', long);
-      expect(await long.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 1 });
+      expect(await long.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 1 });
       let row = await long.services.webhookChannels.status(other);
       expect(row).toMatchObject({ failures: 1, lastError: expect.stringMatching(/\(400\): INVALID_DATA/) });
       expect(row!.nextAttemptAt.getTime() - Date.now()).toBeGreaterThan(4 * 60_000);
@@ -241,7 +288,7 @@ describe('Webhook channels without the notifications scope', () => {
         });
       const oid: number = res.body.data.id;
       expect((await c.http.post(`/api/integrations/${oid}/test`).set('x-api-key', ADMIN_KEY)).body.success).toBe(true);
-      expect(await c.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 1 });
+      expect(await c.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 1 });
       const row = await c.services.webhookChannels.status(oid);
       expect(row!.lastError).toMatch(/401.*OAUTH_SCOPE_MISMATCH/);
       expect((await c.http.get(`/api/integrations/${oid}`).set('x-api-key', ADMIN_KEY)).body.data.status).toBe('active');
@@ -258,11 +305,11 @@ describe('Webhook channels without a public address', () => {
     try {
       const said = () => capture.entries.filter((e) => String(e.message).includes('PUBLIC_BASE_URL is not set'));
       // No Zoho integration yet: nothing to say.
-      expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 0 });
+      expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 0 });
       expect(said()).toEqual([]);
       await zoho('no-base-url-token-0123', bare);
       const before = watchPosts().length;
-      expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, idle: 0, failed: 0 });
+      expect(await bare.services.webhookChannels.keepDue()).toEqual({ kept: 0, released: 0, idle: 0, failed: 0 });
       await bare.services.webhookChannels.keepDue();
       expect(said()).toHaveLength(1);
       expect(await bare.sql('SELECT * FROM webhook_channels')).toEqual([]);

@@ -1,12 +1,18 @@
 import type { Db } from '../../db/prisma';
 
-/** A channel due for a keep (opening, renewal, a changed config, a retry). */
+/**
+ * A channel due: to keep (opening, renewal, a changed config, a retry), or to release (its
+ * integration was disconnected or turned off while the CRM still has the channel open).
+ */
 export interface DueChannel {
+  action: 'keep' | 'release';
   integrationId: number;
   provider: string;
   channelId: string;
   notifyUrl: string;
   failures: number;
+  /** Whether the CRM has the channel open (a keep succeeded since the last release). */
+  open: boolean;
 }
 
 export interface WebhookChannelRepository {
@@ -18,14 +24,19 @@ export interface WebhookChannelRepository {
   /** Whether any active integration of these providers would have a channel. */
   anyCandidate(providers: string[]): Promise<boolean>;
   /**
-   * Claims up to `limit` due channels of active integrations: each is not due again for
-   * `leaseSeconds`, so instances running the same pass take different ones.
+   * Claims up to `limit` due channels: those of active integrations (and of ones in error,
+   * whose channel should not lapse while someone fixes them) to keep, and the open ones of
+   * integrations disconnected or turned off to release, as soon as the integration changed.
+   * Each is not due again for `leaseSeconds`, so instances running the same pass take
+   * different ones.
    */
   claimDue(limit: number, leaseSeconds: number): Promise<DueChannel[]>;
   /** The CRM granted the channel until `expiresAt`; next due at `nextAt`. */
   kept(integrationId: number, expiresAt: Date, nextAt: Date): Promise<void>;
   /** The integration asks for no channel (no token): looked at again at `nextAt` or when its config changes. */
   idle(integrationId: number, nextAt: Date): Promise<void>;
+  /** The CRM closed the channel: none is open, and it is due again as soon as the integration is kept. */
+  released(integrationId: number): Promise<void>;
   failed(integrationId: number, error: string, nextAt: Date): Promise<void>;
   /** Due now: the integration's config changed (a new token goes to the CRM). */
   touch(integrationId: number): Promise<void>;
@@ -67,14 +78,22 @@ export function createWebhookChannelRepository(db: Db): WebhookChannelRepository
       return found !== null;
     },
     claimDue: (limit, leaseSeconds) =>
+      // updated_at is the claim's time: an integration changed after it (disconnected, turned
+      // off) makes an open channel due for release at once, whatever its renewal time.
       db.$queryRawUnsafe<DueChannel[]>(
-        `UPDATE webhook_channels c SET next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
-         FROM integrations i
-         WHERE i.id = c.integration_id AND c.integration_id IN (
-           SELECT c2.integration_id FROM webhook_channels c2 JOIN integrations i2 ON i2.id = c2.integration_id
-           WHERE c2.next_attempt_at <= now() AND i2.status = 'active' AND i2.is_active
+        `WITH due AS (
+           SELECT c2.integration_id,
+                  CASE WHEN i2.is_active AND i2.status IN ('active', 'error') THEN 'keep' ELSE 'release' END AS action
+           FROM webhook_channels c2 JOIN integrations i2 ON i2.id = c2.integration_id
+           WHERE (i2.is_active AND i2.status IN ('active', 'error') AND c2.next_attempt_at <= now())
+              OR (c2.kept_at IS NOT NULL AND (NOT i2.is_active OR i2.status = 'disconnected')
+                  AND (c2.next_attempt_at <= now() OR i2.updated_at > c2.updated_at))
            ORDER BY c2.next_attempt_at LIMIT $1 FOR UPDATE OF c2 SKIP LOCKED)
-         RETURNING c.integration_id AS "integrationId", i.provider, c.channel_id AS "channelId", c.notify_url AS "notifyUrl", c.failures`,
+         UPDATE webhook_channels c SET next_attempt_at = now() + make_interval(secs => $2), updated_at = now()
+         FROM due, integrations i
+         WHERE c.integration_id = due.integration_id AND i.id = c.integration_id
+         RETURNING due.action, c.integration_id AS "integrationId", i.provider, c.channel_id AS "channelId",
+                   c.notify_url AS "notifyUrl", c.failures, c.kept_at IS NOT NULL AS open`,
         limit,
         leaseSeconds,
       ),
@@ -85,7 +104,16 @@ export function createWebhookChannelRepository(db: Db): WebhookChannelRepository
       });
     },
     async idle(integrationId, nextAt) {
-      await db.webhookChannel.update({ where: { integrationId }, data: { nextAttemptAt: nextAt, failures: 0, lastError: null } });
+      await db.webhookChannel.update({
+        where: { integrationId },
+        data: { nextAttemptAt: nextAt, keptAt: null, expiresAt: null, failures: 0, lastError: null },
+      });
+    },
+    async released(integrationId) {
+      await db.webhookChannel.update({
+        where: { integrationId },
+        data: { nextAttemptAt: new Date(), keptAt: null, expiresAt: null, failures: 0, lastError: null },
+      });
     },
     async failed(integrationId, error, nextAt) {
       await db.webhookChannel.update({

@@ -1,7 +1,7 @@
 import type { Logger } from 'winston';
 import type { IntegrationRow } from '../integrations';
 import type { WebhookChannelKeeper } from '../../providers/provider';
-import type { WebhookChannelRepository } from './channels.repository';
+import type { DueChannel, WebhookChannelRepository } from './channels.repository';
 
 /** What the channel keeper needs of the integrations. */
 export interface ChannelIntegrations {
@@ -11,6 +11,8 @@ export interface ChannelIntegrations {
 
 export interface ChannelPassResult {
   kept: number;
+  /** Closed at the CRM: the integration was disconnected or turned off, or its token removed. */
+  released: number;
   idle: number;
   failed: number;
 }
@@ -48,7 +50,7 @@ export class WebhookChannelService {
 
   /** One pass: every due channel, in batches. */
   async keepDue(): Promise<ChannelPassResult> {
-    const result: ChannelPassResult = { kept: 0, idle: 0, failed: 0 };
+    const result: ChannelPassResult = { kept: 0, released: 0, idle: 0, failed: 0 };
     const providers = this.providers();
     if (providers.length === 0) return result;
     const base = this.opts.publicBaseUrl?.replace(/\/+$/, '');
@@ -114,22 +116,26 @@ export class WebhookChannelService {
     return this.repo.get(integrationId);
   }
 
-  private async keepOne(c: {
-    integrationId: number;
-    channelId: string;
-    notifyUrl: string;
-    failures: number;
-  }): Promise<keyof ChannelPassResult> {
+  private async keepOne(c: DueChannel): Promise<keyof ChannelPassResult> {
     const now = Date.now();
     try {
       const row = await this.integrations.find(c.integrationId);
       const keeper = row && (await this.integrations.freshChannelKeeper(row));
+      if (c.action === 'release') {
+        // Disconnected or turned off: the CRM would post to an address that answers 409.
+        await keeper?.release(c.channelId);
+        await this.repo.released(c.integrationId);
+        this.logger.info('webhook channel released', { integrationId: c.integrationId, provider: c.provider });
+        return 'released';
+      }
       const granted =
         keeper && (await keeper.keep({ id: c.channelId, notifyUrl: c.notifyUrl, until: new Date(now + this.opts.lifetimeMs) }));
       if (!granted) {
         // No token set: nothing to open until the config changes (touch), or a day from now.
+        // A channel opened with a token since removed is closed: its notifications would be refused.
+        if (c.open) await keeper?.release(c.channelId);
         await this.repo.idle(c.integrationId, new Date(now + 24 * 60 * MINUTE));
-        return 'idle';
+        return c.open ? 'released' : 'idle';
       }
       const left = granted.expiresAt.getTime() - now;
       const next = new Date(Math.max(now + left / 2, granted.expiresAt.getTime() - this.opts.renewAheadMs));
@@ -145,7 +151,7 @@ export class WebhookChannelService {
       const message = err instanceof Error ? err.message : String(err);
       const next = new Date(now + retryDelay(c.failures));
       await this.repo.failed(c.integrationId, message, next);
-      this.logger.warn('webhook channel not kept', {
+      this.logger.warn(`webhook channel not ${c.action === 'keep' ? 'kept' : 'released'}`, {
         integrationId: c.integrationId,
         error: message,
         failures: c.failures + 1,
