@@ -9,6 +9,13 @@ import express from 'express';
 import { developmentEncryptionKey } from './lib/dev-encryption-key';
 import { createLogger } from './lib/logger';
 
+/** The app listening, or the listen error (EADDRINUSE, EACCES). */
+function listen(app: express.Express, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = app.listen(port, host, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+}
+
 /** Starts the service and stops it cleanly on SIGTERM/SIGINT. Builds nothing itself. */
 async function main(): Promise<void> {
   let config: Config;
@@ -53,18 +60,27 @@ async function main(): Promise<void> {
   }
   // A worker serves only its health; the API is an api (or all) instance's.
   const app = config.role === 'worker' ? createWorkerApp({ config, prisma, logger }) : createApp({ config, prisma, logger }, services);
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
-  });
+  let server: Server;
+  try {
+    server = await listen(app, config.port, config.host);
+  } catch (err) {
+    // A port in use: say so and stop, rather than run on without serving (Express 5 hands the
+    // error to the callback, which would otherwise have gone on as if listening).
+    logger.error(`cannot listen on ${config.host}:${config.port}`, {
+      error: err instanceof Error ? err.message : String(err),
+      code: (err as NodeJS.ErrnoException).code ?? null,
+    });
+    await prisma.$disconnect();
+    await database.stop();
+    process.exit(1);
+  }
   // METRICS_PORT: /metrics on a listener of its own, for a network only Prometheus reaches.
   let metricsServer: Server | null = null;
   if (config.metrics.enabled && config.metrics.port !== undefined) {
     const metricsApp = express();
     metricsApp.get('/metrics', metricsHandler(services.metrics));
     const port = config.metrics.port;
-    metricsServer = await new Promise((resolve) => {
-      const s = metricsApp.listen(port, config.metrics.host, () => resolve(s));
-    });
+    metricsServer = await listen(metricsApp, port, config.metrics.host);
     logger.info(`metrics on http://${config.metrics.host}:${port}/metrics`);
   }
   if (config.role !== 'api') services.workers.start();
