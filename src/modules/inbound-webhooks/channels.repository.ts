@@ -33,10 +33,11 @@ export interface WebhookChannelRepository {
   claimDue(limit: number, leaseSeconds: number): Promise<DueChannel[]>;
   /** The CRM granted the channel until `expiresAt`; next due at `nextAt`. */
   kept(integrationId: number, expiresAt: Date, nextAt: Date): Promise<void>;
-  /** The integration asks for no channel (no token): looked at again at `nextAt` or when its config changes. */
-  idle(integrationId: number, nextAt: Date): Promise<void>;
-  /** The CRM closed the channel: none is open, and it is due again as soon as the integration is kept. */
-  released(integrationId: number): Promise<void>;
+  /**
+   * No channel is open at the CRM (the integration asks for none, or it was closed): due again
+   * at `nextAt`, or sooner when the integration's config changes.
+   */
+  closed(integrationId: number, nextAt: Date): Promise<void>;
   failed(integrationId: number, error: string, nextAt: Date): Promise<void>;
   /** Due now: the integration's config changed (a new token goes to the CRM). */
   touch(integrationId: number): Promise<void>;
@@ -103,16 +104,10 @@ export function createWebhookChannelRepository(db: Db): WebhookChannelRepository
         data: { expiresAt, keptAt: new Date(), nextAttemptAt: nextAt, failures: 0, lastError: null },
       });
     },
-    async idle(integrationId, nextAt) {
+    async closed(integrationId, nextAt) {
       await db.webhookChannel.update({
         where: { integrationId },
         data: { nextAttemptAt: nextAt, keptAt: null, expiresAt: null, failures: 0, lastError: null },
-      });
-    },
-    async released(integrationId) {
-      await db.webhookChannel.update({
-        where: { integrationId },
-        data: { nextAttemptAt: new Date(), keptAt: null, expiresAt: null, failures: 0, lastError: null },
       });
     },
     async failed(integrationId, error, nextAt) {

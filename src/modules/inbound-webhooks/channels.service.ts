@@ -124,7 +124,8 @@ export class WebhookChannelService {
       if (c.action === 'release') {
         // Disconnected or turned off: the CRM would post to an address that answers 409.
         await keeper?.release(c.channelId);
-        await this.repo.released(c.integrationId);
+        // Due again at once: it is kept as soon as the integration is active again.
+        await this.repo.closed(c.integrationId, new Date(now));
         this.logger.info('webhook channel released', { integrationId: c.integrationId, provider: c.provider });
         return 'released';
       }
@@ -134,7 +135,7 @@ export class WebhookChannelService {
         // No token set: nothing to open until the config changes (touch), or a day from now.
         // A channel opened with a token since removed is closed: its notifications would be refused.
         if (c.open) await keeper?.release(c.channelId);
-        await this.repo.idle(c.integrationId, new Date(now + 24 * 60 * MINUTE));
+        await this.repo.closed(c.integrationId, new Date(now + 24 * 60 * MINUTE));
         return c.open ? 'released' : 'idle';
       }
       const left = granted.expiresAt.getTime() - now;
