@@ -315,6 +315,9 @@ export class FakeSendGrid extends FakeServer<SendGridRequestLogEntry> {
     const listId = this.list(String(req.params.id));
     const ids = typeof req.query.contact_ids === 'string' ? req.query.contact_ids.split(',').filter(Boolean) : [];
     if (!ids.length) throw sgError(400, 'contact_ids is required', 'contact_ids');
+    // "The specified list ID does not exist or one or more contact IDs do not exist" (sendgrid-oai,
+    // tsg_mc_lists_v3.json): one unknown id refuses the whole call.
+    if (ids.some((id) => !this.contacts.has(id))) throw sgError(404, 'one or more contact IDs do not exist', 'contact_ids');
     for (const id of ids) {
       const c = this.contacts.get(id);
       if (c) c.list_ids = c.list_ids.filter((l) => l !== listId);

@@ -279,4 +279,35 @@ describe('SendGridWriter (fake SendGrid)', () => {
     expect(fake.contacts.has(d.id)).toBe(false);
     expect(calls(fake, 'DELETE', '/v3/marketing/contacts')[0].query).toEqual({ ids: `${d.id},gone-already` });
   });
+
+  it('when an archived batch holds a contact deleted at SendGrid, then the others still leave the list; a missing list is an error', async () => {
+    const a = fake.addContact('a@x.io');
+    const b = fake.addContact('b@x.io');
+    const w = writerFor(fake);
+    const removed = await w.remove(
+      [
+        { userId: 1, externalId: a.id, email: 'a@x.io' },
+        { userId: 2, externalId: 'deleted-at-sendgrid', email: 'gone@x.io' },
+        { userId: 3, externalId: b.id, email: 'b@x.io' },
+      ],
+      'archive',
+    );
+    expect(removed.map((r) => [r.userId, r.ok])).toEqual([
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect([fake.contacts.get(a.id)?.list_ids, fake.contacts.get(b.id)?.list_ids]).toEqual([[], []]);
+    // SendGrid refused the first call (404: one id unknown); the second asked for the two it still has.
+    const removals = calls(fake, 'DELETE', `/v3/marketing/lists/${fake.listId}/contacts`);
+    expect(removals.map((r) => r.query)).toEqual([
+      { contact_ids: `${a.id},deleted-at-sendgrid,${b.id}` },
+      { contact_ids: `${a.id},${b.id}` },
+    ]);
+
+    fake.lists.delete(fake.listId);
+    await expect(w.remove([{ userId: 1, externalId: a.id, email: 'a@x.io' }], 'archive')).rejects.toThrow(
+      /sendgrid answered 404 on a list removal: id: list ID does not exist/,
+    );
+  });
 });

@@ -235,12 +235,33 @@ export class SendGridWriter implements CrmWriter {
     return found;
   }
 
-  /** Takes contacts off the list (they stay in the account); SendGrid answers 202 and does it shortly. */
+  /**
+   * Takes contacts off the list (they stay in the account); SendGrid answers 202 and does it
+   * shortly. It answers 404 when the list or any one of the contacts does not exist: the
+   * contacts it still has are asked again, since a deleted contact is off every list already.
+   */
   private async removeFromList(ids: string[]): Promise<void> {
     const list = `/v3/marketing/lists/${encodeURIComponent(this.config.listId)}/contacts`;
     for (let i = 0; i < ids.length; i += PER_LOOKUP) {
-      await this.http.delete(list, { params: { contact_ids: ids.slice(i, i + PER_LOOKUP).join(',') } });
+      let batch = ids.slice(i, i + PER_LOOKUP);
+      for (let asked = 0; batch.length; asked++) {
+        const res = await this.http.delete(list, { params: { contact_ids: batch.join(',') }, ...KEEP_4XX });
+        if (res.status < 300) break;
+        const existing = res.status === 404 && asked === 0 ? await this.existing(batch) : batch;
+        if (existing.length === batch.length)
+          throw new CrmUnavailableError(`sendgrid answered ${res.status} on a list removal: ${errorsOf(res)}`, res.status);
+        batch = existing;
+      }
     }
+  }
+
+  /** Which of these contact ids SendGrid still has (at most PER_LOOKUP). */
+  private async existing(ids: string[]): Promise<string[]> {
+    const res = await this.http.post<{ result?: { id?: unknown }[] }>('/v3/marketing/contacts/batch', { ids }, KEEP_4XX);
+    if (res.status === 404) return [];
+    if (res.status >= 300) throw new CrmUnavailableError(`sendgrid answered ${res.status} on a contact read: ${errorsOf(res)}`, res.status);
+    const found = new Set((res.data?.result ?? []).map((c) => c?.id).filter((id): id is string => typeof id === 'string'));
+    return ids.filter((id) => found.has(id));
   }
 
   /** Deletes contacts, follows the job, then checks they are gone (a contact already gone counts as deleted). */
@@ -260,13 +281,7 @@ export class SendGridWriter implements CrmWriter {
       throw new CrmUnavailableError(`sendgrid answered ${res.status} on a contact deletion: ${errorsOf(res)}`, res.status);
     if (res.status < 300 && res.data?.job_id !== undefined)
       await this.follow(String(res.data.job_id), Date.now() + this.timeoutMs, 'delete');
-    const check = await this.http.post<{ result?: { id?: unknown }[] }>('/v3/marketing/contacts/batch', { ids }, KEEP_4XX);
-    if (check.status === 404) return;
-    if (check.status >= 300)
-      throw new CrmUnavailableError(`sendgrid answered ${check.status} on a contact read: ${errorsOf(check)}`, check.status);
-    for (const c of check.data?.result ?? []) {
-      if (typeof c?.id === 'string' && ids.includes(c.id)) kept.set(c.id, 'SendGrid still has the contact after its deletion job');
-    }
+    for (const id of await this.existing(ids)) kept.set(id, 'SendGrid still has the contact after its deletion job');
   }
 }
 
