@@ -71,7 +71,8 @@ export class FakeGoogleDrive extends FakeServer<DriveRequestLogEntry> {
   /** Finished sessions' files: a status query after the end answers the file again. */
   private readonly finished = new Map<string, FakeDriveFile>();
   private lostAnswers = 0;
-  private rateLimit403s = 0;
+  /** Pending injected 403s: Drive's reason and message for each. */
+  private readonly refusals403: { reason: string; message: string }[] = [];
 
   constructor(opts: FakeGoogleDriveOptions = {}) {
     super({ name: 'Google Drive' });
@@ -98,7 +99,17 @@ export class FakeGoogleDrive extends FakeServer<DriveRequestLogEntry> {
 
   /** The next `count` API calls answer Drive's other rate limit: 403 userRateLimitExceeded. */
   rateLimit403Next(count: number): void {
-    this.rateLimit403s += count;
+    this.refuse403Next(count, 'userRateLimitExceeded', 'User Rate Limit Exceeded');
+  }
+
+  /**
+   * The next `count` API calls answer 403 with this reason, as Drive does for limits that are
+   * not about the credentials: storageQuotaExceeded ("The user's Drive storage quota has been
+   * exceeded."), dailyLimitExceeded, insufficientFilePermissions, and insufficientPermissions
+   * for a token without the scope.
+   */
+  refuse403Next(count: number, reason: string, message: string): void {
+    for (let i = 0; i < count; i++) this.refusals403.push({ reason, message });
   }
 
   /** Upload sessions started and not finished or cancelled. */
@@ -154,9 +165,9 @@ export class FakeGoogleDrive extends FakeServer<DriveRequestLogEntry> {
   }
 
   private limits(_req: Request, res: Response, next: NextFunction): void {
-    if (this.rateLimit403s > 0) {
-      this.rateLimit403s--;
-      res.status(403).json(googleError(403, 'User Rate Limit Exceeded', 'userRateLimitExceeded', {}, 'PERMISSION_DENIED'));
+    const refusal = this.refusals403.shift();
+    if (refusal) {
+      res.status(403).json(googleError(403, refusal.message, refusal.reason, {}, 'PERMISSION_DENIED'));
       return;
     }
     next();

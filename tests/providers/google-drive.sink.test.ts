@@ -122,6 +122,20 @@ describe('Google Drive file sink', () => {
     expect(fake.files.has('limited.csv')).toBe(true);
   });
 
+  it('when Drive refuses with a 403 that is not about the credentials, then the export fails with its reason; a missing scope is an auth failure', async () => {
+    fake.refuse403Next(1, 'storageQuotaExceeded', "The user's Drive storage quota has been exceeded.");
+    const full = await write(sink(fake), 'full.csv', Buffer.from('x')).catch((e: unknown) => e);
+    expect(full).toBeInstanceOf(CrmUnavailableError);
+    expect(full).not.toBeInstanceOf(CrmAuthError);
+    expect((full as Error).message).toBe(
+      "google_drive refused the request (403, storageQuotaExceeded): The user's Drive storage quota has been exceeded.",
+    );
+    // Not retried: a full Drive stays full.
+    expect(fake.requests.filter((r) => r.method === 'POST')).toHaveLength(1);
+    fake.refuse403Next(1, 'insufficientPermissions', 'Request had insufficient authentication scopes.');
+    await expect(write(sink(fake), 'scope.csv', Buffer.from('x'))).rejects.toBeInstanceOf(CrmAuthError);
+  });
+
   it('when the access token has expired, then the sink reauthorizes once and carries the new token on', async () => {
     fake.expireToken();
     fake.addToken('ya29.fresh');

@@ -13,6 +13,8 @@ export const DRIVE_DEFAULT_CHUNK = 8 * 1024 * 1024;
 const MIN_CHUNK_TIMEOUT_MS = 60_000;
 
 const RATE_LIMIT_REASONS = new Set(['rateLimitExceeded', 'userRateLimitExceeded']);
+/** 403 reasons about the credentials themselves (Drive's "Resolve errors" guide). */
+const AUTH_REASONS = new Set(['authError', 'insufficientPermissions']);
 
 interface Http {
   timeoutMs: number;
@@ -160,13 +162,20 @@ class DriveUpload implements FileUpload {
   }
 }
 
-/** Drive answers rate limits with 403 as often as 429: those are retried, any other 403 is an auth failure. */
+/**
+ * Drive answers 403 for rate limits as often as 429: those are retried (as a 429). A 403 about
+ * the credentials (a token without the scope) is an auth failure. Any other 403 (a full Drive,
+ * the daily limit, no access to the folder) fails this export with Drive's reason and leaves the
+ * connection alone: connecting again would not mend it.
+ */
 function rateLimitOr(res: AxiosResponse): AxiosResponse {
   if (res.status !== 403) return res;
   const error = (res.data as { error?: { message?: unknown; errors?: { reason?: unknown }[] } } | null)?.error;
   const reasons = (error?.errors ?? []).map((e) => String(e.reason));
-  if (reasons.some((r) => RATE_LIMIT_REASONS.has(r))) throw new CrmUnavailableError(`google_drive rate limit (${reasons.join(', ')})`, 403);
-  throw new CrmAuthError(`google_drive refused the request (403): ${String(error?.message ?? 'no details').slice(0, 300)}`);
+  if (reasons.some((r) => RATE_LIMIT_REASONS.has(r))) throw new CrmUnavailableError(`google_drive rate limit (${reasons.join(', ')})`, 429);
+  const why = `(403${reasons.length ? `, ${reasons.join(', ')}` : ''}): ${String(error?.message ?? 'no details').slice(0, 300)}`;
+  if (!reasons.length || reasons.some((r) => AUTH_REASONS.has(r))) throw new CrmAuthError(`google_drive refused the request ${why}`);
+  throw new CrmUnavailableError(`google_drive refused the request ${why}`, 403);
 }
 
 /** The initiation call, retried on Drive's 403 rate limits (the client retries 429 and 5xx itself). */
@@ -175,7 +184,7 @@ async function withRetries(opts: Http, call: () => Promise<AxiosResponse>): Prom
     try {
       return rateLimitOr(await call());
     } catch (err) {
-      if (!(err instanceof CrmUnavailableError && err.status === 403) || attempt > opts.maxRetries) throw err;
+      if (!(err instanceof CrmUnavailableError && err.status === 429) || attempt > opts.maxRetries) throw err;
       await sleep(backoff(opts.retryBaseMs, attempt));
     }
   }
@@ -183,8 +192,8 @@ async function withRetries(opts: Http, call: () => Promise<AxiosResponse>): Prom
 
 function retryable(err: unknown): boolean {
   if (!(err instanceof CrmUnavailableError)) return false;
-  // No status: a network error or a timeout. 403 here is a rate limit (rateLimitOr).
-  return err.status === undefined || err.status >= 500 || err.status === 429 || err.status === 403;
+  // No status: a network error or a timeout. A 403 rate limit comes as 429 (rateLimitOr).
+  return err.status === undefined || err.status >= 500 || err.status === 429;
 }
 
 function backoff(baseMs: number, attempt: number): number {
