@@ -52,6 +52,7 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
   private failures: { status: number; remaining: number; retryAfter?: number }[] = [];
   private hangs = 0;
   private delayMs = 0;
+  private lost: { method: string; path: string; remaining: number }[] = [];
 
   protected constructor(private readonly serverOptions: FakeServerOptions) {}
 
@@ -120,10 +121,19 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
     this.hangs += count;
   }
 
+  /**
+   * The next `count` requests of this method and path are carried out, but answered 502 (the
+   * answer lost on the way, as behind a gateway that timed out): the client cannot know.
+   */
+  loseAnswerOf(method: string, path: string, count = 1): void {
+    this.lost.push({ method: method.toUpperCase(), path, remaining: count });
+  }
+
   clearFaults(): void {
     this.failures = [];
     this.hangs = 0;
     this.delayMs = 0;
+    this.lost = [];
   }
 
   private async applyFaults(req: Request, res: Response, next: NextFunction): Promise<void> {
@@ -132,6 +142,21 @@ export abstract class FakeServer<Entry extends LoggedRequest = LoggedRequest> {
       return; // never answers: the client's timeout must fire
     }
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    const lose = this.lost.find((l) => l.method === req.method && l.path === req.path);
+    if (lose) {
+      if (--lose.remaining <= 0) this.lost.splice(this.lost.indexOf(lose), 1);
+      // The route runs; what it answers is replaced as it is sent.
+      const end = res.end.bind(res) as (chunk?: unknown) => Response;
+      res.end = ((..._args: unknown[]) => {
+        if (!res.headersSent) {
+          res.statusCode = 502;
+          res.removeHeader('content-length');
+          res.setHeader('content-type', 'text/plain');
+        }
+        return end('Bad Gateway');
+      }) as Response['end'];
+      return next();
+    }
     const failure = this.failures[0];
     if (!failure) return next();
     if (--failure.remaining <= 0) this.failures.shift();

@@ -8,6 +8,17 @@ import { assertPublicHost, BlockedAddressError, publicOnlyLookup } from '../lib/
 import { CrmAuthError, CrmBudgetError, CrmUnavailableError } from './connector';
 import type { DailyUsage, RequestLimiter } from './rate-limiter';
 
+declare module 'axios' {
+  interface AxiosRequestConfig {
+    /**
+     * Not safe to send twice (a create, an upload that makes a file): after a 5xx, a timeout or
+     * a dropped connection it may have been applied, so it is retried only when it surely was
+     * not (a 429, a refused connection). The caller's next attempt looks for what it made.
+     */
+    once?: boolean;
+  }
+}
+
 export interface CrmHttpOptions {
   provider: string;
   baseURL: string;
@@ -168,6 +179,7 @@ export function createCrmHttpClient(opts: CrmHttpOptions): CrmHttpClient {
       const status = err.response?.status;
       // A 429 because the day's quota is spent (HighLevel) is not retried: the run stops at the budget.
       if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS && !(await spent());
+      if (err.config?.once) return isNetworkError(err) && err.code === 'ECONNREFUSED';
       return isNetworkError(err) || err.code === 'ECONNABORTED' || (status !== undefined && status >= 500);
     },
     retryDelay: (retryCount, err) => {

@@ -1,5 +1,5 @@
 import { FakeDropbox } from '../../fake-crm/dropbox/fake-dropbox';
-import { CrmAuthError } from '../../src/providers/connector';
+import { CrmAuthError, CrmUnavailableError } from '../../src/providers/connector';
 import { dropbox } from '../../src/providers/dropbox';
 import { headerSafeJson } from '../../src/providers/dropbox/dropbox.sink';
 import type { FileSink } from '../../src/providers/writer';
@@ -110,6 +110,17 @@ describe('Dropbox file sink', () => {
     await upload.append(data.subarray(5000));
     await upload.finish();
     expect(fake.files.get('/Exports/lost.csv')?.equals(data)).toBe(true);
+  });
+
+  it('when the call that makes the file is carried out but its answer is lost, then it is not sent again: one file, and the export fails', async () => {
+    fake.loseAnswerOf('POST', '/2/files/upload');
+    await expect(write(sink(fake), 'once.csv', bytes(100))).rejects.toBeInstanceOf(CrmUnavailableError);
+    expect([...fake.files.keys()]).toEqual(['/Exports/once.csv']);
+    const data = bytes(9000);
+    fake.loseAnswerOf('POST', '/2/files/upload_session/finish');
+    await expect(write(sink(fake, { uploadChunkBytes: 4096 }), 'session.csv', data)).rejects.toBeInstanceOf(CrmUnavailableError);
+    expect(fake.files.get('/Exports/session.csv')?.equals(data)).toBe(true);
+    expect(fake.requests.filter((r) => r.path.endsWith('/finish'))).toHaveLength(1);
   });
 
   it('when a call fails with a 5xx or a 429, then the client retries it', async () => {

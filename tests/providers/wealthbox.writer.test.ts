@@ -187,6 +187,17 @@ describe('WealthboxWriter: failures of the whole call', () => {
     expect([...fake.contacts.values()].filter((c) => c.email === 'flaky@example.com' && !c.deletedAt)).toHaveLength(1);
   });
 
+  it('when a create is carried out but its answer is lost (502), then it is not sent again: the next push finds the contact by email', async () => {
+    fake.loseAnswerOf('POST', '/v1/contacts');
+    const p = person({ last_name: 'Lost', email: 'lost-answer@example.com' });
+    await expect(writer().upsert([p])).rejects.toBeInstanceOf(CrmUnavailableError);
+    const made = () => [...fake.contacts.values()].filter((c) => c.email === 'lost-answer@example.com' && !c.deletedAt);
+    expect(made()).toHaveLength(1);
+    const [again] = await writer().upsert([{ ...p }]);
+    expect(again).toMatchObject({ ok: true, externalId: String(made()[0].id) });
+    expect(made()).toHaveLength(1);
+  });
+
   it('when Wealthbox answers 429 with Retry-After, then the call waits and goes through', async () => {
     fake.rateLimitNext(1, 0);
     const [result] = await writer().upsert([person({ last_name: 'Patient', email: 'patient@example.com' })]);

@@ -115,10 +115,14 @@ class DropboxUpload implements FileUpload {
   /**
    * One content-upload call. The client retries 5xx and timeouts, so an append may arrive
    * twice: Dropbox then answers 409 incorrect_offset with the offset it holds, and when that
-   * is exactly past this chunk, the earlier attempt landed and this one is done.
+   * is exactly past this chunk, the earlier attempt landed and this one is done. The calls
+   * that make the file (upload, finish) are sent once: repeated after a lost answer, they
+   * would write a second file " (1)" or fail on the finished session, so the export fails
+   * instead and says why.
    */
   private async call<T>(path: string, arg: unknown, body: Buffer): Promise<T> {
     const res = await this.http.post(path, body, {
+      once: path === '/2/files/upload' || path.endsWith('/finish'),
       headers: { 'Dropbox-API-Arg': headerSafeJson(arg), 'Content-Type': 'application/octet-stream' },
       timeout: Math.max(this.opts.timeoutMs, MIN_CHUNK_TIMEOUT_MS),
       validateStatus: (s) => (s >= 200 && s < 300) || s === 409,

@@ -1,5 +1,4 @@
-import type { AxiosInstance, AxiosRequestConfig } from 'axios';
-import { isNetworkError } from 'axios-retry';
+import type { AxiosInstance } from 'axios';
 import type { Logger } from 'winston';
 import {
   failedAlone,
@@ -27,15 +26,6 @@ const PATHS: Record<Op | 'archive', string> = {
 
 /** Answers read here rather than thrown: a refusal of the whole call is about its records. */
 const ANSWERED = new Set([200, 201, 204, 207, 400, 404, 409]);
-
-/**
- * A create is not idempotent: the shared client's retry of a POST after a 5xx or a timeout
- * could make a second contact. Only a 429 (not processed) or a refused connection is retried;
- * any other failure fails the call, and the push worker sends the batch again later.
- */
-const CREATE_RETRY: AxiosRequestConfig['axios-retry'] = {
-  retryCondition: (err) => err.response?.status === 429 || (isNetworkError(err) && err.code === 'ECONNREFUSED'),
-};
 
 interface BatchError {
   status?: unknown;
@@ -197,7 +187,8 @@ export class HubSpotWriter implements CrmWriter {
     const res = await this.http.post(
       PATHS[op],
       { inputs: people.map((p) => this.input(op, p)) },
-      { validateStatus: (s) => ANSWERED.has(s), ...(op === 'create' ? { 'axios-retry': CREATE_RETRY } : {}) },
+      // A create sent twice makes a second contact; the push worker sends a failed batch again later.
+      { validateStatus: (s) => ANSWERED.has(s), once: op === 'create' },
     );
     if (res.status < 300) {
       this.collect(op, people, res.data, out, gone);

@@ -1,5 +1,4 @@
-import type { AxiosInstance, AxiosRequestConfig, AxiosResponse, Method } from 'axios';
-import { isNetworkError } from 'axios-retry';
+import type { AxiosInstance, AxiosResponse, Method } from 'axios';
 import type { Logger } from 'winston';
 import { CrmAuthError } from '../connector';
 import {
@@ -26,15 +25,6 @@ const ACCOUNT_NAME = 'Account.Name';
 const GONE = new Set(['ENTITY_IS_DELETED', 'NOT_FOUND', 'INVALID_ID_FIELD']);
 /** Gone too when about the record's own Id (not about a lookup such as AccountId). */
 const GONE_IF_ID = new Set(['INVALID_CROSS_REFERENCE_KEY', 'MALFORMED_ID']);
-
-/**
- * A create is not idempotent: the shared client's retry of a POST after a 5xx or a timeout
- * could make a second record. Only a 429 or a refused connection is retried; any other
- * failure fails the call, and the next push looks the Contact up by email before creating.
- */
-const CREATE_RETRY: AxiosRequestConfig['axios-retry'] = {
-  retryCondition: (err) => err.response?.status === 429 || (isNetworkError(err) && err.code === 'ECONNREFUSED'),
-};
 
 interface SaveError {
   statusCode?: unknown;
@@ -269,7 +259,9 @@ export class SalesforceWriter implements CrmWriter {
       }
     }
     if (records.length === 0) return;
-    const saved = await this.save('POST', records, CREATE_RETRY);
+    // Sent once: a create retried after a 5xx or a timeout could make a second record, and the
+    // next push looks the Contact up by email before creating.
+    const saved = await this.save('POST', records, { once: true });
     ready.forEach((p, i) => {
       if ('refused' in saved) return out.set(p.userId, failedAlone(p, saved.refused));
       const r = saved.results[i];
@@ -330,7 +322,7 @@ export class SalesforceWriter implements CrmWriter {
       const saved = await this.save(
         'POST',
         chunk.map(([, name]) => ({ attributes: { type: 'Account' }, Name: name })),
-        CREATE_RETRY,
+        { once: true },
       );
       chunk.forEach(([key, name], i) => {
         const r = 'results' in saved ? saved.results[i] : undefined;
@@ -370,12 +362,8 @@ export class SalesforceWriter implements CrmWriter {
   }
 
   /** An sObject Collections write: its results, or the whole call's refusal (400: malformed, an unknown field). */
-  private async save(
-    method: 'POST' | 'PATCH',
-    records: Record<string, unknown>[],
-    retry?: AxiosRequestConfig['axios-retry'],
-  ): Promise<Saved> {
-    const res = await this.call(method, `${this.base}/composite/sobjects`, { data: { allOrNone: false, records }, retry });
+  private async save(method: 'POST' | 'PATCH', records: Record<string, unknown>[], o: { once?: boolean } = {}): Promise<Saved> {
+    const res = await this.call(method, `${this.base}/composite/sobjects`, { data: { allOrNone: false, records }, once: o.once });
     if (res.status === 400) return { refused: `Salesforce refused the call (400): ${this.describe(res.data)}` };
     return { results: Array.isArray(res.data) ? (res.data as SaveResult[]) : [] };
   }
@@ -393,7 +381,7 @@ export class SalesforceWriter implements CrmWriter {
   private async call(
     method: Method,
     url: string,
-    o: { params?: Record<string, string>; data?: unknown; retry?: AxiosRequestConfig['axios-retry'] },
+    o: { params?: Record<string, string>; data?: unknown; once?: boolean },
   ): Promise<AxiosResponse> {
     await checkDailyQuota(this.http);
     const res = await this.http.request({
@@ -402,7 +390,7 @@ export class SalesforceWriter implements CrmWriter {
       params: o.params,
       data: o.data,
       validateStatus: (s) => (s >= 200 && s < 300) || s === 400 || s === 403 || s === 404,
-      ...(o.retry ? { 'axios-retry': o.retry } : {}),
+      once: o.once,
     });
     if (res.status < 300 || res.status === 400) return res;
     const { errorCode, message } = errorOf(res.data);

@@ -78,7 +78,9 @@ export class WealthboxWriter implements CrmWriter {
         if (!notFound(err)) throw err;
       }
     }
-    const { data } = await this.http.post<WealthboxContact>('/contacts', createBody(p));
+    // Sent once: Wealthbox has no idempotency key, so a create retried after a lost answer could
+    // make a second contact; the next push finds the first by email (above).
+    const { data } = await this.http.post<WealthboxContact>('/contacts', createBody(p), { once: true });
     if (typeof data?.id !== 'number' && typeof data?.id !== 'string')
       throw new CrmUnavailableError('wealthbox answered the create without a contact id');
     return { userId: p.userId, ok: true, externalId: String(data.id), action: 'created' };
