@@ -159,11 +159,16 @@ export class DeliveryWorker {
     let responseBody: string | null = null;
     let error: string | null = null;
     let verdict: Verdict;
+    let deadline: AbortSignal | undefined;
     try {
       const { hostname } = new URL(d.url);
       // IP-literal URLs never reach the agent's lookup.
       if (!this.opts.allowPrivateUrls && net.isIP(hostname.replace(/^\[|\]$/g, ''))) await assertPublicHost(hostname);
+      // axios's timeout only bounds the silences (a receiver sending a byte a second would hold
+      // the slot for ever, and outlive its claim); this bounds the whole attempt.
+      deadline = AbortSignal.timeout(this.opts.timeoutMs);
       const res = await this.http.post(d.url, body, {
+        signal: deadline,
         headers: {
           'Content-Type': 'application/json',
           'X-Webhook-Id': String(d.subscription_id),
@@ -178,7 +183,13 @@ export class DeliveryWorker {
       if (verdict.kind !== 'succeeded') error = `HTTP ${res.status}`;
     } catch (err) {
       const e = err as Error & { code?: string };
-      error = storableText(e.name === 'BlockedAddressError' ? e.message : `${e.code ?? e.name}: ${e.message}`.slice(0, 500));
+      error = storableText(
+        e.name === 'BlockedAddressError'
+          ? e.message
+          : deadline?.aborted
+            ? `ETIMEDOUT: no whole answer within ${this.opts.timeoutMs} ms`
+            : `${e.code ?? e.name}: ${e.message}`.slice(0, 500),
+      );
       verdict = e.name === 'BlockedAddressError' ? { kind: 'blocked' } : { kind: 'retry', retryAfterMs: null };
     }
     const latencyMs = Date.now() - startedAt.getTime();
