@@ -65,6 +65,11 @@ export interface CrmHttpOptions {
 // A Retry-After longer than this fails the request instead of parking a sync for hours.
 const MAX_RETRY_AFTER_MS = 5 * 60_000;
 const DEFAULT_BUDGET_RECHECK_MS = 3600_000;
+/**
+ * The largest answer read. A CRM page is a few megabytes at most; a base URL a tenant chose
+ * could otherwise stream hundreds into the shared process.
+ */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
 /**
  * axios with retries (network errors, timeouts, 5xx, 429) using exponential backoff with
@@ -87,6 +92,7 @@ export function createCrmHttpClient(opts: CrmHttpOptions): CrmHttpClient {
     baseURL,
     timeout: opts.timeoutMs,
     headers: opts.headers,
+    maxContentLength: MAX_RESPONSE_BYTES,
     maxRedirects: 3,
     beforeRedirect: (options) => {
       const target = `${String(options.protocol)}//${String(options.host ?? options.hostname)}`;
@@ -102,6 +108,9 @@ export function createCrmHttpClient(opts: CrmHttpOptions): CrmHttpClient {
       if (net.isIP(host)) await assertPublicHost(host);
     }
     await opts.limiter.acquire();
+    // axios's timeout bounds only the silences between bytes: an answer dripped a byte at a
+    // time would hold the call (and its sync) for ever. This bounds each attempt as a whole.
+    config.signal = AbortSignal.timeout(config.timeout || opts.timeoutMs);
     return config;
   });
   const budget = opts.rateLimitHeaders;
@@ -180,7 +189,9 @@ export function createCrmHttpClient(opts: CrmHttpOptions): CrmHttpClient {
       // A 429 because the day's quota is spent (HighLevel) is not retried: the run stops at the budget.
       if (status === 429) return retryAfter(err) <= MAX_RETRY_AFTER_MS && !(await spent());
       if (err.config?.once) return isNetworkError(err) && err.code === 'ECONNREFUSED';
-      return isNetworkError(err) || err.code === 'ECONNABORTED' || (status !== undefined && status >= 500);
+      // An answer over MAX_RESPONSE_BYTES would be as large the next time.
+      if (err.code === AxiosError.ERR_BAD_RESPONSE && !err.response) return false;
+      return isNetworkError(err) || timedOut(err) || (status !== undefined && status >= 500);
     },
     retryDelay: (retryCount, err) => {
       const backoff = opts.retryBaseMs * 2 ** (retryCount - 1);
@@ -222,7 +233,19 @@ function toCrmError(provider: string, err: unknown): Error {
   }
   if (status !== undefined)
     return new CrmUnavailableError(`${provider} answered ${status} on ${where}: ${describeBody(err.response?.data)}`, status);
+  if (timedOut(err)) return new CrmUnavailableError(`${provider} timed out on ${where}: no whole answer within ${err.config?.timeout} ms`);
+  if (err.code === AxiosError.ERR_BAD_RESPONSE)
+    return new CrmUnavailableError(`${provider} answered unreadably on ${where}: ${err.message}`);
   return new CrmUnavailableError(`${provider} unreachable on ${where}: ${err.code ?? err.message}`);
+}
+
+/** axios's own timeout (a silence) or the attempt's deadline (the request's signal). */
+function timedOut(err: AxiosError): boolean {
+  return (
+    err.code === AxiosError.ECONNABORTED ||
+    err.code === AxiosError.ETIMEDOUT ||
+    (err.code === AxiosError.ERR_CANCELED && !!err.config?.signal?.aborted)
+  );
 }
 
 /**
