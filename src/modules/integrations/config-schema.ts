@@ -70,7 +70,9 @@ export class ConfigValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor() {
-    this.ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+    // addUsedSchema off: Ajv would keep every compiled schema's $id, so the next compile of a
+    // template with that $id (a new version, another template) would fail as a duplicate.
+    this.ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, addUsedSchema: false });
     addFormats(this.ajv);
     // Marks a secret; any string is a valid password.
     this.ajv.addFormat('password', true);
@@ -98,7 +100,17 @@ export class ConfigValidator {
   validate(cacheKey: string, schema: Schema, config: Record<string, unknown>): { value: Record<string, unknown>; errors: ErrorDetail[] } {
     let validate = this.compiled.get(cacheKey);
     if (!validate) {
-      validate = this.ajv.compile(schema);
+      try {
+        validate = this.ajv.compile(schema);
+      } catch (err) {
+        // Templates are checked when written; this is one stored before a check existed.
+        return {
+          value: config,
+          errors: [
+            { path: 'body.config', message: `cannot be checked: the template's schema does not compile (${(err as Error).message})` },
+          ],
+        };
+      }
       this.compiled.set(cacheKey, validate);
     }
     const value = structuredClone(config);
