@@ -96,6 +96,7 @@ import { subscriptionOperations, subscriptionsRouter } from './modules/outbound-
 import { SubscriptionService } from './modules/outbound-webhooks/subscriptions.service';
 import { updateSubscriptionBody } from './modules/outbound-webhooks/subscriptions.schemas';
 import type { IntegrationLifecycle } from './modules/integrations/integrations.service';
+import type { IntegrationRow } from './modules/integrations/integrations.repository';
 import { parse } from './lib/http';
 import { providerApiOperations, providerApiRouter } from './modules/provider-api';
 import {
@@ -429,8 +430,28 @@ export function createServices({ config, prisma, logger, providers: modules = al
  */
 function subscriptionOwners(providers: ProviderRegistry, subscriptions: () => SubscriptionService): IntegrationLifecycle {
   const fields = (row: { provider: string }) => providers.get(row.provider)?.definition.outboundWebhook;
-  const wanted = (f: { urlField: string; eventsField: string }, config: Record<string, unknown>) =>
-    parse(updateSubscriptionBody, { url: config[f.urlField], events: config[f.eventsField] }, 'body');
+  /** The subscription's URL and events out of the config; a refusal names the config's own fields. */
+  const wanted = (f: { urlField: string; eventsField: string }, config: Record<string, unknown>) => {
+    const r = updateSubscriptionBody.safeParse({ url: config[f.urlField], events: config[f.eventsField] });
+    if (r.success) return r.data;
+    const field: Record<string, string> = { url: f.urlField, events: f.eventsField };
+    throw AppError.validation(
+      r.error.issues.map((i) => ({ ...i, path: [field[String(i.path[0])] ?? String(i.path[0]), ...i.path.slice(1)] })),
+      'body.config',
+    );
+  };
+  /** The integration's own subscription: one of its organization's, whatever the config says. */
+  const owned = async (row: IntegrationRow, config: Record<string, unknown>) => {
+    const id = config.subscriptionId;
+    if (typeof id !== 'number') return null;
+    const sub = await subscriptions()
+      .getRow(id)
+      .catch((err: unknown) => {
+        if (err instanceof AppError && err.kind === 'not_found') return null;
+        throw err;
+      });
+    return sub && sub.organizationId === row.organizationId ? sub : null;
+  };
   return {
     async created(row, config) {
       const f = fields(row);
@@ -443,18 +464,29 @@ function subscriptionOwners(providers: ProviderRegistry, subscriptions: () => Su
       });
       return { config: { subscriptionId: sub.id }, reveal: { subscriptionId: sub.id, webhookSecret: sub.secret } };
     },
-    async updated(row, config) {
+    async checkUpdate(row, config) {
       const f = fields(row);
       if (!f || typeof config.subscriptionId !== 'number') return;
-      const service = subscriptions();
-      await service.update(await service.getRow(config.subscriptionId), wanted(f, config));
+      wanted(f, config);
+      if (!(await owned(row, config)))
+        throw new AppError(
+          'conflict',
+          'subscription_gone',
+          `The webhook subscription of integration ${row.id} (${String(config.subscriptionId)}) was deleted; delete the integration and create it again`,
+        );
+    },
+    async updated(row, config) {
+      const f = fields(row);
+      const sub = f ? await owned(row, config) : null;
+      if (f && sub) await subscriptions().update(sub, wanted(f, config));
     },
     async removing(row, config) {
-      if (!fields(row) || typeof config.subscriptionId !== 'number') return;
+      const sub = fields(row) ? await owned(row, config) : null;
+      if (!sub) return;
       await subscriptions()
-        .remove(config.subscriptionId)
+        .remove(sub.id)
         .catch((err: unknown) => {
-          // Deleted by hand already: nothing left to remove.
+          // Deleted by hand meanwhile: nothing left to remove.
           if (!(err instanceof AppError && err.kind === 'not_found')) throw err;
         });
     },
@@ -468,6 +500,10 @@ function bothLifecycles(a: IntegrationLifecycle, b: IntegrationLifecycle): Integ
       const first = await a.created(row, config);
       await b.created(row, config);
       return first;
+    },
+    async checkUpdate(row, config) {
+      await a.checkUpdate?.(row, config);
+      await b.checkUpdate?.(row, config);
     },
     async updated(row, config) {
       await a.updated(row, config);

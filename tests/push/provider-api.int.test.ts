@@ -13,6 +13,8 @@ let key: string;
 
 const as = (k: string) => ({
   post: (path: string, body?: object) => ctx.http.post(path).set('x-api-key', k).send(body),
+  patch: (path: string, body?: object) => ctx.http.patch(path).set('x-api-key', k).send(body),
+  get: (path: string) => ctx.http.get(path).set('x-api-key', k),
   delete: (path: string) => ctx.http.delete(path).set('x-api-key', k),
 });
 
@@ -109,6 +111,93 @@ describe('Zapier', () => {
 
     expect((await as(key).delete('/api/integrations/zapier')).status).toBe(200);
     expect(await ctx.sql('SELECT 1 FROM webhook_subscriptions WHERE id = $1', [subscriptionId])).toHaveLength(0);
+  });
+
+  it('when a caller names another subscription in the config (subscriptionId is the service’s), then 400 and neither subscription changes', async () => {
+    const other = await createOrganization(ctx);
+    const otherKey = await createOrganizationKey(ctx, other.id);
+    const victim = await as(otherKey).post('/api/webhook-subscriptions', { url: receiver.url, events: ['user.created'] });
+    expect(victim.status).toBe(201);
+    const mine = await createOrganization(ctx);
+    const mineKey = await createOrganizationKey(ctx, mine.id);
+    const zap = await as(mineKey).post('/api/integrations', { provider: 'zapier', name: 'Zap', config: { webhookUrl: receiver.url } });
+    expect(zap.status).toBe(201);
+    const own = zap.body.data.config.subscriptionId as number;
+
+    const takeover = await as(mineKey).patch(`/api/integrations/${zap.body.data.id}`, {
+      config: { subscriptionId: victim.body.data.id, webhookUrl: `${receiver.url}/attacker` },
+    });
+    expect(takeover.status).toBe(400);
+    expect(takeover.body.details).toEqual([{ path: 'body.config.subscriptionId', message: 'is set by the service and cannot be changed' }]);
+    const atCreate = await as(otherKey).post('/api/integrations', {
+      provider: 'zapier',
+      name: 'Zap',
+      config: { webhookUrl: receiver.url, subscriptionId: own },
+    });
+    expect([atCreate.status, atCreate.body.details?.[0]?.path]).toEqual([400, 'body.config.subscriptionId']);
+    // Sent unchanged it is no change.
+    const same = await as(mineKey).patch(`/api/integrations/${zap.body.data.id}`, {
+      config: { subscriptionId: own, events: ['user.updated'] },
+    });
+    expect(same.status).toBe(200);
+    const urls = await ctx.sql<{ id: number; url: string; events: string[] }>(
+      'SELECT id, url, events FROM webhook_subscriptions WHERE id = ANY($1) ORDER BY id',
+      [[victim.body.data.id, own]],
+    );
+    expect(urls).toEqual(
+      [
+        { id: victim.body.data.id, url: receiver.url, events: ['user.created'] },
+        { id: own, url: receiver.url, events: ['user.updated'] },
+      ].sort((x, y) => x.id - y.id),
+    );
+
+    // A config that points elsewhere (written before the check existed) touches nothing of another organization.
+    await ctx.sql(`UPDATE integrations SET config = jsonb_set(config, '{subscriptionId}', to_jsonb($1::int)) WHERE id = $2`, [
+      victim.body.data.id,
+      zap.body.data.id,
+    ]);
+    expect((await as(mineKey).delete(`/api/integrations/${zap.body.data.id}`)).status).toBe(204);
+    expect(await ctx.sql('SELECT 1 FROM webhook_subscriptions WHERE id = $1', [victim.body.data.id])).toHaveLength(1);
+  });
+
+  it('when an update is refused by what the integration owns, then nothing of it is written; the refusal names the config field', async () => {
+    const org = await createOrganization(ctx);
+    const k = await createOrganizationKey(ctx, org.id);
+    const zap = await as(k).post('/api/integrations', { provider: 'zapier', name: 'Zap', config: { webhookUrl: receiver.url } });
+    const id = zap.body.data.id as number;
+    const bad = await as(k).patch(`/api/integrations/${id}`, { name: 'Renamed', config: { events: ['user.bogus'] } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.details[0].path).toBe('body.config.events.0');
+    expect((await as(k).get(`/api/integrations/${id}`)).body.data).toMatchObject({
+      name: 'Zap',
+      config: { events: ['user.created', 'user.updated', 'user.deleted'] },
+    });
+
+    expect((await as(k).delete(`/api/webhook-subscriptions/${zap.body.data.config.subscriptionId}`)).status).toBe(204);
+    const gone = await as(k).patch(`/api/integrations/${id}`, { name: 'Renamed', config: { events: ['user.updated'] } });
+    expect([gone.status, gone.body.code]).toEqual([409, 'subscription_gone']);
+    expect((await as(k).get(`/api/integrations/${id}`)).body.data.name).toBe('Zap');
+  });
+
+  it('when two config changes arrive at once, then both hold', async () => {
+    const org = await createOrganization(ctx);
+    const k = await createOrganizationKey(ctx, org.id);
+    const made = await as(k).post('/api/integrations', {
+      provider: 'hubspot',
+      name: 'HubSpot',
+      config: { accessToken: fake.token, baseUrl: fake.url, portalId: '1' },
+    });
+    expect(made.status).toBe(201);
+    const id = made.body.data.id as number;
+    for (let round = 0; round < 4; round++) {
+      const [a, b] = await Promise.all([
+        as(k).patch(`/api/integrations/${id}`, { config: { requestsPerSecond: round + 1 } }),
+        as(k).patch(`/api/integrations/${id}`, { config: { apiReservePercent: round + 10 } }),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      const { config } = (await as(k).get(`/api/integrations/${id}`)).body.data;
+      expect([config.requestsPerSecond, config.apiReservePercent]).toEqual([round + 1, round + 10]);
+    }
   });
 
   it('when the events are not ours, then 400 and no integration or subscription is left behind', async () => {

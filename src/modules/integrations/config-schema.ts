@@ -4,7 +4,7 @@ import type { ErrorDetail } from '../../lib/errors';
 
 type Schema = Record<string, unknown>;
 
-type Props = Record<string, { format?: string; writeOnly?: boolean; type?: unknown } | undefined>;
+type Props = Record<string, { format?: string; writeOnly?: boolean; readOnly?: boolean; type?: unknown } | undefined>;
 const propsOf = (schema: Schema) => (schema.properties ?? {}) as Props;
 
 /**
@@ -24,6 +24,13 @@ const isSecretProperty = (k: string, p: Prop) =>
 export function secretFields(schema: Schema): string[] {
   return Object.entries(propsOf(schema))
     .filter(([k, p]) => isSecretProperty(k, p))
+    .map(([k]) => k);
+}
+
+/** Top-level fields the service sets itself (`readOnly: true`): a caller may send them only unchanged. */
+export function readOnlyFields(schema: Schema): string[] {
+  return Object.entries(propsOf(schema))
+    .filter(([, p]) => p?.readOnly === true)
     .map(([k]) => k);
 }
 

@@ -42,6 +42,11 @@ export interface IntegrationRepository {
   byRoutingKey(key: string, provider?: string): Promise<IntegrationRow[]>;
   create(data: Prisma.IntegrationUncheckedCreateInput): Promise<IntegrationRow>;
   update(id: number, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow>;
+  /**
+   * Writes only if the row is still as read (its updatedAt), and moves updatedAt strictly
+   * forward; null when another write came between (the caller reads again and merges again).
+   */
+  updateIf(id: number, readAt: Date, data: Prisma.IntegrationUncheckedUpdateInput): Promise<IntegrationRow | null>;
   /** Locks the row (FOR UPDATE) and reads its status; null when it is gone. */
   lockStatus(id: number): Promise<string | null>;
   delete(id: number): Promise<void>;
@@ -90,6 +95,11 @@ export function createIntegrationRepository(db: Db): IntegrationRepository {
       }),
     create: (data) => db.integration.create({ data, select: integrationSelect }),
     update: (id, data) => db.integration.update({ where: { id }, data, select: integrationSelect }),
+    async updateIf(id, readAt, data) {
+      const updatedAt = new Date(Math.max(Date.now(), readAt.getTime() + 1));
+      const { count } = await db.integration.updateMany({ where: { id, updatedAt: readAt }, data: { ...data, updatedAt } });
+      return count ? db.integration.findFirst({ where: { id }, select: integrationSelect }) : null;
+    },
     async lockStatus(id) {
       const [row] = await db.$queryRawUnsafe<{ status: string }[]>('SELECT status FROM integrations WHERE id = $1 FOR UPDATE', id);
       return row?.status ?? null;

@@ -5,7 +5,7 @@ import { AppError } from '../../lib/errors';
 import { isSealed, mask, type SealedValue, type SecretBox } from '../../lib/secret-box';
 import type { OrganizationLookup } from '../auth';
 import type { EventRecorder } from '../outbox';
-import { isSecretName, secretFields, urlFields, type ConfigValidator } from './config-schema';
+import { isSecretName, readOnlyFields, secretFields, urlFields, type ConfigValidator } from './config-schema';
 import { assertAllowedUrl } from '../../lib/url-guard';
 import { CrmAuthError, CrmBudgetError, type CrmConnector } from '../../providers/connector';
 import type { ConnectorBinding, ConnectorFactory, WriterFactory } from '../../providers/registry';
@@ -30,6 +30,8 @@ export interface IntegrationLifecycle {
     row: IntegrationRow,
     config: Record<string, unknown>,
   ): Promise<{ config?: Record<string, unknown>; reveal?: Record<string, unknown> } | void>;
+  /** Throws the 4xx an update to `config` would meet, before anything is written. */
+  checkUpdate?(row: IntegrationRow, config: Record<string, unknown>): Promise<void>;
   updated(row: IntegrationRow, config: Record<string, unknown>): Promise<void>;
   removing(row: IntegrationRow, config: Record<string, unknown>): Promise<void>;
 }
@@ -120,6 +122,7 @@ export class IntegrationService {
         ? await this.templates.get(input.templateId)
         : await this.templates.getByName(input.provider as string);
     if (!template.isActive) throw new AppError('conflict', 'template_inactive', `Template ${template.name} is not active`);
+    this.assertWritable(template, {}, input.config);
     const config = await this.validate(template, input.config);
     const routingKey = this.routingKeyOf(template.name, config);
     const unique = { organizationId, provider: template.name, routingKey };
@@ -145,38 +148,69 @@ export class IntegrationService {
       await this.repo.delete(row.id);
       throw err;
     }
-    const view = extra?.config ? await this.update(row.id, { config: extra.config }) : this.view(row);
+    const view = extra?.config ? await this.update(row.id, { config: extra.config }, { byService: true }) : this.view(row);
     return extra?.reveal ? { ...view, revealedOnce: extra.reveal } : view;
   }
 
-  async update(id: number, input: UpdateIntegrationInput): Promise<IntegrationView> {
-    const row = await this.getRow(id);
-    const data: Prisma.IntegrationUncheckedUpdateInput = {};
-    if (input.name !== undefined) data.name = input.name;
-    if (input.description !== undefined) data.description = input.description;
-    if (input.isActive !== undefined) data.isActive = input.isActive;
-    if (input.config) {
-      const template = await this.templates.get(row.templateId);
-      // Merge into what is stored (secrets included), then validate the whole.
-      const merged: Config = { ...this.decrypt(row) };
-      for (const [k, v] of Object.entries(input.config)) {
-        if (v === null) delete merged[k];
-        else merged[k] = v;
+  /**
+   * A config change is merged into what is stored and written only if nobody wrote the row
+   * in between (else merged again), so two concurrent changes both hold. Fields the service
+   * sets (readOnly) are the service's alone (`byService`).
+   */
+  async update(id: number, input: UpdateIntegrationInput, opts: { byService?: boolean } = {}): Promise<IntegrationView> {
+    for (let attempt = 1; ; attempt++) {
+      const row = await this.getRow(id);
+      const data: Prisma.IntegrationUncheckedUpdateInput = {};
+      if (input.name !== undefined) data.name = input.name;
+      if (input.description !== undefined) data.description = input.description;
+      if (input.isActive !== undefined) data.isActive = input.isActive;
+      if (input.config) {
+        const template = await this.templates.get(row.templateId);
+        const stored = this.decrypt(row);
+        if (!opts.byService) this.assertWritable(template, stored, input.config);
+        // Merge into what is stored (secrets included), then validate the whole.
+        const merged: Config = { ...stored };
+        for (const [k, v] of Object.entries(input.config)) {
+          if (v === null) delete merged[k];
+          else merged[k] = v;
+        }
+        const config = await this.validate(template, merged);
+        data.routingKey = this.routingKeyOf(row.provider, config);
+        await this.assertUnique({ organizationId: row.organizationId, provider: row.provider, routingKey: data.routingKey, exceptId: id });
+        // What else the integration owns must take the change too: refused before anything is written.
+        await this.opts.lifecycle?.checkUpdate?.(row, config);
+        Object.assign(data, this.seal(template, config));
       }
-      const config = await this.validate(template, merged);
-      data.routingKey = this.routingKeyOf(row.provider, config);
-      await this.assertUnique({ organizationId: row.organizationId, provider: row.provider, routingKey: data.routingKey, exceptId: id });
-      Object.assign(data, this.seal(template, config));
+      const unique = {
+        organizationId: row.organizationId,
+        provider: row.provider,
+        routingKey: (data.routingKey as string | null | undefined) ?? row.routingKey,
+        exceptId: id,
+      };
+      const updated = await this.uniquely(unique, () =>
+        input.config ? this.repo.updateIf(id, row.updatedAt, data) : this.updateFields(id, data),
+      );
+      if (!updated) {
+        if (attempt < 5) continue;
+        throw new AppError('conflict', 'integration_changed', `Integration ${id} kept changing while this change was merged; try again`);
+      }
+      if (input.config && this.opts.lifecycle) await this.opts.lifecycle.updated(updated, this.decrypt(updated));
+      return this.view(updated);
     }
-    const unique = {
-      organizationId: row.organizationId,
-      provider: row.provider,
-      routingKey: (data.routingKey as string | null) ?? null,
-      exceptId: id,
-    };
-    const updated = await this.uniquely(unique, () => this.updateFields(id, data));
-    if (input.config && this.opts.lifecycle) await this.opts.lifecycle.updated(updated, this.decrypt(updated));
-    return this.view(updated);
+  }
+
+  /** A caller may send a field the service sets (readOnly) only with the value stored. */
+  private assertWritable(template: TemplateRecord, stored: Config, input: Config): void {
+    const refused = readOnlyFields(template.configSchema as Config).filter(
+      (k) => k in input && JSON.stringify(input[k]) !== JSON.stringify(stored[k]),
+    );
+    if (refused.length)
+      throw new AppError(
+        'invalid_data',
+        'validation_failed',
+        `Config does not match the ${template.name} template`,
+        refused.map((k) => ({ path: `body.config.${k}`, message: 'is set by the service and cannot be changed' })),
+      );
   }
 
   async remove(id: number): Promise<void> {

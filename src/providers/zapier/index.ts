@@ -45,7 +45,8 @@ export const zapier: ProviderModule = {
           title: 'Webhook subscription',
           description: 'Set by the service: the subscription that sends to the Zap (see /api/webhook-subscriptions)',
           minimum: 1,
-          // An annotation (Ajv does not enforce it): forms show it and never send it.
+          // Forms show it and never send it; the integrations service refuses a value a caller
+          // sends that differs from the stored one (Ajv only annotates readOnly).
           readOnly: true,
         },
       },
