@@ -97,7 +97,6 @@ import { SubscriptionService } from './modules/outbound-webhooks/subscriptions.s
 import { updateSubscriptionBody } from './modules/outbound-webhooks/subscriptions.schemas';
 import type { IntegrationLifecycle } from './modules/integrations/integrations.service';
 import type { IntegrationRow } from './modules/integrations/integrations.repository';
-import { parse } from './lib/http';
 import { providerApiOperations, providerApiRouter } from './modules/provider-api';
 import {
   CrmPushBackfill,
