@@ -115,11 +115,27 @@ function fromHttpError(err: unknown): AppError | undefined {
   return new AppError('invalid_data', 'bad_request', e.message ?? 'Bad request');
 }
 
-/** Prisma's known errors carry a code; a unique violation that slipped past a check is a conflict. */
+/** A foreign key refused the write (Prisma's P2003, or PostgreSQL's 23503 through raw SQL). */
+export function isForeignKeyError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'P2003' || code === '23503';
+}
+
+/**
+ * Prisma's known errors carry a code. A unique violation that slipped past a check is a
+ * conflict; so is a foreign key's refusal: what the change refers to was deleted meanwhile (a
+ * sync started as its integration was deleted), or what it deletes gained a reference.
+ */
 function fromPrisma(err: unknown): AppError | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'P2002') return new AppError('conflict', 'conflict', 'A record with the same unique value already exists');
   if (code === 'P2025') return new AppError('not_found', 'not_found', 'Record not found');
+  if (isForeignKeyError(err))
+    return new AppError(
+      'conflict',
+      'reference_changed',
+      'A record this change refers to was deleted meanwhile, or one it removes is still referred to; nothing was written',
+    );
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { AppError } from '../../lib/errors';
+import { AppError, isForeignKeyError } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
 import type { ConfigValidator } from './config-schema';
 import type { BuiltInTemplate } from '../../providers/registry';
@@ -53,7 +53,12 @@ export class TemplateService {
     if (used > 0) {
       throw new AppError('conflict', 'template_in_use', `Template ${id} is used by ${used} integration(s); delete those first`);
     }
-    await this.repo.delete(id);
+    await this.repo.delete(id).catch((err: unknown) => {
+      // An integration made from it since the count: the foreign key refuses the delete.
+      if (isForeignKeyError(err))
+        throw new AppError('conflict', 'template_in_use', `Template ${id} is used by an integration; delete it first`);
+      throw err;
+    });
   }
 
   private checkSchema(schema: unknown): void {
