@@ -211,6 +211,45 @@ describe('/api/users', () => {
       expect(row.is_active).toBe(false);
     });
 
+    it('when one user is deleted, erased or brought back by many requests at once, then each change happens once, with one event', async () => {
+      const org = await createOrganization(ctx);
+      const admin = { 'x-api-key': ADMIN_KEY };
+      const sub = await ctx.http
+        .post('/api/webhook-subscriptions')
+        .set(admin)
+        .send({ organizationId: org.id, url: 'http://127.0.0.1:9/hook', events: ['user.deleted', 'user.updated'] });
+      expect(sub.status).toBe(201);
+      const times = <T>(n: number, f: () => Promise<T>) => Promise.all(Array.from({ length: n }, f));
+      const events = async (type: string, userId: number) =>
+        (
+          await ctx.sql<{ n: number }>(
+            `SELECT count(*)::int AS n FROM webhook_events WHERE organization_id = $1 AND type = $2 AND (data->>'id')::int = $3`,
+            [org.id, type, userId],
+          )
+        )[0].n;
+
+      const deleted = await createUser(ctx, org.id);
+      const statuses = (await times(10, () => ctx.http.delete(`/api/users/${deleted.id}`).set(admin))).map((r) => r.status);
+      expect(statuses.sort()).toEqual([204, ...Array<number>(9).fill(404)]);
+      expect(await events('user.deleted', deleted.id)).toBe(1);
+
+      const revived = await times(10, () =>
+        ctx.http.post('/api/users').set(admin).send({ organizationId: org.id, email: deleted.email, name: 'Back' }),
+      );
+      expect(revived.map((r) => r.status).sort()).toEqual([201, ...Array<number>(9).fill(409)]);
+      expect(revived.filter((r) => r.status === 409).every((r) => r.body.code === 'email_taken')).toBe(true);
+      expect(await events('user.updated', deleted.id)).toBe(1);
+
+      const erased = await createUser(ctx, org.id);
+      const answers = await times(8, () => ctx.http.delete(`/api/users/${erased.id}?erase=true`).set(admin));
+      expect(answers.map((r) => r.status)).toEqual(Array<number>(8).fill(200));
+      const [{ n }] = await ctx.sql<{ n: number }>(
+        `SELECT count(*)::int AS n FROM webhook_events WHERE organization_id = $1 AND type = 'user.deleted'`,
+        [org.id],
+      );
+      expect(n).toBe(2);
+    });
+
     it('when a deleted user’s email is created again, then the same user comes back', async () => {
       const u = await createUser(ctx, orgId);
       await ctx.http.delete(`/api/users/${u.id}`).set('x-api-key', ADMIN_KEY);

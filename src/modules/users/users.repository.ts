@@ -92,7 +92,10 @@ export interface UserRepository {
   findDeletedByEmail(organizationId: number, email: string): Promise<number | null>;
   create(data: Prisma.UserUncheckedCreateInput): Promise<UserRecord>;
   update(id: number, data: Prisma.UserUncheckedUpdateInput): Promise<UserRecord>;
-  softDelete(id: number): Promise<UserRecord>;
+  /** Marks the user deleted; null when it was deleted already (a concurrent delete won). */
+  softDelete(id: number): Promise<UserRecord | null>;
+  /** Brings a soft-deleted user back with `data`; null when it is not deleted (a concurrent revive won). */
+  revive(id: number, data: Prisma.UserUncheckedUpdateInput): Promise<UserRecord | null>;
   /** A user, soft-deleted or not: erasure applies to both. */
   findIncludingDeleted(id: number): Promise<{ id: number; organizationId: number; deletedAt: Date | null } | null>;
   /** What CRMs reported about the user besides profile changes (messages, ...), newest first. */
@@ -133,10 +136,23 @@ export function createUserRepository(db: Db): UserRepository {
       ]);
       return { rows, total };
     },
-    softDelete: (id) => db.user.update({ where: { id }, data: { deletedAt: new Date(), isActive: false }, select: userSelect }),
+    softDelete: (id) =>
+      onlyIf(db.user.update({ where: { id, deletedAt: null }, data: { deletedAt: new Date(), isActive: false }, select: userSelect })),
+    revive: (id, data) =>
+      onlyIf(db.user.update({ where: { id, deletedAt: { not: null } }, data: { ...data, deletedAt: null }, select: userSelect })),
     findIncludingDeleted: (id) =>
       db.user.findFirst({ where: { id, organization: { deletedAt: null } }, select: { id: true, organizationId: true, deletedAt: true } }),
   };
+}
+
+/** A conditional update's row, or null when the condition no longer held (Prisma's P2025). */
+async function onlyIf<T>(update: Promise<T>): Promise<T | null> {
+  try {
+    return await update;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'P2025') return null;
+    throw err;
+  }
 }
 
 /*

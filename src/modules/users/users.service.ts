@@ -64,9 +64,12 @@ export class UserService {
     // A soft-deleted user with this email comes back, with the new values.
     const deletedId = await this.repo.findDeletedByEmail(organizationId, input.email);
     if (deletedId !== null)
-      return this.write('user.updated', (users) =>
-        users.update(deletedId, { ...input, source: input.source ?? 'api', deletedAt: null, isActive: input.isActive ?? true }),
-      );
+      return this.write('user.updated', async (users) => {
+        const revived = await users.revive(deletedId, { ...input, source: input.source ?? 'api', isActive: input.isActive ?? true });
+        // Brought back by a concurrent create: this one is a duplicate.
+        if (!revived) throw emailConflict(input.email);
+        return revived;
+      });
     if (await this.repo.emailTaken(organizationId, input.email)) throw emailConflict(input.email);
     return this.write('user.created', (users) => users.create({ ...input, organizationId, source: input.source ?? 'api' }));
   }
@@ -81,7 +84,12 @@ export class UserService {
   }
 
   async remove(id: number): Promise<void> {
-    await this.write('user.deleted', (users) => users.softDelete(id));
+    await this.write('user.deleted', async (users) => {
+      const deleted = await users.softDelete(id);
+      // Deleted by a concurrent request: one delete, one event.
+      if (!deleted) throw AppError.notFound('User', id);
+      return deleted;
+    });
   }
 
   /** A user to erase: soft-deleted ones too (erasure is often asked for after the deletion). */
@@ -95,13 +103,12 @@ export class UserService {
    * Deletes the user (unless it is deleted already) and, in the same transaction, erases its
    * personal data; outbound events last, so the user.deleted just written is erased too.
    */
-  async erase(user: { id: number; deletedAt: Date | null }): Promise<Record<string, number>> {
+  async erase(user: { id: number }): Promise<Record<string, number>> {
     return this.uow.transactional(async ({ users, events, erasure }) => {
       const erased = await erasure.eraseUser(user.id);
-      if (!user.deletedAt) {
-        const deleted = await users.softDelete(user.id);
-        await events.users(deleted.organizationId, 'user.deleted', [deleted.id]);
-      }
+      // Only the request that deletes the user tells of it (erasing again, or at once, is fine).
+      const deleted = await users.softDelete(user.id);
+      if (deleted) await events.users(deleted.organizationId, 'user.deleted', [deleted.id]);
       return { ...erased, outboundEvents: await erasure.eraseOutboundEvents(user.id) };
     });
   }
