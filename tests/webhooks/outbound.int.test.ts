@@ -412,6 +412,27 @@ describe('outbound webhooks', () => {
       await ctx.services.deliveries.drain();
       expect(() => new Webhook(fresh).verify(receiver.received[0].body, receiver.received[0].headers as Record<string, string>)).toThrow();
     });
+
+    it('when two rotations read the same secret (at once), then the second is 409 and the first’s secret is the one that signs', async () => {
+      const org = await createOrganization(ctx);
+      const sub = await subscribe(org.id);
+      // Both read the subscription before either wrote: what concurrent requests do.
+      const read = await ctx.services.subscriptions.getRow(sub.id);
+      const first = await ctx.services.subscriptions.rotateSecret(read, 0);
+      const second = await ctx.services.subscriptions.rotateSecret(read, 0).catch((e: unknown) => e);
+      expect(second).toMatchObject({ status: 409, code: 'secret_rotated_concurrently' });
+      await createUser(ctx, org.id);
+      await ctx.services.deliveries.drain();
+      const [{ headers, body }] = receiver.received;
+      expect(() => new Webhook(first.secret).verify(body, headers as Record<string, string>)).not.toThrow();
+      // Through the API, rotations one after another each answer the secret then current.
+      const answers = await Promise.all(
+        Array.from({ length: 6 }, () =>
+          ctx.http.post(`/api/webhook-subscriptions/${sub.id}/rotate-secret`).set(admin).send({ graceHours: 0 }),
+        ),
+      );
+      expect(answers.every((r) => r.status === 200 || (r.status === 409 && r.body.code === 'secret_rotated_concurrently'))).toBe(true);
+    });
   });
 
   describe('the outbox', () => {

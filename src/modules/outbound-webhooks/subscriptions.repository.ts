@@ -81,6 +81,12 @@ export interface SubscriptionRepository {
   get(id: number): Promise<SubscriptionRow | null>;
   create(data: Prisma.WebhookSubscriptionUncheckedCreateInput): Promise<SubscriptionRow>;
   update(id: number, data: Prisma.WebhookSubscriptionUncheckedUpdateInput): Promise<SubscriptionRow>;
+  /** Writes a new secret only while `current` is still the secret; null when another rotation came first. */
+  replaceSecret(
+    id: number,
+    current: Prisma.JsonValue,
+    data: Prisma.WebhookSubscriptionUncheckedUpdateInput,
+  ): Promise<SubscriptionRow | null>;
   delete(id: number): Promise<void>;
   /** A subscription's deliveries newest first, below an id when given (a cursor's). */
   deliveries(f: DeliveryFilter, at: { below?: number; skip: number; take: number }): Promise<DeliveryView[]>;
@@ -132,6 +138,13 @@ export function createSubscriptionRepository(db: Db): SubscriptionRepository {
     get: (id) => db.webhookSubscription.findUnique({ where: { id }, select: subscriptionSelect }),
     create: (data) => db.webhookSubscription.create({ data, select: subscriptionSelect }),
     update: (id, data) => db.webhookSubscription.update({ where: { id }, data, select: subscriptionSelect }),
+    async replaceSecret(id, current, data) {
+      const { count } = await db.webhookSubscription.updateMany({
+        where: { id, secret: { equals: current as Prisma.InputJsonValue } },
+        data,
+      });
+      return count ? db.webhookSubscription.findUnique({ where: { id }, select: subscriptionSelect }) : null;
+    },
     async delete(id) {
       await db.webhookSubscription.delete({ where: { id } });
     },

@@ -71,11 +71,18 @@ export class SubscriptionService {
   /** A new secret; the old one keeps signing beside it for the grace period. */
   async rotateSecret(row: SubscriptionRow, graceHours = this.opts.secretGraceHours) {
     const secret = newSubscriptionSecret();
-    const updated = await this.repo.update(row.id, {
+    const updated = await this.repo.replaceSecret(row.id, row.secret, {
       secret: this.box.seal(secret) as unknown as Prisma.InputJsonValue,
       previousSecret: graceHours > 0 ? (row.secret as Prisma.InputJsonValue) : undefined,
       previousSecretExpiresAt: graceHours > 0 ? new Date(Date.now() + graceHours * 3600_000) : null,
     });
+    // Two rotations at once would each show a secret of their own, and only one would sign.
+    if (!updated)
+      throw new AppError(
+        'conflict',
+        'secret_rotated_concurrently',
+        `The secret of subscription ${row.id} was rotated by another request at the same time; the secret that request showed is the current one`,
+      );
     this.logger.info('webhook subscription secret rotated', { subscriptionId: row.id, graceHours });
     return { ...this.view(updated), secret };
   }
