@@ -104,9 +104,14 @@ export function createAuthFailureLimit(opts: { windowMs: number; limit: number }
       tooMany(res, 'too_many_auth_failures', 'Too many failed authentications from this address', seconds);
       return;
     }
-    res.on('finish', () => {
-      if (res.statusCode === 401) void store.increment(key);
-    });
+    // A request can pass the limit twice (a path /api/console does not answer goes on to
+    // /api): its 401 counts once.
+    if (!res.locals.authFailureWatched) {
+      res.locals.authFailureWatched = true;
+      res.on('finish', () => {
+        if (res.statusCode === 401) void store.increment(key);
+      });
+    }
     next();
   };
 }

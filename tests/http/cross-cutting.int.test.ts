@@ -161,6 +161,20 @@ describe('failed authentications', () => {
   });
 });
 
+describe('failed authentications on a path two routers see', () => {
+  it('when a console path the sessions router leaves to the API is refused, then each 401 counts once', async () => {
+    const limited = await createTestContext({ AUTH_FAILURE_MAX: '4' });
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++)
+        codes.push((await limited.http.delete('/api/console/sessions/current').set('x-api-key', `guess-${i}`)).status);
+      expect(codes).toEqual([401, 401, 401, 401, 429]);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('errors in production', () => {
   it('when an unexpected error happens, then 500 hides its message in production', async () => {
     const prod = await createTestContext({ NODE_ENV: 'production' });
