@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import express, { Router, type Express } from 'express';
+import { jsonBody } from './lib/http';
 import helmet from 'helmet';
 import type { Logger } from 'winston';
 import type { Config } from './config/config';
@@ -694,7 +695,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
     '/api/console',
     authFailures,
     callbackLimit,
-    express.json({ limit: '4kb' }),
+    jsonBody('4kb'),
     rejectUnstorableInput(),
     consoleSessionsRouter(services.portal),
   );
@@ -712,7 +713,7 @@ export function createApp(deps: AppDeps, services: Services = createServices(dep
   );
   const apiLimit = createRateLimit({ windowMs, limit: max, name: 'api', keyOf: principalKeyOf });
   api.use(authFailures, requireApiKey(services.authenticator), apiLimit);
-  api.use(express.json({ limit: config.http.jsonLimit }));
+  api.use(jsonBody(config.http.jsonLimit));
   api.use(rejectUnstorableInput());
   api.use('/api-keys', apiKeysRouter(services.apiKeys));
   api.use(consoleSignedInRouter(services.portal, services.organizations));

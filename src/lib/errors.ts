@@ -95,6 +95,8 @@ function fromHttpError(err: unknown): AppError | undefined {
         'unsupported_encoding',
         `${e.message}; send the body uncompressed, or as gzip, deflate or br`,
       );
+    case 'encoding.invalid_utf8':
+      return new AppError('invalid_data', 'malformed_body', 'The request body is not valid UTF-8; send JSON as UTF-8');
     case 'charset.unsupported':
       return new AppError('unsupported_media_type', 'unsupported_charset', `${e.message}; send JSON as UTF-8`);
     default:

@@ -1,7 +1,21 @@
-import type { Request, Response } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { AppError } from './errors';
 import { isStorableTime } from './input-guard';
+
+/**
+ * express.json that refuses a body which is not UTF-8: decoded as it is, each bad byte would be
+ * stored as U+FFFD, and the caller would never learn the text was changed.
+ */
+export function jsonBody(limit: string | number): RequestHandler {
+  return express.json({
+    limit,
+    verify: (_req, _res, buf) => {
+      if (!isUtf8(buf)) throw Object.assign(new Error('The request body is not valid UTF-8'), { status: 400, type: 'encoding.invalid_utf8' });
+    },
+  });
+}
 
 /** Parses one part of a request; failures name every failing field under `where`. */
 export function parse<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params' | 'headers'): z.infer<S> {

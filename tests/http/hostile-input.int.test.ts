@@ -99,6 +99,50 @@ describe('hostile input', () => {
     });
   });
 
+  describe('bodies that are not UTF-8', () => {
+    it('a JSON body with bytes that are not UTF-8 is a 400 on the API, the push and the console, and writes nothing', async () => {
+      // The bytes as they are (superagent would send a Buffer as JSON of its own).
+      const raw = (b: unknown) => b as string;
+      const bad = (json: string) =>
+        Buffer.concat([Buffer.from(json.split('@@')[0]), Buffer.from([0xff, 0xfe]), Buffer.from(json.split('@@')[1])]);
+      const before = await ctx.sql<{ n: number }>(
+        'SELECT (SELECT count(*) FROM organizations)::int + (SELECT count(*) FROM users)::int AS n',
+      );
+      const sent = [
+        ctx.http
+          .post('/api/organizations')
+          .set(admin)
+          .set('Content-Type', 'application/json')
+          .serialize(raw)
+          .send(bad(`{"name":"Bad @@ byte"}`)),
+        ctx.http
+          .post('/api/internal/sync/users')
+          .set({ 'X-Internal-API-Key': INTERNAL_KEY, 'X-Tenant-ID': uniq('t'), 'X-Sync-Source': 'w', 'Content-Type': 'application/json' })
+          .serialize(raw)
+          .send(bad(`{"tenant":{"name":"T @@"},"users":[]}`)),
+        ctx.http.post('/api/console/sessions').set('Content-Type', 'application/json').serialize(raw).send(bad(`{"token":"@@"}`)),
+      ];
+      for (const res of await Promise.all(sent)) {
+        expect(res.status).toBe(400);
+        expect(res.body).toMatchObject({
+          success: false,
+          code: 'malformed_body',
+          error: 'The request body is not valid UTF-8; send JSON as UTF-8',
+        });
+      }
+      expect(await ctx.sql('SELECT (SELECT count(*) FROM organizations)::int + (SELECT count(*) FROM users)::int AS n')).toEqual(before);
+      // Real UTF-8 beyond ASCII is of course fine.
+      expect(
+        (
+          await ctx.http
+            .post('/api/organizations')
+            .set(admin)
+            .send({ name: uniq('Zoë 日本') })
+        ).status,
+      ).toBe(201);
+    });
+  });
+
   describe('NUL characters and unpaired surrogates', () => {
     it.each(['search', 'department', 'source'])('GET /api/users?%s=a%%00b answers 400 naming the parameter', async (name) => {
       const res = await ctx.http.get(`/api/users?${name}=a%00b`).set(admin);

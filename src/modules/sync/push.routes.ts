@@ -1,6 +1,6 @@
-import express, { Router } from 'express';
+import { Router } from 'express';
 import { AppError } from '../../lib/errors';
-import { parse } from '../../lib/http';
+import { jsonBody, parse } from '../../lib/http';
 import { rejectUnstorableInput } from '../../lib/input-guard';
 import type { Operation } from '../../openapi/operation';
 import { pushBody, pushHeaders } from './push.schemas';
@@ -27,7 +27,7 @@ export function pushRouter(service: PushService, maxBody: string): Router {
   const router = Router();
   // Each user's text is checked with that user (a bad user fails alone); the rest here.
   const guard = rejectUnstorableInput({ skipBodyText: (path) => /^body\.users\.\d+(\.|$)/.test(path) });
-  router.post('/users', express.json({ limit: maxBody }), guard, async (req, res) => {
+  router.post('/users', jsonBody(maxBody), guard, async (req, res) => {
     const headers = parse(pushHeaders, req.headers, 'headers');
     const body = parse(pushBody, req.body, 'body');
     if (body.tenant.id !== headers['x-tenant-id']) {
