@@ -431,6 +431,7 @@ export class FakeOAuth {
   private denials = 0;
   private tokenFailures: { status: number; remaining: number }[] = [];
   private invalidGrants = 0;
+  private scripted: { status: number; body: string; type: string }[] = [];
 
   constructor(opts: FakeOAuthOptions = {}) {
     this.flavor = opts.flavor ?? 'standard';
@@ -569,16 +570,30 @@ export class FakeOAuth {
     this.invalidGrants += count;
   }
 
+  /**
+   * The next token request gets exactly this answer, as servers that are not RFC-shaped give
+   * it: HubSpot's 400 { status: "BAD_REFRESH_TOKEN", message }, a form-encoded error, an HTML
+   * page from a gateway, Zoho's 200 { error: "Access Denied" } throttling. Nothing is consumed.
+   */
+  answerNextToken(status: number, body: string | Record<string, unknown>, type?: string): void {
+    this.scripted.push({
+      status,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      type: type ?? (typeof body === 'string' ? 'text/html' : 'application/json'),
+    });
+  }
+
   /** Every request waits `ms` before it is handled (0 turns it off). */
   slowDown(ms: number): void {
     this.delayMs = ms;
   }
 
-  /** Forget denyNext / failNextToken / invalidGrantNext / slowDown. */
+  /** Forget denyNext / failNextToken / invalidGrantNext / answerNextToken / slowDown. */
   clearFaults(): void {
     this.denials = 0;
     this.tokenFailures = [];
     this.invalidGrants = 0;
+    this.scripted = [];
     this.delayMs = 0;
   }
 
@@ -879,6 +894,11 @@ export class FakeOAuth {
     if (form.grant_type === 'authorization_code') this.codeExchanges++;
     if (form.grant_type === 'refresh_token') this.refreshCalls++;
 
+    const scripted = this.scripted.shift();
+    if (scripted) {
+      res.status(scripted.status).type(scripted.type).send(scripted.body);
+      return;
+    }
     const failure = this.tokenFailures[0];
     if (failure) {
       if (--failure.remaining <= 0) this.tokenFailures.shift();

@@ -248,6 +248,76 @@ describe('OAuth connect (HubSpot against a fake authorization server)', () => {
     expect(theirs.failures).toEqual([]);
   });
 
+  it('when the token endpoint answers in shapes other than RFC 6749’s, then only a dead grant asks the organization to connect again', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    const state = async () =>
+      (
+        await ctx.sql<{ status: string; error_message: string | null }>('SELECT status, error_message FROM integrations WHERE id = $1', [
+          row.id,
+        ])
+      )[0];
+    const refresh = () => ctx.services.oauth.ensureFresh(row.id, { force: true }).catch((e: unknown) => e as Error & { code?: string });
+    // Not the grant: a throttle, a server busy, Zoho's throttling as a 200, the client refused (both ways).
+    const passing: [number, string | Record<string, unknown>][] = [
+      [429, { error: 'rate_limit_exceeded' }],
+      [400, { error: 'temporarily_unavailable' }],
+      [
+        200,
+        { error: 'Access Denied', error_description: 'You have made too many requests continuously. Please try again after some time.' },
+      ],
+    ];
+    for (const [status, body] of passing) {
+      auth.answerNextToken(status, body);
+      const err = await refresh();
+      expect(err).toBeInstanceOf(Error);
+      expect(err.message).toContain(`token endpoint answered ${status}`);
+      expect(await state()).toEqual({ status: 'active', error_message: null });
+    }
+    auth.answerNextToken(401, '<html><body>Forbidden</body></html>');
+    auth.answerNextToken(401, '<html><body>Forbidden</body></html>');
+    expect(await refresh()).toMatchObject({ code: 'token_refresh_refused' });
+    expect(await state()).toEqual({ status: 'active', error_message: null });
+
+    // HubSpot's own refusal of a dead refresh token has no `error`: it is the grant.
+    auth.answerNextToken(400, { status: 'BAD_REFRESH_TOKEN', message: 'missing or invalid refresh token' });
+    expect(await refresh()).toMatchObject({ code: 'reauthorization_required' });
+    expect((await state()).error_message).toBe(
+      'The hubspot authorization was refused on refresh (BAD_REFRESH_TOKEN); the organization must connect again',
+    );
+    await ctx.sql("UPDATE integrations SET status = 'active', error_message = NULL WHERE id = $1", [row.id]);
+  });
+
+  it('when tokens have no expiry (Salesforce’s) and five calls refresh at once after a 401, then the provider sees one refresh', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    await ctx.sql('UPDATE integration_tokens SET expires_at = NULL WHERE integration_id = $1', [row.id]);
+    // Salesforce's answer: no expires_in, so the expiry cannot tell a waiter that someone refreshed.
+    auth.answerNextToken(200, { access_token: 'no-expiry-token', token_type: 'Bearer' });
+    const before = auth.refreshCalls;
+    const tokens = await Promise.all(Array.from({ length: 5 }, () => ctx.services.oauth.refreshNow(row.id)));
+    expect(auth.refreshCalls - before).toBe(1);
+    expect(tokens).toEqual(Array<string>(5).fill('no-expiry-token'));
+  });
+
+  it('when a connection is made again and the new grant has no refresh token, then the old grant’s is not kept; a refresh answer without scope keeps the scope', async () => {
+    const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
+    await auth.clearFaults();
+    const before = await ctx.sql<{ scope: string | null }>('SELECT scope FROM integration_tokens WHERE integration_id = $1', [row.id]);
+    expect(before[0].scope).toEqual(expect.any(String));
+    auth.answerNextToken(200, { access_token: 'refreshed-without-scope', token_type: 'bearer', expires_in: 1800 });
+    await ctx.services.oauth.ensureFresh(row.id, { force: true });
+    expect(await ctx.sql('SELECT scope FROM integration_tokens WHERE integration_id = $1', [row.id])).toEqual(before);
+
+    const { url } = await start();
+    const { code, state } = await consent(url);
+    auth.answerNextToken(200, { access_token: 'new-grant-token', token_type: 'bearer', expires_in: 1800 });
+    await callback({ code: code as string, state: state as string });
+    const [tokens] = await ctx.sql<{ refresh_token: unknown }>('SELECT refresh_token FROM integration_tokens WHERE integration_id = $1', [
+      row.id,
+    ]);
+    expect(tokens.refresh_token).toBeNull();
+    await ctx.sql("UPDATE integrations SET status = 'active', error_message = NULL WHERE id = $1", [row.id]);
+  });
+
   it('when the refresh token is refused (invalid_grant), then the integration is in error, says to connect again, and an event is written', async () => {
     const [row] = await ctx.sql<{ id: number }>("SELECT id FROM integrations WHERE organization_id = $1 AND provider = 'hubspot'", [orgId]);
     await ctx.sql("UPDATE integration_tokens SET expires_at = now() - interval '1 minute' WHERE integration_id = $1", [row.id]);

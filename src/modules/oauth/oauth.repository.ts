@@ -13,6 +13,8 @@ export interface TokenRow {
   integrationId: number;
   refreshToken: Prisma.JsonValue | null;
   expiresAt: Date | null;
+  /** When the tokens were last written: a waiter for the lock sees whether someone refreshed. */
+  lastRefreshedAt: Date | null;
 }
 
 /** OAuth states and integration tokens. */
@@ -28,7 +30,8 @@ export interface OAuthRepository {
   lockTokens(integrationId: number): Promise<TokenRow | null>;
   saveTokens(
     integrationId: number,
-    data: { refreshToken: Prisma.InputJsonValue | null; expiresAt: Date | null; scope: string | null },
+    /** refreshToken null: none (a new grant without one); scope undefined: kept as it was. */
+    data: { refreshToken: Prisma.InputJsonValue | null; expiresAt: Date | null; scope?: string | null },
   ): Promise<void>;
   recordFailure(integrationId: number, error: string): Promise<void>;
   /** OAuth integrations not refreshed for `days` (some providers expire unused refresh tokens). */
@@ -80,17 +83,30 @@ export function createOAuthRepository(db: Db): OAuthRepository {
       };
     },
     tokens: (integrationId) =>
-      db.integrationToken.findUnique({ where: { integrationId }, select: { integrationId: true, refreshToken: true, expiresAt: true } }),
+      db.integrationToken.findUnique({
+        where: { integrationId },
+        select: { integrationId: true, refreshToken: true, expiresAt: true, lastRefreshedAt: true },
+      }),
     async lockTokens(integrationId) {
-      const [row] = await db.$queryRawUnsafe<{ integration_id: number; refresh_token: Prisma.JsonValue | null; expires_at: Date | null }[]>(
-        'SELECT integration_id, refresh_token, expires_at FROM integration_tokens WHERE integration_id = $1 FOR UPDATE',
+      const [row] = await db.$queryRawUnsafe<
+        { integration_id: number; refresh_token: Prisma.JsonValue | null; expires_at: Date | null; last_refreshed_at: Date | null }[]
+      >(
+        'SELECT integration_id, refresh_token, expires_at, last_refreshed_at FROM integration_tokens WHERE integration_id = $1 FOR UPDATE',
         integrationId,
       );
-      return row ? { integrationId: row.integration_id, refreshToken: row.refresh_token, expiresAt: row.expires_at } : null;
+      return row
+        ? {
+            integrationId: row.integration_id,
+            refreshToken: row.refresh_token,
+            expiresAt: row.expires_at,
+            lastRefreshedAt: row.last_refreshed_at,
+          }
+        : null;
     },
     async saveTokens(integrationId, data) {
       const values = {
-        refreshToken: data.refreshToken ?? undefined,
+        // A new grant without a refresh token must not keep the previous grant's.
+        refreshToken: data.refreshToken ?? Prisma.DbNull,
         expiresAt: data.expiresAt,
         scope: data.scope,
         lastRefreshedAt: new Date(),

@@ -31,6 +31,19 @@ interface OAuthClient {
 type TokenResponse = Record<string, unknown> & { access_token: string; refresh_token?: string; expires_in?: number; scope?: string };
 
 /** The provider said no to a token request (RFC 6749 5.2): invalid_grant and friends. */
+/**
+ * Refusals that mean the grant itself is dead (revoked, expired, the app uninstalled): only
+ * a person connecting again mends them. RFC 6749 5.2's invalid_grant; HubSpot's v1 endpoint
+ * answers 400 { status: BAD_REFRESH_TOKEN | BAD_AUTH_CODE } instead; Zoho says invalid_code.
+ */
+const GRANT_DEAD = new Set(['invalid_grant', 'BAD_REFRESH_TOKEN', 'BAD_AUTH_CODE', 'invalid_code', 'no_refresh_token']);
+/**
+ * Answers to try again later, whatever their status: RFC 6749's temporarily_unavailable and
+ * server_error, and Zoho's throttling ({ error: "Access Denied", "You have made too many
+ * requests continuously" }).
+ */
+const TRANSIENT = new Set(['temporarily_unavailable', 'server_error', 'Access Denied']);
+
 export class TokenRefusedError extends Error {
   constructor(
     readonly error: string,
@@ -38,6 +51,11 @@ export class TokenRefusedError extends Error {
   ) {
     super(description ? `${error}: ${description}` : error);
     this.name = 'TokenRefusedError';
+  }
+
+  /** The grant is dead: the organization must connect again (other refusals are the client's settings, or the request's). */
+  get grantDead(): boolean {
+    return GRANT_DEAD.has(this.error);
   }
 }
 
@@ -242,8 +260,15 @@ export class OAuthService {
       // callers hold connections too, and a second one needed here could starve the pool.
       return await this.uow.transactional(async ({ oauth, integrations }) => {
         const locked = await oauth.lockTokens(integrationId);
-        // Refreshed by someone else while this one waited for the lock.
-        if (!locked || (locked.expiresAt?.getTime() ?? 0) !== (held.expiresAt?.getTime() ?? 0) || !this.due(locked.expiresAt, opts.force)) {
+        // Refreshed by someone else while this one waited for the lock (tokens without an
+        // expiry, Salesforce's, show it only in when they were written).
+        const same = (a: Date | null, b: Date | null) => (a?.getTime() ?? 0) === (b?.getTime() ?? 0);
+        if (
+          !locked ||
+          !same(locked.expiresAt, held.expiresAt) ||
+          !same(locked.lastRefreshedAt, held.lastRefreshedAt) ||
+          !this.due(locked.expiresAt, opts.force)
+        ) {
           return true;
         }
         if (!isSealed(locked.refreshToken)) throw new TokenRefusedError('no_refresh_token', 'the provider gave no refresh token');
@@ -260,13 +285,23 @@ export class OAuthService {
             next = this.integrations.withField(next, field, value) as Pick<typeof current, 'config' | 'secrets'>;
         }
         await integrations.update(integrationId, { config: next.config as never, secrets: next.secrets as never });
-        await this.storeTokens(integrationId, token, refreshToken, oauth);
+        await this.storeTokens(integrationId, token, refreshToken, oauth, { keepScope: true });
         this.logger.info('oauth token refreshed', { integrationId, provider: row.provider });
         return true;
       });
     } catch (err) {
       await this.repo.recordFailure(integrationId, err instanceof Error ? err.message : String(err)).catch(() => undefined);
       if (!(err instanceof TokenRefusedError)) throw err;
+      if (!err.grantDead) {
+        // The client's settings (invalid_client, unauthorized_client) or the request: connecting
+        // again would not mend it, so the integration is left as it is and the failure listed.
+        this.logger.warn('oauth refresh refused, not for the grant', { integrationId, provider: row.provider, error: err.error });
+        throw new AppError(
+          'unavailable',
+          'token_refresh_refused',
+          `The ${row.provider} token endpoint refused the refresh (${err.message}); check the service's OAuth client settings for ${row.provider}`,
+        );
+      }
       const message = `The ${row.provider} authorization was refused on refresh (${err.error}); the organization must connect again`;
       await this.integrations.updateFields(integrationId, { status: 'error', errorMessage: message });
       this.logger.warn('oauth refresh refused', { integrationId, provider: row.provider, error: err.error });
@@ -314,12 +349,16 @@ export class OAuthService {
     return expiresAt !== null && expiresAt.getTime() - Date.now() <= this.deps.refreshAheadMs;
   }
 
-  /** Keeps the old refresh token when the answer carries none; takes a rotated one. */
+  /**
+   * Keeps the old refresh token when the answer carries none; takes a rotated one. A refresh
+   * answer without `scope` keeps the scope (RFC 6749 5.1 and 6: omitted means unchanged).
+   */
   private async storeTokens(
     integrationId: number,
     token: TokenResponse,
     previousRefresh: string | null,
     repo: OAuthRepository = this.repo,
+    opts: { keepScope?: boolean } = {},
   ) {
     const refresh = typeof token.refresh_token === 'string' && token.refresh_token ? token.refresh_token : previousRefresh;
     const expiresIn = Number(token.expires_in);
@@ -327,7 +366,7 @@ export class OAuthService {
       refreshToken: refresh ? (this.box.seal(refresh) as unknown as Record<string, string>) : null,
       // No expires_in (Salesforce): refreshed on a 401 only.
       expiresAt: Number.isFinite(expiresIn) && expiresIn > 0 ? new Date(Date.now() + expiresIn * 1000) : null,
-      scope: typeof token.scope === 'string' ? token.scope : null,
+      scope: typeof token.scope === 'string' ? token.scope : opts.keepScope ? undefined : null,
     });
   }
 
@@ -384,15 +423,7 @@ export class OAuthService {
       validateStatus: () => true,
       maxRedirects: 0,
     });
-    const data = (res.data && typeof res.data === 'object' ? res.data : {}) as Record<string, unknown>;
-    // Some providers answer refusals with 200 and { error } (Zoho).
-    if (typeof data.error === 'string' && (res.status < 500 || res.status === 200)) {
-      throw new TokenRefusedError(data.error, typeof data.error_description === 'string' ? data.error_description : undefined);
-    }
-    if (res.status === 401) throw new TokenRefusedError('invalid_client', `token endpoint answered 401`);
-    if (res.status >= 400) throw new Error(`token endpoint answered ${res.status}`);
-    if (typeof data.access_token !== 'string' || !data.access_token) throw new Error('token endpoint answered without an access_token');
-    return data as TokenResponse;
+    return tokenAnswer(res.status, res.data);
   }
 
   /** Whether an OAuth connection to this provider can start (it has OAuth facts and the operator set its client). */
@@ -458,4 +489,32 @@ export class OAuthService {
 
 function invalid(code: string, message: string, path: string): AppError {
   return new AppError('invalid_data', code, message, [{ path, message }]);
+}
+
+/**
+ * A token endpoint's answer (RFC 6749 5.1, 5.2): the tokens, a TokenRefusedError, or an Error
+ * to try again later. Refusals come as JSON { error }, as HubSpot's { status, message }, as a
+ * form-encoded body, or as a bare 4xx; some come with 200 (Zoho). 408, 429, 5xx and the
+ * TRANSIENT codes are failures, not refusals.
+ */
+export function tokenAnswer(status: number, body: unknown): TokenResponse {
+  const data: Record<string, unknown> =
+    body && typeof body === 'object'
+      ? (body as Record<string, unknown>)
+      : typeof body === 'string' && /^[\w.~-]+=/.test(body.trim())
+        ? Object.fromEntries(new URLSearchParams(body.trim()))
+        : {};
+  const text = (v: unknown) => (typeof v === 'string' && v.trim() ? v.trim().slice(0, 300) : undefined);
+  const refused = status >= 400 && status < 500 && status !== 408 && status !== 429;
+  const error = text(data.error) ?? (refused ? text(data.status) : undefined);
+  const description = text(data.error_description) ?? text(data.message);
+  const said = [error, description].filter(Boolean).join(': ');
+  if (status === 408 || status === 429 || status >= 500 || (error !== undefined && TRANSIENT.has(error)))
+    throw new Error(`token endpoint answered ${status}${said ? ` (${said})` : ''}`);
+  if (error !== undefined) throw new TokenRefusedError(error, description);
+  if (status === 401) throw new TokenRefusedError('invalid_client', 'token endpoint answered 401');
+  if (refused) throw new TokenRefusedError('invalid_request', `token endpoint answered ${status}`);
+  if (status >= 300) throw new Error(`token endpoint answered ${status}`);
+  if (typeof data.access_token !== 'string' || !data.access_token) throw new Error('token endpoint answered without an access_token');
+  return data as TokenResponse;
 }
