@@ -268,7 +268,7 @@ describe('OAuth connect (HubSpot against a fake authorization server)', () => {
     ];
     for (const [status, body] of passing) {
       auth.answerNextToken(status, body);
-      const err = await refresh();
+      const err = (await refresh()) as Error;
       expect(err).toBeInstanceOf(Error);
       expect(err.message).toContain(`token endpoint answered ${status}`);
       expect(await state()).toEqual({ status: 'active', error_message: null });
