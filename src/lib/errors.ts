@@ -117,6 +117,19 @@ function fromHttpError(err: unknown): AppError | undefined {
   return new AppError('invalid_data', 'bad_request', e.message ?? 'Bad request');
 }
 
+/** The unique index a write ran into (Prisma's P2002, or PostgreSQL's 23505), if it is one. */
+export function uniqueIndexOf(err: unknown): string | undefined {
+  const e = err as {
+    code?: unknown;
+    meta?: { target?: unknown; driverAdapterError?: { cause?: { constraint?: { index?: unknown } } } };
+    constraint?: unknown;
+  } | null;
+  if (e?.code === '23505') return typeof e.constraint === 'string' ? e.constraint : undefined;
+  if (e?.code !== 'P2002') return undefined;
+  const index = e.meta?.driverAdapterError?.cause?.constraint?.index ?? e.meta?.target;
+  return typeof index === 'string' ? index : Array.isArray(index) ? index.join(',') : '';
+}
+
 /** A foreign key refused the write (Prisma's P2003, or PostgreSQL's 23503 through raw SQL). */
 export function isForeignKeyError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;

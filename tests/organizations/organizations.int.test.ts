@@ -73,6 +73,30 @@ describe('/api/organizations', () => {
     await createOrganization(ctx, { externalId });
     const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 'Dup', externalId });
     expect(res.status).toBe(409);
+    expect(res.body).toMatchObject({ code: 'external_id_taken', details: [{ path: 'body.externalId', message: 'already taken' }] });
+    const other = await createOrganization(ctx);
+    const patched = await ctx.http.patch(`/api/organizations/${other.id}`).set('x-api-key', ADMIN_KEY).send({ externalId });
+    expect([patched.status, patched.body.code]).toEqual([409, 'external_id_taken']);
+  });
+
+  it('when organizations are created without a slug under one name, then each gets a free derived slug; a given slug is never changed', async () => {
+    const name = `Twin ${uniq()}`;
+    const slugs: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name });
+      expect(res.status).toBe(201);
+      slugs.push(res.body.data.slug);
+    }
+    const base = name.toLowerCase().replace(/\s+/g, '-');
+    expect(slugs).toEqual([base, `${base}-2`, `${base}-3`]);
+    // A name with no Latin letters or digits: the fallback slug, numbered too.
+    const unlatin = await Promise.all(
+      ['日本語', 'Ωμέγα'].map((n) => ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: n })),
+    );
+    expect(unlatin.map((r) => r.status)).toEqual([201, 201]);
+    expect(new Set(unlatin.map((r) => r.body.data.slug)).size).toBe(2);
+    const given = await ctx.http.post('/api/organizations').set('x-api-key', ADMIN_KEY).send({ name: 'Given', slug: base });
+    expect([given.status, given.body.code]).toEqual([409, 'slug_taken']);
   });
 
   it('when an organization is patched, then only the given fields change', async () => {

@@ -1,4 +1,4 @@
-import { AppError } from '../../lib/errors';
+import { AppError, uniqueIndexOf } from '../../lib/errors';
 import type { Prisma } from '../../db/prisma';
 import type { UnitOfWork } from '../../db/unit-of-work';
 import type { EventRecorder } from '../outbox';
@@ -63,28 +63,40 @@ export class OrganizationService {
     return this.repo.exists(id);
   }
 
+  /**
+   * A slug the caller gave must be free; one derived from the subdomain or name is made free
+   * with a number ("acme-2"), since the caller never chose it.
+   */
   async create(input: CreateOrganizationInput): Promise<OrganizationRecord> {
-    const slug = input.slug ?? slugify(input.subdomain ?? input.name);
-    if (await this.repo.slugTaken(slug)) {
-      throw new AppError('conflict', 'slug_taken', `Slug "${slug}" is already used by another organization`, [
-        { path: 'body.slug', message: 'already taken' },
-      ]);
+    const base = input.slug ?? slugify(input.subdomain ?? input.name);
+    for (let n = 1; ; n++) {
+      const slug = n === 1 ? base : `${base.slice(0, 80 - String(n).length - 1)}-${n}`;
+      if (await this.repo.slugTaken(slug)) {
+        if (input.slug === undefined && n < 50) continue;
+        throw slugTaken(slug);
+      }
+      try {
+        return await this.repo.create({ ...input, slug, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+      } catch (err) {
+        // Taken since the check (a concurrent create): a derived slug tries the next number.
+        if (uniqueIndexOf(err) === 'organizations_slug_key' && input.slug === undefined && n < 50) continue;
+        throw uniqueConflict(err, slug);
+      }
     }
-    return this.repo.create({ ...input, slug, metadata: input.metadata as Prisma.InputJsonValue | undefined });
   }
 
   async update(id: number, input: UpdateOrganizationInput): Promise<OrganizationRecord> {
     await this.get(id);
-    if (input.slug && (await this.repo.slugTaken(input.slug, id))) {
-      throw new AppError('conflict', 'slug_taken', `Slug "${input.slug}" is already used by another organization`, [
-        { path: 'body.slug', message: 'already taken' },
-      ]);
-    }
-    return this.uow.transactional(async ({ organizations, events }) => {
-      const org = await organizations.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
-      await events.record(id, 'organization.updated', org as unknown as Record<string, unknown>);
-      return org;
-    });
+    if (input.slug && (await this.repo.slugTaken(input.slug, id))) throw slugTaken(input.slug);
+    return this.uow
+      .transactional(async ({ organizations, events }) => {
+        const org = await organizations.update(id, { ...input, metadata: input.metadata as Prisma.InputJsonValue | undefined });
+        await events.record(id, 'organization.updated', org as unknown as Record<string, unknown>);
+        return org;
+      })
+      .catch((err: unknown) => {
+        throw uniqueConflict(err, input.slug ?? '');
+      });
   }
 
   async remove(id: number): Promise<void> {
@@ -96,4 +108,21 @@ export class OrganizationService {
     await this.get(id);
     return this.repo.stats(id);
   }
+}
+
+function slugTaken(slug: string): AppError {
+  return new AppError('conflict', 'slug_taken', `Slug "${slug}" is already used by another organization`, [
+    { path: 'body.slug', message: 'already taken' },
+  ]);
+}
+
+/** A unique index the write ran into, as the field the caller sent; other errors as they are. */
+function uniqueConflict(err: unknown, slug: string): unknown {
+  const index = uniqueIndexOf(err);
+  if (index === 'organizations_slug_key') return slugTaken(slug);
+  if (index === 'organizations_external_id_key')
+    return new AppError('conflict', 'external_id_taken', 'This external id is already used by another organization', [
+      { path: 'body.externalId', message: 'already taken' },
+    ]);
+  return err;
 }

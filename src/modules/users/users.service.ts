@@ -1,5 +1,5 @@
 import type { UnitOfWork } from '../../db/unit-of-work';
-import { AppError } from '../../lib/errors';
+import { AppError, uniqueIndexOf } from '../../lib/errors';
 import type { OrganizationLookup } from '../auth';
 import type { EventRecorder, UserEventType } from '../outbox';
 import { assertOnePosition, decodeCursor, encodeCursor, listFingerprint, type ListPage } from '../../lib/list-cursor';
@@ -71,12 +71,19 @@ export class UserService {
         return revived;
       });
     if (await this.repo.emailTaken(organizationId, input.email)) throw emailConflict(input.email);
-    return this.write('user.created', (users) => users.create({ ...input, organizationId, source: input.source ?? 'api' }));
+    return this.write('user.created', (users) => users.create({ ...input, organizationId, source: input.source ?? 'api' })).catch(
+      (err: unknown) => {
+        // Created by a concurrent request since the check.
+        throw uniqueIndexOf(err) === 'users_organization_id_email_key' ? emailConflict(input.email) : err;
+      },
+    );
   }
 
   async update(user: UserRecord, input: UpdateUserInput): Promise<UserRecord> {
     if (input.email && (await this.repo.emailTaken(user.organizationId, input.email, user.id))) throw emailConflict(input.email);
-    return this.write('user.updated', (users) => users.update(user.id, input));
+    return this.write('user.updated', (users) => users.update(user.id, input)).catch((err: unknown) => {
+      throw input.email && uniqueIndexOf(err) === 'users_organization_id_email_key' ? emailConflict(input.email) : err;
+    });
   }
 
   activities(userId: number, page: number, limit: number) {
