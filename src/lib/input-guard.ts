@@ -12,6 +12,11 @@ export interface WalkOptions {
   maxDepth?: number;
   /** Paths whose text the caller checks itself (their depth still counts). */
   skipText?: (path: string) => boolean;
+  /**
+   * Refuse a `__proto__` key: a request's JSON may hold one, but any object rebuilt from it
+   * (zod's records) assigns it as the prototype, so the key and its value would vanish.
+   */
+  refuseProtoKeys?: boolean;
 }
 
 // Times we store and send: years 1 to 9999 in UTC. JavaScript writes year 0 as "0000" and
@@ -33,26 +38,34 @@ export function isStorableTime(ms: number): boolean {
  * `where` prefixes the path, as zod's details do ("body.metadata.x").
  */
 export function findUnstorable(value: unknown, where: string, opts: WalkOptions = {}): ErrorDetail | undefined {
-  return walk(value, where, 0, opts.maxDepth ?? MAX_JSON_DEPTH, opts.skipText);
+  return walk(value, where, 0, opts.maxDepth ?? MAX_JSON_DEPTH, opts.skipText, opts.refuseProtoKeys);
 }
 
-function walk(value: unknown, path: string, depth: number, maxDepth: number, skip?: (path: string) => boolean): ErrorDetail | undefined {
+function walk(
+  value: unknown,
+  path: string,
+  depth: number,
+  maxDepth: number,
+  skip?: (path: string) => boolean,
+  refuseProto?: boolean,
+): ErrorDetail | undefined {
   if (typeof value === 'string') return skip?.(path) ? undefined : textProblem(value, path);
   if (value instanceof Date) return isStorableTime(value.getTime()) ? undefined : { path, message: TIME_RANGE_MESSAGE };
   if (typeof value !== 'object' || value === null) return undefined;
   if (depth >= maxDepth) return { path, message: `is nested deeper than ${maxDepth} levels` };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = walk(value[i], join(path, String(i)), depth + 1, maxDepth, skip);
+      const found = walk(value[i], join(path, String(i)), depth + 1, maxDepth, skip, refuseProto);
       if (found) return found;
     }
     return undefined;
   }
   for (const [key, v] of Object.entries(value)) {
     const at = join(path, key);
+    if (refuseProto && key === '__proto__') return { path: at, message: 'is a key (__proto__) that cannot be kept' };
     const keyProblem = skip?.(at) ? undefined : textProblem(key, at);
     if (keyProblem) return { path: at, message: `has a key that ${keyProblem.message}` };
-    const found = walk(v, at, depth + 1, maxDepth, skip);
+    const found = walk(v, at, depth + 1, maxDepth, skip, refuseProto);
     if (found) return found;
   }
   return undefined;
@@ -79,7 +92,7 @@ export function assertStorable(value: unknown, where: string, opts: WalkOptions 
 export function rejectUnstorableInput(opts: { skipBodyText?: (path: string) => boolean } = {}): RequestHandler {
   return (req, _res, next) => {
     assertStorable(req.query, 'query');
-    assertStorable(req.body, 'body', { skipText: opts.skipBodyText });
+    assertStorable(req.body, 'body', { skipText: opts.skipBodyText, refuseProtoKeys: true });
     next();
   };
 }

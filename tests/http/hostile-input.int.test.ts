@@ -162,6 +162,8 @@ describe('hostile input', () => {
         [{ name: uniq('Org'), metadata: { k: 'v\u0000' } }, 'body.metadata.k'],
         [{ name: uniq('Org'), metadata: { k: '\ud800' } }, 'body.metadata.k'],
         [{ name: uniq('Org'), metadata: { k: ['ok', 'x\udfff'] } }, 'body.metadata.k.1'],
+        // Kept by JSON.parse, lost by any object rebuilt from it: refused rather than dropped.
+        [JSON.parse(`{"name":"${uniq('Org')}","metadata":{"__proto__":{"x":1}}}`) as Record<string, unknown>, 'body.metadata.__proto__'],
       ];
       for (const [body, path] of cases) expectNamedError(await ctx.http.post('/api/organizations').set(admin).send(body), 400, path);
       expect(await ctx.sql('SELECT count(*)::int AS n FROM organizations')).toEqual(before);
