@@ -822,10 +822,7 @@ export class FakeGoHighLevel extends FakeServer<RequestLogEntry> {
   }
 
   private getContact(req: Request, res: Response): { body: unknown } {
-    const c = this.contacts.get(String(req.params.contactId));
-    if (!c || c.deletedAt) throw new FakeApiError(404, errorBody(404, MSG.contactNotFound));
-    this.ownLocation(res, c.locationId);
-    return { body: { contact: contactJson(c) } };
+    return { body: { contact: contactJson(this.liveContact(req, res)) } };
   }
 
   private search(req: Request, res: Response): { body: unknown } {

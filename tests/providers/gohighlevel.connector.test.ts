@@ -205,6 +205,21 @@ describe('GoHighLevel connector: contacts', () => {
     expect(await connector().listDeletedSince(new Date(0))).toEqual([]);
   });
 
+  it('when HighLevel answers 400 "Contact with id … not found" for a deleted contact, then it is gone too', async () => {
+    const [keep, drop] = fake.contactsIn().slice(22, 24);
+    fake.deleteContact(drop.id);
+    fake.missingContactStatus = 400;
+    try {
+      const asked = [
+        { provider: 'gohighlevel', externalId: keep.id },
+        { provider: 'gohighlevel', externalId: drop.id },
+      ];
+      expect(await connector().stillExisting(asked)).toEqual([asked[0]]);
+    } finally {
+      fake.missingContactStatus = 404;
+    }
+  });
+
   it('when a lookup fails for good, then stillExisting throws rather than calling the contact gone', async () => {
     fake.failNext(10, 503);
     try {

@@ -1,6 +1,6 @@
 import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError, type ConnectionInfo, type CrmConnector, type PersonPage } from '../connector';
-import { CONTACT_PROVIDER, mapContact, parseGhlTime, type GhlContact } from './gohighlevel.mapping';
+import { CONTACT_PROVIDER, contactGone, mapContact, parseGhlTime, type GhlContact } from './gohighlevel.mapping';
 import { forEachLimit } from '../../lib/for-each-limit';
 import { checkDailyQuota } from '../http-client';
 
@@ -145,9 +145,9 @@ export class GoHighLevelConnector implements CrmConnector {
       const locationId = data?.contact?.locationId;
       return typeof locationId !== 'string' || locationId === this.config.locationId;
     } catch (err) {
-      if (err instanceof CrmUnavailableError && err.status === 404) return false;
-      // "A record it cannot check counts as existing": HighLevel's answer for an id it cannot
-      // read is unconfirmed beyond 404; a 400/422 about the id must not fail the reconciliation.
+      if (contactGone(err)) return false;
+      // "A record it cannot check counts as existing": another 400/422 about the id must not
+      // fail the reconciliation, nor remove a contact that may still be there.
       if (err instanceof CrmUnavailableError && (err.status === 400 || err.status === 422)) return true;
       throw err;
     }

@@ -1,5 +1,5 @@
+import { CrmUnavailableError, type PersonRecord } from '../connector';
 import { parseIsoTime } from '../../lib/time';
-import type { PersonRecord } from '../connector';
 
 /** Identity provider of HighLevel contacts (the only kind of people it syncs). */
 export const CONTACT_PROVIDER = 'gohighlevel';
@@ -66,3 +66,10 @@ export function mapContact(c: GhlContact, fallbackUpdatedAt: Date | null = null)
     },
   };
 }
+
+/**
+ * HighLevel no longer has the contact: 404, or the 400 "Contact with id … not found" public
+ * code quotes (which of the two a deleted contact gets is unconfirmed; the spec lists only 400).
+ */
+export const contactGone = (err: unknown): boolean =>
+  err instanceof CrmUnavailableError && (err.status === 404 || (err.status === 400 && /contact with id .* not found/i.test(err.message)));

@@ -2,7 +2,7 @@ import type { AxiosInstance } from 'axios';
 import { CrmUnavailableError } from '../connector';
 import type { CrmWriter, DeletePolicy, OutgoingPerson, OutgoingRemoval, PushResult } from '../writer';
 import type { GoHighLevelConfig } from './gohighlevel.connector';
-import { CONTACT_PROVIDER } from './gohighlevel.mapping';
+import { CONTACT_PROVIDER, contactGone as notFound } from './gohighlevel.mapping';
 import { checkDailyQuota } from '../http-client';
 
 /** HighLevel has no batch write: records are written one call each, in this many per upsert. */
@@ -29,13 +29,6 @@ const CLEARABLE = new Set([
 /** A refusal of this one record (validation, a duplicate HighLevel will not allow), not of the call. */
 const refused = (err: unknown): err is CrmUnavailableError =>
   err instanceof CrmUnavailableError && (err.status === 400 || err.status === 422);
-/**
- * HighLevel no longer has the contact: 404, or the 400 "Contact with id … not found" public
- * code quotes (which of the two a deleted contact gets is unconfirmed).
- */
-const notFound = (err: unknown) =>
-  err instanceof CrmUnavailableError && (err.status === 404 || (err.status === 400 && /contact with id .* not found/i.test(err.message)));
-
 interface ContactAnswer {
   contact?: { id?: unknown };
   new?: unknown;
