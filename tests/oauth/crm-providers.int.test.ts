@@ -78,6 +78,16 @@ describe('OAuth connect: Zoho (the accounts server from the redirect back, the A
     expect(second.body.data).toMatchObject({ status: 'succeeded', updated: 1 });
     expect(auth.refreshCalls).toBe(1);
     expect(auth.requests.filter((r) => r.path === '/oauth/v2/token').length).toBe(2);
+
+    // A refresh answer naming an API domain the config would refuse: not taken, the old one kept.
+    auth.answerNextToken(200, { access_token: '1000.new', api_domain: 'file:///etc/passwd', token_type: 'Bearer', expires_in: 3600 });
+    const refused = await ctx.services.oauth.ensureFresh(id, { force: true }).catch((e: unknown) => e as Error);
+    expect(refused).toBeInstanceOf(Error);
+    expect((refused as Error).message).toMatch(/^the token answer was not taken: body\.config\.apiDomain /);
+    expect((await ctx.http.get(`/api/integrations/${id}`).set('x-api-key', key)).body.data).toMatchObject({
+      status: 'active',
+      config: { apiDomain: zoho.url },
+    });
   });
 });
 

@@ -199,6 +199,11 @@ export class IntegrationService {
     }
   }
 
+  /** Throws the 400 an update to this whole config would get (its schema, the URL guard); writes nothing. */
+  async checkConfig(row: IntegrationRow, config: Config): Promise<void> {
+    await this.validate(await this.templates.get(row.templateId), config);
+  }
+
   /** A caller may send a field the service sets (readOnly) only with the value stored. */
   private assertWritable(template: TemplateRecord, stored: Config, input: Config): void {
     const refused = readOnlyFields(template.configSchema as Config).filter(

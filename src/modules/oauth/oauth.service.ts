@@ -279,6 +279,13 @@ export class OAuthService {
         const token = await this.tokenRequest(client, tokenUrl, { grant_type: 'refresh_token', refresh_token: refreshToken });
         // The access token, and what the answer says again (Salesforce's instance_url, Zoho's api_domain).
         const fields = { ...client.facts.configFromToken?.(token), [client.facts.accessTokenField]: token.access_token };
+        // What the answer says is checked as a tenant's own edit would be: an instance_url that
+        // is private, or not a URL, fails this refresh and is not stored.
+        await this.integrations.checkConfig(current, { ...this.integrations.decrypt(current), ...fields }).catch((err: unknown) => {
+          const why =
+            err instanceof AppError && err.details?.length ? err.details.map((d) => `${d.path} ${d.message}`).join('; ') : String(err);
+          throw new Error(`the token answer was not taken: ${why}`);
+        });
         let next: Pick<typeof current, 'config' | 'secrets'> = current;
         for (const [field, value] of Object.entries(fields)) {
           if (typeof value === 'string')
