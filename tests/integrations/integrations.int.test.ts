@@ -106,12 +106,9 @@ describe('/api/integration-templates', () => {
 
   it('when a template schema has an $id, then integrations are made from it, it can be edited, and another template may use the same $id', async () => {
     const schema = (x: string) => ({ $id: 'https://schemas.example.com/custom', type: 'object', properties: { x: { type: x } } });
-    const t = await admin.post('/api/integration-templates', {
-      name: 'id_crm',
-      displayName: 'Id',
-      category: 'CRM',
-      configSchema: schema('string'),
-    });
+    const template = (name: string) =>
+      admin.post('/api/integration-templates', { name, displayName: name, category: 'CRM', configSchema: schema('string') });
+    const t = await template('id_crm');
     expect(t.status).toBe(201);
     const org = await createOrganization(ctx);
     const made = await admin.post('/api/integrations', {
@@ -125,13 +122,7 @@ describe('/api/integration-templates', () => {
     expect([wrong.status, wrong.body.details?.[0]?.path]).toEqual([400, 'body.config.x']);
     expect((await admin.patch(`/api/integration-templates/${t.body.data.id}`, { configSchema: schema('number') })).status).toBe(200);
     expect((await admin.patch(`/api/integrations/${made.body.data.id}`, { config: { x: 5 } })).status).toBe(200);
-    const twin = await admin.post('/api/integration-templates', {
-      name: 'id_crm_2',
-      displayName: 'Id 2',
-      category: 'CRM',
-      configSchema: schema('string'),
-    });
-    expect(twin.status).toBe(201);
+    expect((await template('id_crm_2')).status).toBe(201);
   });
 
   it('refuses a secret below the top level (it would be stored in clear), naming each, at create and at update', async () => {
