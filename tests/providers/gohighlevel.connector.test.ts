@@ -4,6 +4,7 @@ import { CrmAuthError, CrmUnavailableError, type CrmConnector, type PersonRecord
 import { gohighlevel, GOHIGHLEVEL_REQUESTS_PER_SECOND } from '../../src/providers/gohighlevel';
 import { LimiterRegistry } from '../../src/providers/rate-limiter';
 import { createConnectorFactory, ProviderRegistry } from '../../src/providers/registry';
+import { mapContact } from '../../src/providers/gohighlevel/gohighlevel.mapping';
 
 const logger = createLogger({ level: 'error', json: true, silent: true });
 
@@ -123,6 +124,13 @@ describe('GoHighLevel connector: contacts', () => {
     // One in twenty has no email: kept, named by its first and last name.
     const noEmail = all.find((x) => x.email === null) as PersonRecord;
     expect(noEmail.name).toBe(`${noEmail.firstName} ${noEmail.lastName}`);
+  });
+
+  it('when a search result carries only the lower-cased names (as HighLevel’s search guide shows), then they name the person', () => {
+    const only = mapContact({ id: 'c1', firstNameLowerCase: 'zoë', lastNameLowerCase: 'ángel', email: 'Z@X.IO' });
+    expect([only.name, only.firstName, only.lastName, only.email]).toEqual(['zoë ángel', 'zoë', 'ángel', 'z@x.io']);
+    const both = mapContact({ id: 'c2', firstName: 'Zoë', firstNameLowerCase: 'zoë', lastName: 'Ángel', lastNameLowerCase: 'ángel' });
+    expect(both.name).toBe('Zoë Ángel');
   });
 
   it('when the location has more than 10,000 contacts, then paging goes past them with searchAfter, no page number, no gaps or duplicates', async () => {

@@ -15,6 +15,9 @@ export interface GhlContact {
   locationId?: string | null;
   firstName?: string | null;
   lastName?: string | null;
+  /** Search results carry these; HighLevel's search guide shows them alone ("first name without lowercase is not yet available"). */
+  firstNameLowerCase?: string | null;
+  lastNameLowerCase?: string | null;
   email?: string | null;
   phone?: string | null;
   companyName?: string | null;
@@ -43,8 +46,10 @@ export function parseGhlTime(v: unknown): Date | null {
  * not carry the kind, so each webhook and the next pull would disagree about it.
  */
 export function mapContact(c: GhlContact, fallbackUpdatedAt: Date | null = null): PersonRecord {
-  const first = clean(c.firstName);
-  const last = clean(c.lastName);
+  // The lower-cased names only when the others are missing: a name in lower case is better
+  // than none (which would put the email in its place).
+  const first = clean(c.firstName) ?? clean(c.firstNameLowerCase);
+  const last = clean(c.lastName) ?? clean(c.lastNameLowerCase);
   const email = clean(c.email)?.toLowerCase() ?? null;
   const phone = clean(c.phone);
   return {
